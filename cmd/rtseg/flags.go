@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
+	"github.com/spf13/cobra"
+)
+
+const (
+	defaultEndpoint = "https://streaming-data.appnexus.com/rt-segment"
+	defaultAPI      = "https://api.appnexus.com"
+)
+
+// options are the flags of upload and validate.
+type options struct {
+	endpoint, api  string
+	tokenFile      string
+	format         string
+	columns        string
+	delimiter      string
+	domain         string
+	memberID       string
+	value          string
+	expiration     string
+	remove         bool
+	sorted         bool
+	groupMemory    string
+	tmpDir         string
+	report         string
+	reportFormat   string
+	reportAll      bool
+	summary        string
+	failed         string
+	requestsDir    string
+	workers        int
+	rps            int
+	usersPerSecond int
+	maxUsers       int
+	maxSegments    int
+	maxBytes       int
+	maxRetries     int
+	timeout        time.Duration
+	maxRejected    string
+	progress       string
+	logFormat      string
+}
+
+func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
+	f := cmd.Flags()
+	f.SortFlags = false
+	if sends {
+		f.StringVar(&o.endpoint, "endpoint", e.envOr("RTSEG_ENDPOINT", defaultEndpoint), "where requests go [RTSEG_ENDPOINT]")
+		f.StringVar(&o.api, "api", e.envOr("RTSEG_API", defaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
+		f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
+	}
+	f.StringVar(&o.format, "format", "auto", "input format: csv, parquet or auto (by extension, then content)")
+	f.StringVar(&o.columns, "columns", "", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
+	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter: ",", ";" or "\t"`)
+	f.StringVar(&o.domain, "domain", "", "domain for rows without one (idfa, sha1udid, md5udid, openudid, aaid)")
+	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one")
+	f.StringVar(&o.value, "value", "", "value for rows without one")
+	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
+	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
+	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory")
+	f.StringVar(&o.groupMemory, "group-memory", "256MiB", "memory for grouping unsorted input before spilling to disk")
+	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled groups go (default: the system's temporary directory)")
+	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report")
+	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv or jsonl")
+	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
+	f.StringVar(&o.summary, "summary", "", "write the JSON summary here")
+	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory")
+	f.IntVar(&o.maxUsers, "max-users", chunker.DefaultLimits.MaxUsers, "users per request")
+	f.IntVar(&o.maxSegments, "max-segments", chunker.DefaultLimits.MaxSegments, "segments per user per request")
+	f.IntVar(&o.maxBytes, "max-bytes", chunker.DefaultLimits.MaxBytes, "request body size in bytes")
+	if sends {
+		f.StringVar(&o.failed, "failed", "", "write rows to retry later here, as CSV that rtseg upload accepts")
+		f.IntVar(&o.workers, "workers", 8, "concurrent requests in flight")
+		f.IntVar(&o.rps, "rps", 100, "POST calls per second, never exceeded")
+		f.IntVar(&o.usersPerSecond, "users-per-second", 1000, "users (rt_segment entries) per second, never exceeded")
+		f.IntVar(&o.maxRetries, "max-retries", 8, "attempts after the first for one request")
+		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one HTTP attempt")
+	}
+	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
+	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+}
+
+func (e *env) envOr(name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// readerOptions turns the flags into reader options.
+func (o *options) readerOptions() (reader.Options, error) {
+	ro := reader.Options{
+		Format: o.format,
+		Defaults: reader.Defaults{
+			Domain: o.domain, MemberID: o.memberID, Value: o.value, Expiration: o.expiration, Remove: o.remove,
+		},
+	}
+	switch o.delimiter {
+	case ",", "":
+	case `\t`, "\t", "tab":
+		ro.Delimiter = '\t'
+	default:
+		runes := []rune(o.delimiter)
+		if len(runes) != 1 {
+			return ro, fmt.Errorf("--delimiter %q: want a single character", o.delimiter)
+		}
+		ro.Delimiter = runes[0]
+	}
+	if o.columns != "" {
+		ro.Columns = map[string]string{}
+		for _, pair := range strings.Split(o.columns, ",") {
+			field, col, ok := strings.Cut(pair, "=")
+			field = strings.ToLower(strings.TrimSpace(field))
+			if !ok || field == "" || strings.TrimSpace(col) == "" {
+				return ro, fmt.Errorf("--columns %q: want FIELD=COLUMN pairs separated by commas", o.columns)
+			}
+			if !isField(field) {
+				return ro, fmt.Errorf("--columns: unknown field %q (fields: user_id, domain, seg_id, seg_code, member_id, value, expiration)", field)
+			}
+			ro.Columns[field] = strings.TrimSpace(col)
+		}
+	}
+	// Check the defaults once, as a row would use them, so that a bad flag is
+	// an error now rather than every row invalid.
+	probe := reader.Fields{UserID: "probe", SegID: "1"}
+	if row := reader.Validate(reader.Position{}, probe, ro.Defaults); !row.Valid() {
+		return ro, fmt.Errorf("default from flags: %s", row.Reason)
+	}
+	return ro, nil
+}
+
+func isField(name string) bool {
+	switch name {
+	case "user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration":
+		return true
+	}
+	return false
+}
+
+func (o *options) limits() chunker.Limits {
+	return chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes}
+}
+
+// tolerance is --max-rejected: a count, or a percentage of rows read.
+type tolerance struct {
+	count   int64
+	percent float64
+	isPct   bool
+}
+
+func parseTolerance(s string) (tolerance, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v < 0 || v > 100 {
+			return tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage from 0%% to 100%%", s)
+		}
+		return tolerance{percent: v, isPct: true}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage such as 1%%", s)
+	}
+	return tolerance{count: n}, nil
+}
+
+func (t tolerance) allows(rejected, read int64) bool {
+	if t.isPct {
+		return float64(rejected) <= t.percent/100*float64(read)
+	}
+	return rejected <= t.count
+}
+
+// readToken reads --token-file, trimming the trailing newline.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", fmt.Errorf("--token-file %s: the file is empty", path)
+	}
+	return t, nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/report"
+	"github.com/rtseg/rtseg/uploader"
+	"golang.org/x/sync/errgroup"
+)
+
+// reasonInterrupted is the failed rows' reason when a run stops early.
+const reasonInterrupted = "not sent: the run was interrupted"
+
+// stages are the pipeline's parts, built from the flags.
+type stages struct {
+	reader   *reader.Reader
+	limits   chunker.Limits
+	recorder *report.Recorder
+	// uploader is nil for rtseg validate.
+	uploader    *uploader.Uploader
+	requestsDir string
+	queue       int
+}
+
+// runPipeline reads every row, packs and sends (or, without an uploader,
+// only counts) the requests, and records every outcome. Cancelling ctx stops
+// reading; the rows read but not sent are recorded as failed.
+func runPipeline(ctx context.Context, s *stages) error {
+	reqs := make(chan *chunker.Request, s.queue)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(reqs)
+		return intake(gctx, s, reqs)
+	})
+	g.Go(func() error {
+		if s.uploader == nil {
+			for req := range reqs {
+				s.recorder.Valid(req)
+			}
+			return nil
+		}
+		return s.uploader.Run(gctx, reqs, s.recorder.Sent)
+	})
+	err := g.Wait()
+	for req := range reqs {
+		s.recorder.Unsent(req, reasonInterrupted)
+	}
+	return err
+}
+
+// packed hands the packer's output on: requests to the queue (or, once the
+// run is stopping, to the report as unsent), superseded rows to the report.
+type packed struct {
+	ctx  context.Context
+	reqs chan<- *chunker.Request
+	s    *stages
+}
+
+func (p *packed) Request(req *chunker.Request) error {
+	if p.s.requestsDir != "" {
+		name := filepath.Join(p.s.requestsDir, fmt.Sprintf("request-%06d.json", req.Seq+1))
+		if err := os.WriteFile(name, req.Body, 0o644); err != nil {
+			return fmt.Errorf("--requests-dir: %w", err)
+		}
+	}
+	select {
+	case p.reqs <- req:
+	case <-p.ctx.Done():
+		p.s.recorder.Unsent(req, reasonInterrupted)
+	}
+	return nil
+}
+
+func (p *packed) Superseded(row reader.Row, by reader.Position) error {
+	p.s.recorder.Superseded(row, by)
+	return nil
+}
+
+// intake reads rows and feeds the packer until the input ends or ctx is
+// cancelled; either way it flushes what the packer holds.
+func intake(ctx context.Context, s *stages, reqs chan<- *chunker.Request) error {
+	packer, err := chunker.NewPacker(s.limits, &packed{ctx: ctx, reqs: reqs, s: s})
+	if err != nil {
+		return err
+	}
+	group := chunker.NewAdjacent(packer)
+	readErr := readRows(ctx, s, group)
+	return errors.Join(readErr, group.Close())
+}
+
+func readRows(ctx context.Context, s *stages, group *chunker.Adjacent) error {
+	const batch = 1024
+	n := 0
+	defer func() { s.recorder.Read(n) }()
+	for ctx.Err() == nil {
+		row, err := s.reader.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n++; n == batch {
+			s.recorder.Read(n)
+			n = 0
+		}
+		if !row.Valid() {
+			s.recorder.Invalid(row)
+			continue
+		}
+		if err := group.Add(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}

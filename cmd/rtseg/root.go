@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses (SPEC §2).
+const (
+	exitOK          = 0
+	exitFailure     = 1 // the run could not be done
+	exitRejected    = 2 // more rows than tolerated were invalid, warned or failed
+	exitInterrupted = 128
+)
+
+// exitError carries an exit status up to main, with the error to print (nil
+// when the status says it all) and a hint for the person reading.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// asExitError keeps an exitError as it is and makes any other error one
+// with status 1.
+func asExitError(err error) error {
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return err
+	}
+	return &exitError{code: exitFailure, err: err}
+}
+
+// hinted is an error that knows how to help.
+type hinted interface{ Hint() string }
+
+// env lets tests and the demo run commands with their own streams.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+func run(args []string) int {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	ctx, sig := withSignals(context.Background())
+	code := e.execute(ctx, args)
+	if s := sig(); s != 0 && code != exitFailure {
+		code = exitInterrupted + s
+	}
+	return code
+}
+
+// withSignals returns a context cancelled by SIGINT or SIGTERM, and a function
+// telling which signal arrived (0 for none).
+func withSignals(parent context.Context) (context.Context, func() int) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	got := make(chan int, 1)
+	go func() {
+		s := <-ch
+		n := 2
+		if s == syscall.SIGTERM {
+			n = 15
+		}
+		got <- n
+		cancel()
+		// A second signal stops at once.
+		<-ch
+		os.Exit(exitInterrupted + n)
+	}()
+	return ctx, func() int {
+		select {
+		case n := <-got:
+			got <- n
+			return n
+		default:
+			return 0
+		}
+	}
+}
+
+func (e *env) execute(ctx context.Context, args []string) int {
+	root := e.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var xe *exitError
+	if !errors.As(err, &xe) {
+		xe = &exitError{code: exitFailure, err: err}
+	}
+	if xe.err != nil {
+		fmt.Fprintf(e.stderr, "rtseg: error: %v\n", xe.err)
+		hint := xe.hint
+		var h hinted
+		if hint == "" && errors.As(xe.err, &h) {
+			hint = h.Hint()
+		}
+		if hint != "" {
+			fmt.Fprintf(e.stderr, "rtseg: hint: %s\n", hint)
+		}
+	}
+	return xe.code
+}
+
+func (e *env) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rtseg",
+		Short: "Load audience data into the Xandr Instant Audience Service",
+		Long: `rtseg loads user-segment associations from CSV and Parquet files into the
+Xandr Instant Audience Service (POST /rt-segment). It groups each user's rows,
+packs requests as densely as the service's limits allow, sends them under the
+POST/s and users/s limits with retries, and writes a report that accounts for
+every row.`,
+		Example: `  # Try it without credentials: upload the samples to a local emulator
+  rtseg demo
+
+  # Check a file without sending anything
+  rtseg validate users.csv
+
+  # A one-off backfill
+  XANDR_TOKEN=... rtseg upload --summary run.json exports/`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		e.uploadCommand(),
+		e.validateCommand(),
+		e.serveMockCommand(),
+		e.demoCommand(),
+		e.versionCommand(),
+	)
+	return root
+}
+
+// usageError reports bad arguments: exit status 1 with a pointer to --help.
+func usageError(cmd *cobra.Command, format string, args ...any) error {
+	return &exitError{code: exitFailure, err: fmt.Errorf(format, args...),
+		hint: fmt.Sprintf("see '%s --help'", cmd.CommandPath())}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rtseg/rtseg/uploader/xandrtest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"rtseg": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs cmd/rtseg/testdata/script/*.txtar: each starts the real
+// rtseg binary against an emulator on loopback and checks what a user sees.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Values[mockKey{}] = &mockSlot{}
+			// Scripts run in $WORK; give them the samples as the README's
+			// demo sees them.
+			return os.CopyFS(env.WorkDir+"/samples", os.DirFS("../../samples"))
+		},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"mock":       cmdMock,
+			"state":      cmdState,
+			"stats":      cmdStats,
+			"limits":     cmdLimits,
+			"reconciles": cmdReconciles,
+		},
+	})
+}
+
+type mockKey struct{}
+
+// mockSlot holds a script's emulator, once 'mock' has started it.
+type mockSlot struct{ m *mock }
+
+type mock struct {
+	srv                              *xandrtest.Server
+	rps, ups, users, segments, bytes int
+}
+
+func mockOf(ts *testscript.TestScript) *mock {
+	m := ts.Value(mockKey{}).(*mockSlot).m
+	if m == nil {
+		ts.Fatalf("no emulator: run 'mock' first")
+	}
+	return m
+}
+
+// cmdMock starts an emulator: mock [token=T] [login=USER:PASS]
+// [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION].
+// It sets $ENDPOINT (the rt-segment URL) and $API (the API base).
+func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
+	m := &mock{rps: 100, ups: 1000, users: 1000, segments: 100, bytes: 1_000_000}
+	var opts []xandrtest.Option
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "token":
+			opts = append(opts, xandrtest.WithToken(v))
+		case "login":
+			u, p, _ := strings.Cut(v, ":")
+			opts = append(opts, xandrtest.WithCredentials(u, p))
+		case "rate":
+			n := ints(ts, v, 2)
+			m.rps, m.ups = n[0], n[1]
+		case "limits":
+			n := ints(ts, v, 3)
+			m.users, m.segments, m.bytes = n[0], n[1], n[2]
+		case "expiry":
+			d, err := time.ParseDuration(v)
+			ts.Check(err)
+			opts = append(opts, xandrtest.WithTokenExpiry(d))
+		default:
+			ts.Fatalf("mock: unknown option %q", a)
+		}
+	}
+	opts = append(opts, xandrtest.WithRateLimits(m.rps, m.ups), xandrtest.WithRequestLimits(m.users, m.segments, m.bytes))
+	m.srv = xandrtest.NewServer(opts...)
+	ts.Defer(m.srv.Close)
+	ts.Value(mockKey{}).(*mockSlot).m = m
+	ts.Setenv("ENDPOINT", m.srv.URL+"/rt-segment")
+	ts.Setenv("API", m.srv.URL)
+}
+
+func ints(ts *testscript.TestScript, s string, n int) []int {
+	parts := strings.Split(s, ",")
+	if len(parts) != n {
+		ts.Fatalf("want %d numbers in %q", n, s)
+	}
+	out := make([]int, n)
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		ts.Check(err)
+		out[i] = v
+	}
+	return out
+}
+
+// cmdState compares the emulator's state with a JSON file in the format of
+// GET /state.
+func cmdState(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: state want.json")
+	}
+	var got, want any
+	var b strings.Builder
+	ts.Check(mockOf(ts).srv.State().WriteJSON(&b))
+	ts.Check(json.Unmarshal([]byte(b.String()), &got))
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &want))
+	if equal := reflect.DeepEqual(got, want); equal == neg {
+		ts.Fatalf("emulator state:\n%s\nwant (neg=%v):\n%s", b.String(), neg, ts.ReadFile(args[0]))
+	}
+}
+
+// cmdStats prints what the emulator saw, as JSON, for stdout checks.
+func cmdStats(ts *testscript.TestScript, neg bool, args []string) {
+	b, err := json.MarshalIndent(mockOf(ts).srv.Stats(), "", "  ")
+	ts.Check(err)
+	fmt.Fprintf(ts.Stdout(), "%s\n", b)
+}
+
+// cmdLimits fails if the emulator saw any limit exceeded: POST calls or users
+// in a one-second window, users in a request, segments for a user, or bytes
+// in a body.
+func cmdLimits(ts *testscript.TestScript, neg bool, args []string) {
+	m := mockOf(ts)
+	s := m.srv.Stats()
+	check := func(name string, got, limit int) {
+		if got > limit {
+			ts.Fatalf("emulator saw %s = %d, over the limit of %d", name, got, limit)
+		}
+	}
+	check("POST calls in one second", s.MaxPostsInWindow, m.rps)
+	check("users in one second", s.MaxUsersInWindow, m.ups)
+	check("users in one request", s.MaxUsersInRequest, m.users)
+	check("segments for one user", s.MaxSegmentsForUser, m.segments)
+	check("bytes in one body", s.MaxBodyBytes, m.bytes)
+	if s.Throttled > 0 {
+		ts.Fatalf("emulator answered %d calls with 429", s.Throttled)
+	}
+}
+
+// cmdReconciles checks a summary: rows_read equals the sum of the outcomes.
+func cmdReconciles(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: reconciles summary.json")
+	}
+	var s map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &s))
+	n := func(k string) int64 {
+		v, _ := s[k].(float64)
+		return int64(v)
+	}
+	sum := n("accepted") + n("invalid") + n("superseded") + n("warned") + n("failed") + n("skipped") + n("valid")
+	if ok := n("rows_read") == sum; ok == neg {
+		ts.Fatalf("rows_read %d, outcomes add up to %d", n("rows_read"), sum)
+	}
+}

@@ -1,0 +1,115 @@
+package reader
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Position is where a row came from: the file and, for CSV, the 1-based line on
+// which its record starts (the header is line 1); for Parquet, the 1-based row
+// number.
+type Position struct {
+	File string
+	Line int64
+}
+
+// String formats the position as "file:line", as go/token.Position does.
+func (p Position) String() string {
+	return p.File + ":" + strconv.FormatInt(p.Line, 10)
+}
+
+// Fields are the seven fields of a row as text, as they were read (for invalid
+// rows) or as they will be sent (for valid rows). Empty means absent.
+type Fields struct {
+	UserID     string
+	Domain     string
+	SegID      string
+	SegCode    string
+	MemberID   string
+	Value      string
+	Expiration string
+}
+
+// Row is one user-segment association.
+//
+// A valid row has an empty Reason. An invalid row keeps the reason it was
+// refused and its fields as read in Raw; its other fields are unreliable.
+// Absent optional numbers are kept apart from zero with the Has flags: an
+// expiration of 0 means "never expires", while an absent one leaves the choice
+// to the service's default.
+type Row struct {
+	Pos      Position
+	UserID   string
+	Domain   string // "" for a Xandr user ID
+	SegID    int64  // 0 when the segment is named by SegCode and MemberID
+	SegCode  string
+	MemberID int64 // 0 when absent
+
+	Value         int32
+	HasValue      bool
+	Expiration    int32
+	HasExpiration bool
+
+	Reason string
+	Raw    Fields
+}
+
+// Valid reports whether the row passed validation.
+func (r *Row) Valid() bool { return r.Reason == "" }
+
+// Segment identifies the row's segment.
+func (r *Row) Segment() Segment {
+	if r.SegID != 0 {
+		return Segment{ID: r.SegID}
+	}
+	return Segment{MemberID: r.MemberID, Code: r.SegCode}
+}
+
+// User identifies the row's user.
+func (r *Row) User() User { return User{Domain: r.Domain, ID: r.UserID} }
+
+// Removes reports whether the row removes its user from the segment.
+func (r *Row) Removes() bool { return r.HasExpiration && r.Expiration == ExpirationRemove }
+
+// Fields returns the row as text: the raw fields of an invalid row, the values
+// to be sent for a valid one (defaults applied).
+func (r *Row) Fields() Fields {
+	if !r.Valid() {
+		return r.Raw
+	}
+	f := Fields{UserID: r.UserID, Domain: r.Domain, SegCode: r.SegCode}
+	if r.SegID != 0 {
+		f.SegID = strconv.FormatInt(r.SegID, 10)
+	}
+	if r.MemberID != 0 {
+		f.MemberID = strconv.FormatInt(r.MemberID, 10)
+	}
+	if r.HasValue {
+		f.Value = strconv.FormatInt(int64(r.Value), 10)
+	}
+	if r.HasExpiration {
+		f.Expiration = strconv.FormatInt(int64(r.Expiration), 10)
+	}
+	return f
+}
+
+// User is the identity the service keys users by: domain and user ID.
+type User struct {
+	Domain string
+	ID     string
+}
+
+// Segment identifies a segment either by ID or by member and code.
+type Segment struct {
+	ID       int64
+	MemberID int64
+	Code     string
+}
+
+// String gives "123" for a segment ID and "member:code" otherwise.
+func (s Segment) String() string {
+	if s.ID != 0 {
+		return strconv.FormatInt(s.ID, 10)
+	}
+	return fmt.Sprintf("%d:%s", s.MemberID, s.Code)
+}

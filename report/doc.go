@@ -1,0 +1,8 @@
+// Package report accounts for every row, the last stage of rtseg.
+//
+// It owns the outcomes, the Recorder that counts each one as it happens, the
+// per-row report (CSV or JSONL), the failed-rows file that rtseg upload takes
+// back unchanged, and the summary (JSON and a few lines for people). Counts
+// are kept independently so that rows_read = accepted + invalid + superseded +
+// warned + failed + skipped is a check, not a definition.
+package report

@@ -1,0 +1,226 @@
+package report
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/uploader"
+)
+
+// RecorderConfig says where outcomes go.
+type RecorderConfig struct {
+	Command string
+	// Report receives non-accepted rows (every row with All); nil for none.
+	Report LineWriter
+	All    bool
+	// Failed receives failed rows as input for a later run; nil for none.
+	Failed *FailedWriter
+}
+
+// Recorder counts every outcome and writes the report. Its methods may be
+// called from any goroutine: each hands its work to the one goroutine that
+// owns the counts and the files, in the order the calls were made.
+type Recorder struct {
+	cfg    RecorderConfig
+	events chan func()
+	done   chan struct{}
+
+	// Owned by the recorder goroutine.
+	sum      Summary
+	segments map[string]*SegmentSummary
+	err      error
+	line     Line
+}
+
+// NewRecorder starts a recorder. Close it to get the summary.
+func NewRecorder(cfg RecorderConfig) *Recorder {
+	r := &Recorder{
+		cfg:      cfg,
+		events:   make(chan func(), 256),
+		done:     make(chan struct{}),
+		segments: map[string]*SegmentSummary{},
+	}
+	r.sum.Command = cfg.Command
+	go func() {
+		defer close(r.done)
+		for ev := range r.events {
+			ev()
+		}
+	}()
+	return r
+}
+
+// Read counts rows read, whatever becomes of them.
+func (r *Recorder) Read(n int) { r.events <- func() { r.sum.RowsRead += int64(n) } }
+
+// Invalid records a row that broke a rule.
+func (r *Recorder) Invalid(row reader.Row) {
+	r.events <- func() { r.record(&row, Invalid, row.Reason, 0) }
+}
+
+// Superseded records a row replaced by the later row at by.
+func (r *Recorder) Superseded(row reader.Row, by reader.Position) {
+	r.events <- func() {
+		r.record(&row, Superseded, "replaced by the later row for the same user and segment at "+by.String(), 0)
+	}
+}
+
+// Valid records, for rtseg validate, a request that would be sent.
+func (r *Recorder) Valid(req *chunker.Request) {
+	r.events <- func() {
+		r.countRequest(req, 0, len(req.Entries))
+		r.eachRow(req, func(row *reader.Row) { r.record(row, Valid, "", 0) })
+	}
+}
+
+// Unsent records a request that was never sent, with why.
+func (r *Recorder) Unsent(req *chunker.Request, reason string) {
+	r.events <- func() {
+		r.eachRow(req, func(row *reader.Row) { r.record(row, Failed, reason, 0) })
+	}
+}
+
+// Sent records what became of a request that the uploader handled.
+func (r *Recorder) Sent(res uploader.Result) {
+	r.events <- func() {
+		req := res.Request
+		resent := map[int]bool{}
+		for _, e := range res.Resent {
+			resent[e] = true
+		}
+		if res.Attempts > 0 {
+			r.countRequest(req, res.Attempts, len(req.Entries)-len(res.Resent))
+			r.sum.Retries += int64(res.Retries)
+			r.sum.Throttled += int64(res.Throttled)
+		}
+		for i := range req.Entries {
+			if resent[i] {
+				continue
+			}
+			rows := req.Entries[i].Rows
+			for j := range rows {
+				switch msg, warned := res.Warned[uploader.RowRef{Entry: i, Block: j}]; {
+				case res.Err != nil:
+					r.record(&rows[j], Failed, res.Err.Error(), res.Attempts)
+				case warned:
+					r.record(&rows[j], Warned, msg, res.Attempts)
+				default:
+					r.record(&rows[j], Accepted, "", res.Attempts)
+				}
+			}
+		}
+	}
+}
+
+func (r *Recorder) countRequest(req *chunker.Request, attempts, users int) {
+	r.sum.Requests++
+	r.sum.Users += int64(users)
+	r.sum.BytesSent += int64(len(req.Body) * max(attempts, 1))
+}
+
+func (r *Recorder) eachRow(req *chunker.Request, f func(*reader.Row)) {
+	for i := range req.Entries {
+		for j := range req.Entries[i].Rows {
+			f(&req.Entries[i].Rows[j])
+		}
+	}
+}
+
+// record counts one row's outcome and writes it where it belongs. It runs on
+// the recorder goroutine.
+func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts int) {
+	switch o {
+	case Accepted:
+		r.sum.Accepted++
+	case Invalid:
+		r.sum.Invalid++
+	case Superseded:
+		r.sum.Superseded++
+	case Warned:
+		r.sum.Warned++
+	case Failed:
+		r.sum.Failed++
+	case Skipped:
+		r.sum.Skipped++
+	case Valid:
+		r.sum.Valid++
+	}
+	r.countSegment(row, o)
+	if r.err != nil {
+		return
+	}
+	if r.cfg.Report != nil && (r.cfg.All || (o != Accepted && o != Valid)) {
+		r.line = Line{Pos: row.Pos, Fields: row.Fields(), Outcome: o, Reason: reason, Attempts: attempts}
+		r.err = r.cfg.Report.Write(&r.line)
+	}
+	if o == Failed && r.cfg.Failed != nil && r.err == nil {
+		r.err = r.cfg.Failed.Write(row)
+	}
+}
+
+func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
+	s := r.segmentOf(row)
+	if s == nil {
+		return
+	}
+	switch o {
+	case Accepted:
+		s.Accepted++
+		if row.Removes() {
+			s.Removed++
+		} else {
+			s.Added++
+		}
+	case Warned:
+		s.Warned++
+	case Invalid:
+		s.Invalid++
+	case Failed:
+		s.Failed++
+	}
+}
+
+// segmentOf finds the summary of a row's segment; an invalid row counts under
+// the segment its fields name, if they name one.
+func (r *Recorder) segmentOf(row *reader.Row) *SegmentSummary {
+	seg := row.Segment()
+	if !row.Valid() {
+		seg = reader.Segment{}
+		if id, err := strconv.ParseInt(strings.TrimSpace(row.Raw.SegID), 10, 64); err == nil && id > 0 {
+			seg.ID = id
+		} else if m, err := strconv.ParseInt(strings.TrimSpace(row.Raw.MemberID), 10, 64); err == nil && row.Raw.SegCode != "" {
+			seg.MemberID, seg.Code = m, strings.TrimSpace(row.Raw.SegCode)
+		} else {
+			return nil
+		}
+	}
+	key := seg.String()
+	s := r.segments[key]
+	if s == nil {
+		s = &SegmentSummary{Segment: key, SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
+		r.segments[key] = s
+	}
+	return s
+}
+
+// Close waits for every recorded outcome, flushes the report and returns the
+// summary, without elapsed time and exit status, which the caller knows.
+func (r *Recorder) Close() (*Summary, error) {
+	close(r.events)
+	<-r.done
+	var errs []error
+	if r.err != nil {
+		errs = append(errs, r.err)
+	}
+	if r.cfg.Report != nil {
+		errs = append(errs, r.cfg.Report.Close())
+	}
+	if r.cfg.Failed != nil {
+		errs = append(errs, r.cfg.Failed.Close())
+	}
+	r.sum.Segments = sortSegments(r.segments)
+	return &r.sum, errors.Join(errs...)
+}

@@ -1,0 +1,111 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Summary is the run's account, written as JSON with --summary.
+type Summary struct {
+	Command    string `json:"command"`
+	RowsRead   int64  `json:"rows_read"`
+	Accepted   int64  `json:"accepted"`
+	Invalid    int64  `json:"invalid"`
+	Superseded int64  `json:"superseded"`
+	Warned     int64  `json:"warned"`
+	Failed     int64  `json:"failed"`
+	Skipped    int64  `json:"skipped"`
+	// Valid counts, for rtseg validate, the rows that would be sent.
+	Valid          int64            `json:"valid,omitempty"`
+	Users          int64            `json:"users"`
+	Requests       int64            `json:"requests"`
+	Retries        int64            `json:"retries"`
+	Throttled      int64            `json:"throttled"`
+	BytesSent      int64            `json:"bytes_sent"`
+	ElapsedSeconds float64          `json:"elapsed_seconds"`
+	ExitStatus     int              `json:"exit_status"`
+	Segments       []SegmentSummary `json:"segments"`
+}
+
+// SegmentSummary counts one segment's rows.
+type SegmentSummary struct {
+	Segment  string `json:"segment"`
+	SegID    int64  `json:"seg_id,omitempty"`
+	MemberID int64  `json:"member_id,omitempty"`
+	SegCode  string `json:"seg_code,omitempty"`
+	Added    int64  `json:"added"`
+	Removed  int64  `json:"removed"`
+	Accepted int64  `json:"accepted"`
+	Warned   int64  `json:"warned"`
+	Invalid  int64  `json:"invalid"`
+	Failed   int64  `json:"failed"`
+}
+
+// Reconciles reports whether every row read has exactly one outcome.
+func (s *Summary) Reconciles() bool {
+	return s.RowsRead == s.Accepted+s.Invalid+s.Superseded+s.Warned+s.Failed+s.Skipped+s.Valid
+}
+
+// Rejected is the number of rows that count against --max-rejected.
+func (s *Summary) Rejected() int64 { return s.Invalid + s.Warned + s.Failed }
+
+// WriteFile writes the summary as indented JSON.
+func (s *Summary) WriteFile(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteHuman writes a few lines for a person at the end of a run.
+func (s *Summary) WriteHuman(w io.Writer) {
+	var parts []string
+	add := func(n int64, name string) {
+		if n > 0 || name == "accepted" && s.Command != "validate" {
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	add(s.Valid, "valid")
+	add(s.Accepted, "accepted")
+	add(s.Invalid, "invalid")
+	add(s.Superseded, "superseded")
+	add(s.Warned, "warned")
+	add(s.Failed, "failed")
+	add(s.Skipped, "skipped")
+	fmt.Fprintf(w, "rtseg: %d rows read: %s\n", s.RowsRead, strings.Join(parts, ", "))
+	if s.Command != "validate" {
+		fmt.Fprintf(w, "rtseg: %d users in %d requests (%d retries, %d throttled), %d bytes sent in %.1fs\n",
+			s.Users, s.Requests, s.Retries, s.Throttled, s.BytesSent, s.ElapsedSeconds)
+	} else {
+		fmt.Fprintf(w, "rtseg: would send %d users in %d requests (%d bytes)\n", s.Users, s.Requests, s.BytesSent)
+	}
+	if !s.Reconciles() {
+		fmt.Fprintf(w, "rtseg: error: the outcomes do not add up to the rows read; please report this\n")
+	}
+}
+
+func sortSegments(m map[string]*SegmentSummary) []SegmentSummary {
+	out := make([]SegmentSummary, 0, len(m))
+	for _, s := range m {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.SegID != 0) != (b.SegID != 0) {
+			return a.SegID != 0
+		}
+		if a.SegID != b.SegID {
+			return a.SegID < b.SegID
+		}
+		if a.MemberID != b.MemberID {
+			return a.MemberID < b.MemberID
+		}
+		return a.Segment < b.Segment
+	})
+	return out
+}

@@ -1,0 +1,137 @@
+package uploader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Error identifiers the API returns in error_id.
+const (
+	errIDNoAuth       = "NOAUTH"
+	errIDLimit        = "LIMIT"
+	errIDRateExceeded = "RATE_EXCEEDED"
+	errIDSystem       = "SYSTEM"
+)
+
+// response is the service's answer, in either documented shape: wrapped in
+// "response" or not.
+type response struct {
+	Status   string        `json:"status"`
+	ErrorID  string        `json:"error_id"`
+	Error    string        `json:"error"`
+	Warnings []respWarning `json:"warnings"`
+}
+
+type respWarning struct {
+	Message string          `json:"message"`
+	Entity  json.RawMessage `json:"entity"`
+}
+
+func parseResponse(body []byte) (*response, error) {
+	var wrapped struct {
+		Response *response `json:"response"`
+	}
+	if err := json.Unmarshal(body, &wrapped); err != nil {
+		return nil, err
+	}
+	if wrapped.Response != nil {
+		return wrapped.Response, nil
+	}
+	var bare response
+	if err := json.Unmarshal(body, &bare); err != nil {
+		return nil, err
+	}
+	return &bare, nil
+}
+
+// action is what to do after one attempt.
+type action int
+
+const (
+	actDone   action = iota // the service processed the request
+	actRetry                // try again after the wait
+	actReject               // the service will never take it: the rows fail
+	actRenew                // the token was refused: renew it and try again
+	actStop                 // the run is ending: stop without retrying
+)
+
+// verdict is classify's decision about one attempt.
+type verdict struct {
+	act       action
+	wait      time.Duration // at least this long before retrying (Retry-After)
+	reason    string        // why, for a row's report when it fails
+	throttled bool          // the service answered 429
+	resp      *response
+}
+
+// classify decides what one attempt's outcome means. It is pure: the caller
+// does the waiting, renewing and retrying.
+func classify(ctx context.Context, status int, header http.Header, body []byte, err error) verdict {
+	if ctx.Err() != nil {
+		return verdict{act: actStop, reason: "not sent: the run was interrupted"}
+	}
+	if err != nil {
+		var reason string
+		if errors.Is(err, context.DeadlineExceeded) {
+			reason = "timed out waiting for the service"
+		} else {
+			reason = "network error: " + err.Error()
+		}
+		return verdict{act: actRetry, reason: reason}
+	}
+	resp, perr := parseResponse(body)
+	if perr != nil {
+		resp = &response{}
+	}
+	wait := retryAfter(header)
+	switch {
+	case status == http.StatusUnauthorized || resp.ErrorID == errIDNoAuth:
+		return verdict{act: actRenew, reason: describe(status, resp)}
+	case status == http.StatusTooManyRequests:
+		return verdict{act: actRetry, wait: wait, throttled: true, reason: describe(status, resp)}
+	case status >= 500:
+		return verdict{act: actRetry, wait: wait, throttled: header.Get("x-ratelimit-code") != "", reason: describe(status, resp)}
+	case status != http.StatusOK:
+		return verdict{act: actReject, reason: describe(status, resp)}
+	case perr != nil:
+		return verdict{act: actRetry, reason: "HTTP 200 with an unreadable body"}
+	case resp.Status != "OK":
+		switch resp.ErrorID {
+		case errIDLimit, errIDRateExceeded, errIDSystem:
+			return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
+		}
+		return verdict{act: actReject, reason: describe(status, resp)}
+	}
+	return verdict{act: actDone, resp: resp}
+}
+
+func describe(status int, r *response) string {
+	s := fmt.Sprintf("HTTP %d", status)
+	if r.ErrorID != "" {
+		s += " " + r.ErrorID
+	}
+	if r.Error != "" {
+		s += ": " + r.Error
+	}
+	return s
+}
+
+// retryAfter reads a Retry-After header in seconds or as an HTTP date.
+func retryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
