@@ -35,6 +35,10 @@ type Request struct {
 	Body []byte
 	// Entries are the body's rt_segment entries, in order.
 	Entries []Entry
+	// Ordered marks a request that may repeat a user and segment of an
+	// earlier request: it must be sent only after every earlier request is
+	// done, so that the later row also wins at the service.
+	Ordered bool
 }
 
 // Users is the number of rt_segment entries, the unit of the users/s limit.
