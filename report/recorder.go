@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
@@ -27,6 +28,8 @@ type Recorder struct {
 	cfg    RecorderConfig
 	events chan func()
 	done   chan struct{}
+
+	live live
 
 	// Owned by the recorder goroutine.
 	sum      Summary
@@ -53,8 +56,33 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	return r
 }
 
+// live mirrors a few counts for other goroutines (progress) to read.
+type live struct {
+	rowsRead, rowsDone, rejected, users, requests atomic.Int64
+}
+
+// Live is a snapshot of the counts so far, for progress.
+type Live struct {
+	RowsRead int64 // rows read from the input
+	RowsDone int64 // rows with an outcome
+	Rejected int64 // rows invalid, warned or failed
+	Users    int64 // users (rt_segment entries) sent
+	Requests int64 // requests sent
+}
+
+// Live returns the counts so far; it is safe to call from any goroutine.
+func (r *Recorder) Live() Live {
+	return Live{
+		RowsRead: r.live.rowsRead.Load(), RowsDone: r.live.rowsDone.Load(), Rejected: r.live.rejected.Load(),
+		Users: r.live.users.Load(), Requests: r.live.requests.Load(),
+	}
+}
+
 // Read counts rows read, whatever becomes of them.
-func (r *Recorder) Read(n int) { r.events <- func() { r.sum.RowsRead += int64(n) } }
+func (r *Recorder) Read(n int) {
+	r.live.rowsRead.Add(int64(n))
+	r.events <- func() { r.sum.RowsRead += int64(n) }
+}
 
 // Invalid records a row that broke a rule.
 func (r *Recorder) Invalid(row reader.Row) {
@@ -118,6 +146,8 @@ func (r *Recorder) Sent(res uploader.Result) {
 func (r *Recorder) countRequest(req *chunker.Request, attempts, users int) {
 	r.sum.Requests++
 	r.sum.Users += int64(users)
+	r.live.requests.Add(1)
+	r.live.users.Add(int64(users))
 	r.sum.BytesSent += int64(len(req.Body) * max(attempts, 1))
 }
 
@@ -147,6 +177,10 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 		r.sum.Skipped++
 	case Valid:
 		r.sum.Valid++
+	}
+	r.live.rowsDone.Add(1)
+	if o == Invalid || o == Warned || o == Failed {
+		r.live.rejected.Add(1)
 	}
 	r.countSegment(row, o)
 	if r.err != nil {

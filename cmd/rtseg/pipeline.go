@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
@@ -27,6 +28,8 @@ type stages struct {
 	uploader    *uploader.Uploader
 	requestsDir string
 	queue       int
+	// inFlight counts requests queued or being sent, for progress.
+	inFlight atomic.Int64
 }
 
 // runPipeline reads every row, packs and sends (or, without an uploader,
@@ -42,14 +45,21 @@ func runPipeline(ctx context.Context, s *stages) error {
 	g.Go(func() error {
 		if s.uploader == nil {
 			for req := range reqs {
+				s.inFlight.Add(-1)
 				s.recorder.Valid(req)
 			}
 			return nil
 		}
-		return s.uploader.Run(gctx, reqs, s.recorder.Sent)
+		return s.uploader.Run(gctx, reqs, func(res uploader.Result) {
+			if len(res.Resent) == 0 || res.Err != nil {
+				s.inFlight.Add(-1)
+			}
+			s.recorder.Sent(res)
+		})
 	})
 	err := g.Wait()
 	for req := range reqs {
+		s.inFlight.Add(-1)
 		s.recorder.Unsent(req, reasonInterrupted)
 	}
 	return err
@@ -70,9 +80,11 @@ func (p *packed) Request(req *chunker.Request) error {
 			return fmt.Errorf("--requests-dir: %w", err)
 		}
 	}
+	p.s.inFlight.Add(1)
 	select {
 	case p.reqs <- req:
 	case <-p.ctx.Done():
+		p.s.inFlight.Add(-1)
 		p.s.recorder.Unsent(req, reasonInterrupted)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -27,6 +28,12 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Values[mockKey{}] = &mockSlot{}
+			// The state that uploading samples/ must leave, shared by scripts.
+			state, err := filepath.Abs("testdata/samples-state.json")
+			if err != nil {
+				return err
+			}
+			env.Setenv("SAMPLES_STATE", state)
 			// Scripts run in $WORK; give them the samples as the README's
 			// demo sees them.
 			return os.CopyFS(env.WorkDir+"/samples", os.DirFS("../../samples"))
@@ -37,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"stats":      cmdStats,
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
+			"pty":        cmdPty,
 		},
 	})
 }

@@ -93,6 +93,13 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	logger, err := newLogger(o.logFormat, e.stderr)
+	if err != nil {
+		return usageError(cmd, "%v", err)
+	}
+	if _, err := e.progressConfig(o.progress, logger); err != nil {
+		return usageError(cmd, "%v", err)
+	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
@@ -117,8 +124,13 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	}
 	s.recorder = report.NewRecorder(files.config(cmd.Name(), o.reportAll))
 
+	stopProgress, err := e.startProgress(o, args, s, logger, send)
+	if err != nil {
+		return usageError(cmd, "%v", err)
+	}
 	runErr := runPipeline(cmd.Context(), s)
 	sum, recErr := s.recorder.Close()
+	stopProgress()
 	closeErr := files.close()
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 

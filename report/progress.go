@@ -1,0 +1,165 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// ProgressConfig says how to show a run's progress.
+type ProgressConfig struct {
+	// Bar draws a progress bar on Out (a terminal); otherwise a line goes to
+	// Log every Interval.
+	Bar      bool
+	Out      io.Writer
+	Log      *slog.Logger
+	Interval time.Duration
+	// TotalBytes is the input's size, or -1 when unknown (standard input).
+	TotalBytes int64
+	// BytesRead, InFlight: what the reader has read, and how many requests
+	// are queued or being sent. Either may be nil.
+	BytesRead func() int64
+	InFlight  func() int64
+	// UsersPerSecond is the configured limit, for the time left; 0 when
+	// nothing is sent (rtseg validate).
+	UsersPerSecond int
+}
+
+// Progress shows a run's progress until stopped.
+type Progress struct {
+	cfg   ProgressConfig
+	rec   *Recorder
+	bar   *progressbar.ProgressBar
+	start time.Time
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// barRefresh is how often the bar is redrawn.
+const barRefresh = 250 * time.Millisecond
+
+// StartProgress starts showing the recorder's counts.
+func StartProgress(cfg ProgressConfig, rec *Recorder) *Progress {
+	p := &Progress{cfg: cfg, rec: rec, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	interval := cfg.Interval
+	if cfg.Bar {
+		interval = barRefresh
+		p.bar = progressbar.NewOptions64(cfg.TotalBytes,
+			progressbar.OptionSetWriter(cfg.Out),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetWidth(20),
+			progressbar.OptionThrottle(barRefresh),
+			progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
+		)
+	}
+	go p.loop(interval)
+	return p
+}
+
+func (p *Progress) loop(interval time.Duration) {
+	defer close(p.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			p.show(true)
+			return
+		case <-t.C:
+			p.show(false)
+		}
+	}
+}
+
+// Stop shows the final state and stops.
+func (p *Progress) Stop() {
+	close(p.stop)
+	<-p.done
+}
+
+// state is what one update shows.
+type state struct {
+	Live
+	bytes, inFlight int64
+	rowsPerSec      float64
+	left            time.Duration // -1 when unknown
+}
+
+func (p *Progress) measure() state {
+	s := state{Live: p.rec.Live(), left: -1}
+	if p.cfg.BytesRead != nil {
+		s.bytes = p.cfg.BytesRead()
+	}
+	if p.cfg.InFlight != nil {
+		s.inFlight = p.cfg.InFlight()
+	}
+	elapsed := time.Since(p.start).Seconds()
+	if elapsed > 0 {
+		s.rowsPerSec = float64(s.RowsRead) / elapsed
+	}
+	s.left = p.timeLeft(s, elapsed)
+	return s
+}
+
+// timeLeft estimates the rest of the run: the input still to read at the
+// pace so far, or the users still to send at the configured rate, whichever
+// is longer.
+func (p *Progress) timeLeft(s state, elapsed float64) time.Duration {
+	total := p.cfg.TotalBytes
+	if total <= 0 || s.bytes <= 0 {
+		return -1
+	}
+	frac := float64(s.bytes) / float64(total)
+	readLeft := elapsed * (1 - frac) / frac
+	sendLeft := 0.0
+	if p.cfg.UsersPerSecond > 0 {
+		rowsTotal := float64(s.RowsRead) / frac
+		usersPerRow := 1.0
+		if s.RowsDone > 0 && s.Users > 0 {
+			usersPerRow = float64(s.Users) / float64(s.RowsDone)
+		}
+		sendLeft = max(rowsTotal-float64(s.RowsDone), 0) * usersPerRow / float64(p.cfg.UsersPerSecond)
+	}
+	return time.Duration(max(readLeft, sendLeft) * float64(time.Second)).Round(time.Second)
+}
+
+func (p *Progress) show(final bool) {
+	s := p.measure()
+	if p.bar != nil {
+		desc := fmt.Sprintf("%d rows (%.0f/s), %d users sent, %d in flight", s.RowsRead, s.rowsPerSec, s.Users, s.inFlight)
+		if s.left >= 0 && !final {
+			desc += fmt.Sprintf(", ~%s left", s.left)
+		}
+		p.bar.Describe(desc)
+		p.bar.Set64(s.bytes)
+		if final {
+			p.bar.Finish()
+			fmt.Fprintln(p.cfg.Out)
+		}
+		return
+	}
+	if p.cfg.Log == nil {
+		return
+	}
+	attrs := []any{
+		slog.Int64("rows_read", s.RowsRead), slog.Float64("rows_per_second", float64(int64(s.rowsPerSec))),
+		slog.Int64("users_sent", s.Users), slog.Int64("requests", s.Requests), slog.Int64("in_flight", s.inFlight),
+		slog.Int64("rejected", s.Rejected), slog.Int64("bytes_read", s.bytes),
+	}
+	if p.cfg.TotalBytes > 0 {
+		attrs = append(attrs, slog.Int64("total_bytes", p.cfg.TotalBytes))
+	}
+	if s.left >= 0 && !final {
+		attrs = append(attrs, slog.String("time_left", s.left.String()))
+	}
+	msg := "progress"
+	if final {
+		msg = "progress: finished"
+	}
+	p.cfg.Log.Info(msg, attrs...)
+}

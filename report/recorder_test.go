@@ -1,0 +1,156 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/uploader"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func row(line int64, user string, seg int64, exp int32) reader.Row {
+	return reader.Row{
+		Pos: reader.Position{File: "in.csv", Line: line}, UserID: user, SegID: seg,
+		Value: 1, HasValue: true, Expiration: exp, HasExpiration: true,
+	}
+}
+
+// record feeds a recorder one row of every outcome a run can have.
+func record(t *testing.T, w LineWriter, all bool, failed *FailedWriter) *Summary {
+	t.Helper()
+	rec := NewRecorder(RecorderConfig{Command: "upload", Report: w, All: all, Failed: failed})
+	rec.Read(8)
+	rec.Invalid(reader.Validate(reader.Position{File: "in.csv", Line: 2}, reader.Fields{UserID: "u1", SegID: "x1"}, reader.Defaults{}))
+	rec.Superseded(row(3, "u2", 10, 60), reader.Position{File: "in.csv", Line: 4})
+	req := &chunker.Request{Seq: 0, Body: []byte(`{"rt_segment":[...]}`), Entries: []chunker.Entry{
+		{User: reader.User{ID: "u2"}, Rows: []reader.Row{row(4, "u2", 10, 120), row(5, "u2", 11, -1)}},
+		{User: reader.User{ID: "u3", Domain: "idfa"}, Rows: []reader.Row{row(6, "u3", 10, 0)}},
+		{User: reader.User{ID: "u4"}, Rows: []reader.Row{row(7, "u4", 12, 5)}},
+	}}
+	rec.Sent(uploader.Result{Request: req, Attempts: 2, Retries: 1, Throttled: 1,
+		Warned: map[uploader.RowRef]string{{Entry: 0, Block: 1}: "No valid segments for user_id: u2."},
+		Resent: []int{2}})
+	rec.Sent(uploader.Result{Request: chunker.Encode(0, req.Entries[2:]), Attempts: 1})
+	failing := &chunker.Request{Seq: 1, Body: []byte(`{}`), Entries: []chunker.Entry{
+		{User: reader.User{ID: "u5"}, Rows: []reader.Row{row(8, "u5", 10, 30)}},
+	}}
+	rec.Sent(uploader.Result{Request: failing, Attempts: 9, Retries: 8, Err: errors.New("HTTP 503 (gave up after 9 attempts)")})
+	rec.Unsent(&chunker.Request{Seq: 2, Entries: []chunker.Entry{
+		{User: reader.User{ID: "u6"}, Rows: []reader.Row{row(9, "u6", 13, 30)}},
+	}}, "not sent: the run was interrupted")
+	sum, err := rec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s (rerun with -update if intended):\ngot:\n%s\nwant:\n%s", name, path, got, want)
+	}
+}
+
+func TestReportGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name, format string
+		all          bool
+	}{
+		{"report.csv", "csv", false},
+		{"report-all.csv", "csv", true},
+		{"report.jsonl", "jsonl", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, err := NewWriter(&buf, tc.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			record(t, w, tc.all, nil)
+			golden(t, tc.name, buf.Bytes())
+		})
+	}
+}
+
+func TestSummaryGolden(t *testing.T) {
+	sum := record(t, nil, false, nil)
+	if !sum.Reconciles() {
+		t.Errorf("summary does not reconcile: %+v", sum)
+	}
+	got, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.json", append(got, '\n'))
+	var human bytes.Buffer
+	sum.WriteHuman(&human)
+	golden(t, "summary.txt", human.Bytes())
+}
+
+func TestFailedFileIsInput(t *testing.T) {
+	var buf bytes.Buffer
+	fw, err := NewFailedWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := record(t, nil, false, fw)
+	golden(t, "failed.csv", buf.Bytes())
+
+	// The failed file reads back as the same valid rows.
+	path := filepath.Join(t.TempDir(), "failed.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := reader.Open([]string{path}, reader.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	var n int64
+	for {
+		r, err := rd.Next()
+		if err != nil {
+			break
+		}
+		if !r.Valid() {
+			t.Errorf("failed file row %s is invalid: %s", r.Pos, r.Reason)
+		}
+		n++
+	}
+	if n != sum.Failed {
+		t.Errorf("failed file has %d rows, summary says %d failed", n, sum.Failed)
+	}
+}
+
+func TestRecorderCountsIndependently(t *testing.T) {
+	rec := NewRecorder(RecorderConfig{Command: "upload"})
+	rec.Read(3) // three rows read, only two given outcomes
+	rec.Invalid(reader.Row{Reason: "bad"})
+	rec.Superseded(row(3, "u", 1, 1), reader.Position{})
+	sum, err := rec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reconciles() {
+		t.Errorf("Reconciles() = true for 3 rows read and 2 outcomes")
+	}
+}
