@@ -104,6 +104,13 @@ func (r *Recorder) Valid(req *chunker.Request) {
 	}
 }
 
+// Skipped records a request that an earlier run delivered (--state-dir).
+func (r *Recorder) Skipped(req *chunker.Request) {
+	r.events <- func() {
+		r.eachRow(req, func(row *reader.Row) { r.record(row, Skipped, "delivered by an earlier run", 0) })
+	}
+}
+
 // Unsent records a request that was never sent, with why.
 func (r *Recorder) Unsent(req *chunker.Request, reason string) {
 	r.events <- func() {
