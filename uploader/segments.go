@@ -342,15 +342,15 @@ func judge(ch *SegmentCheck, now time.Time) (Problem, string) {
 	s := &ch.Info
 	switch {
 	case !ch.Found:
-		return ProblemMissing, name + " does not exist (the Segment Service does not know it)"
+		return ProblemMissing, name + " does not exist"
 	case !s.Active():
 		return ProblemInactive, fmt.Sprintf("%s is %s", name, s.State)
 	case ch.Ref.Owner != 0 && s.MemberID != 0 && s.MemberID != ch.Ref.Owner && s.ID != sharedSegmentID:
 		return ProblemOtherMember, fmt.Sprintf("%s belongs to member %d, not %d", name, s.MemberID, ch.Ref.Owner)
 	case !s.LastModified.IsZero() && now.Sub(s.LastModified) < Propagation:
 		usable := s.LastModified.Add(Propagation).UTC()
-		return ProblemFresh, fmt.Sprintf("%s was modified at %s UTC, less than %v ago: the service may drop adds to it until %s UTC",
-			name, s.LastModified.Format(lastModifiedLayout), Propagation, usable.Format(lastModifiedLayout))
+		return ProblemFresh, fmt.Sprintf("%s was modified at %s UTC, less than %d minutes ago: the service may drop adds to it until %s UTC",
+			name, s.LastModified.Format(lastModifiedLayout), int(Propagation.Minutes()), usable.Format(lastModifiedLayout))
 	}
 	return ProblemNone, ""
 }

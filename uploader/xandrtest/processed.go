@@ -58,13 +58,13 @@ func (h *Handler) counting(member int64, now time.Time) {
 // another member or not yet propagated are dropped silently: the response
 // says nothing, and only the usage statistics count them. Call with h.mu
 // held.
-func (h *Handler) admit(key string, a Assoc) bool {
+func (h *Handler) admit(user UserKey, key string, a Assoc) bool {
 	u := h.api.cur
 	if u == nil {
 		return true
 	}
 	if h.cfg.api.catalog {
-		if line, drop := h.segmentProblem(u, key); drop {
+		if line, drop := h.segmentProblem(u, user, key); drop {
 			if len(u.segmentLines) < maxLogLines {
 				u.segmentLines = append(u.segmentLines, line)
 			}
@@ -81,7 +81,7 @@ func (h *Handler) admit(key string, a Assoc) bool {
 
 // segmentProblem counts a segment the service would not use and describes
 // it, or returns false. key is "123" for an ID, "member:code" otherwise.
-func (h *Handler) segmentProblem(u *usageHour, key string) (string, bool) {
+func (h *Handler) segmentProblem(u *usageHour, user UserKey, key string) (string, bool) {
 	var s *Segment
 	if member, code, ok := strings.Cut(key, ":"); ok {
 		m, _ := strconv.ParseInt(member, 10, 64)
@@ -91,21 +91,28 @@ func (h *Handler) segmentProblem(u *usageHour, key string) (string, bool) {
 		s = h.lookupID(id, h.api.curMember)
 	}
 	now := h.cfg.now()
+	var problem string
 	switch {
 	case s == nil:
 		u.invalidSegments++
-		return fmt.Sprintf("%s segment %s: does not exist", now.UTC().Format(usageTimeLayout), key), true
+		problem = "does not exist"
 	case s.State != "active":
 		u.inactiveSegments++
-		return fmt.Sprintf("%s segment %s: inactive", now.UTC().Format(usageTimeLayout), key), true
+		problem = "inactive"
 	case s.MemberID != h.api.curMember && s.ID != 1:
 		u.unauthSegments++
-		return fmt.Sprintf("%s segment %s: member %d is not authorized for segments of member %d", now.UTC().Format(usageTimeLayout), key, h.api.curMember, s.MemberID), true
+		problem = fmt.Sprintf("member %d is not authorized for segments of member %d", h.api.curMember, s.MemberID)
 	case now.Sub(s.LastModified) < Propagation:
 		u.invalidSegments++
-		return fmt.Sprintf("%s segment %s: not yet propagated (modified %s)", now.UTC().Format(usageTimeLayout), key, s.LastModified.UTC().Format(lastModifiedLayout)), true
+		problem = "not yet propagated (modified " + s.LastModified.UTC().Format(lastModifiedLayout) + ")"
+	default:
+		return "", false
 	}
-	return "", false
+	who := "user_id " + user.UserID
+	if user.Domain != "" {
+		who = user.Domain + " " + who
+	}
+	return fmt.Sprintf("%s segment %s for %s: %s", now.UTC().Format(usageTimeLayout), key, who, problem), true
 }
 
 // segmentLevel are the warnings about one seg_block.

@@ -186,7 +186,7 @@ func (h *Handler) processUser(e object) (int, []warning) {
 			continue
 		}
 		valid++
-		if h.admit(key, assoc) {
+		if h.admit(user, key, assoc) {
 			h.apply(user, key, assoc)
 		}
 	}
