@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Summary is the run's account, written as JSON with --summary.
@@ -29,6 +30,13 @@ type Summary struct {
 	ElapsedSeconds float64          `json:"elapsed_seconds"`
 	ExitStatus     int              `json:"exit_status"`
 	Segments       []SegmentSummary `json:"segments"`
+	// StartedAt and FinishedAt bound the run in UTC; with Endpoint (where
+	// requests went, without any query) and MemberID (when known) they tell
+	// rtseg reconcile which usage statistics to compare.
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Endpoint   string    `json:"endpoint,omitempty"`
+	MemberID   int64     `json:"member_id,omitempty"`
 }
 
 // SegmentSummary counts one segment's rows.

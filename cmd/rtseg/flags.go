@@ -49,6 +49,7 @@ type options struct {
 	maxRejected    string
 	progress       string
 	logFormat      string
+	preflight      bool // upload: check the input's segments first (segments.go)
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {

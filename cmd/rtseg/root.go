@@ -150,6 +150,8 @@ every row.`,
 		e.uploadCommand(),
 		e.validateCommand(),
 		e.serveMockCommand(),
+		e.segmentsCommand(),
+		e.reconcileCommand(),
 		e.demoCommand(),
 		e.versionCommand(),
 	)

@@ -68,7 +68,8 @@ func mockOf(ts *testscript.TestScript) *mock {
 }
 
 // cmdMock starts an emulator: mock [token=T] [login=USER:PASS]
-// [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION].
+// [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION]
+// [segments=|inactive=|other=|fresh=SEG,...] (see mockSegments).
 // It sets $ENDPOINT (the rt-segment URL) and $API (the API base).
 func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 	m := &mock{rps: 100, ups: 1000, users: 1000, segments: 100, bytes: 1_000_000}
@@ -91,6 +92,8 @@ func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 			d, err := time.ParseDuration(v)
 			ts.Check(err)
 			opts = append(opts, xandrtest.WithTokenExpiry(d))
+		case "segments", "inactive", "other", "fresh":
+			opts = append(opts, xandrtest.WithSegments(mockSegments(ts, k, v)...))
 		default:
 			ts.Fatalf("mock: unknown option %q", a)
 		}

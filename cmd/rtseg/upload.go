@@ -55,6 +55,7 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
 		},
 	}
 	e.addCommonFlags(cmd, o, true)
+	cmd.Flags().BoolVar(&o.preflight, "preflight", false, "check the input's segments with the Segment Service first; refuse to start if any cannot take users")
 	return cmd
 }
 
@@ -100,6 +101,13 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if _, err := e.progressConfig(o.progress, logger); err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	if send && o.preflight {
+		done, err := e.preflight(cmd, o, args, &ro)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
@@ -133,6 +141,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	stopProgress()
 	closeErr := files.close()
 	sum.ElapsedSeconds = time.Since(start).Seconds()
+	describeRun(sum, o, start, send)
 
 	status := exitOK
 	var runFailure error

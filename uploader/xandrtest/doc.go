@@ -4,6 +4,8 @@
 // It is written from the service's documentation, not from rtseg's own types,
 // so that a misunderstanding shared by client and emulator cannot hide. It
 // answers POST /rt-segment with the documented warnings and limits, POST /auth,
-// and GET /state (the user-segment associations it holds). Options lower its
-// limits and inject faults.
+// GET /segment (the Segment Service, for preflight checks), GET
+// /rt-segment-processed (hourly usage statistics, for reconciliation) and
+// GET /state (the user-segment associations it holds). Options lower its
+// limits, inject faults and give it a segment catalogue.
 package xandrtest

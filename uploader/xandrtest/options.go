@@ -16,6 +16,7 @@ type config struct {
 	tokenIdle   time.Duration
 	tokenMax    time.Duration
 	now         func() time.Time
+	api         apiConfig // the Segment Service and usage statistics (segments.go)
 }
 
 func defaultConfig() config {

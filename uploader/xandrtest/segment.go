@@ -92,6 +92,7 @@ func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request) {
 	h.stats.MaxUsersInWindow = max(h.stats.MaxUsersInWindow, lim.users.max)
 	h.stats.MaxUsersInRequest = max(h.stats.MaxUsersInRequest, len(req.RTSegment))
 
+	h.counting(member, now)
 	res := h.process(req.RTSegment, now)
 	h.stats.Processed++
 	writeJSON(w, http.StatusOK, res)
@@ -127,6 +128,7 @@ func (h *Handler) process(entries []object, now time.Time) result {
 		}
 		res.Warnings = append(res.Warnings, warning{MsgNoValidRequest, map[string]any{"rt_segment": all}})
 	}
+	h.tally(len(entries), validUsers, res.Warnings)
 	h.stats.Users += validUsers
 	h.stats.Segments += validSegs
 	res.Message = map[string]int{"users_in_request": validUsers, "segments_in_request": validSegs}
@@ -184,7 +186,9 @@ func (h *Handler) processUser(e object) (int, []warning) {
 			continue
 		}
 		valid++
-		h.apply(user, key, assoc)
+		if h.admit(user, key, assoc) {
+			h.apply(user, key, assoc)
+		}
 	}
 	if valid == 0 {
 		warns = append(warns, warning{fmt.Sprintf(MsgNoValidSegments, userID), userEntity(e)})

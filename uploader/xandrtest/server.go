@@ -26,6 +26,7 @@ type Handler struct {
 	members map[int64]*memberLimits
 	state   map[UserKey]map[string]Assoc
 	stats   Stats
+	api     apiState // GET /segment and /rt-segment-processed (segments.go, processed.go)
 }
 
 type token struct {
@@ -92,6 +93,8 @@ func NewHandler(opts ...Option) *Handler {
 	h.mux.HandleFunc("POST /rt-segment", h.serveSegment)
 	h.mux.HandleFunc("POST /auth", h.serveAuth)
 	h.mux.HandleFunc("GET /state", h.serveState)
+	h.mux.HandleFunc("GET /segment", h.serveSegmentLookup)
+	h.mux.HandleFunc("GET /rt-segment-processed", h.serveProcessed)
 	return h
 }
 

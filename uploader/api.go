@@ -1,0 +1,211 @@
+package uploader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// Read limits of the API, for the limiters built in cmd.
+const (
+	// SegmentReadsPerMinute is the Digital Platform API's documented read
+	// limit per member ("100 reads per minute"), which the Segment Service
+	// shares with every other API service.
+	SegmentReadsPerMinute = 100
+	// UsageReadsPerSecond is the Instant Audience Service's documented GET
+	// limit per member: "up to 1000 GET calls per second".
+	UsageReadsPerSecond = 1000
+)
+
+// errIDNotFound is the error_id of a lookup that matched nothing.
+const errIDNotFound = "NOTFOUND"
+
+// ReadConfig says how to make GET calls to the API: with the same
+// credentials, limiter discipline and retries as the uploader's POSTs.
+type ReadConfig struct {
+	Auth Auth
+	// Reads is waited on before every attempt, retries included.
+	Reads      Limiter
+	MaxRetries int           // attempts after the first for one call
+	Timeout    time.Duration // one HTTP attempt
+	Client     *http.Client
+	// Backoff sets the first retry delay; later ones grow exponentially
+	// with jitter up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+}
+
+func (c *ReadConfig) fill() error {
+	if c.Auth == nil {
+		return errors.New("no credentials for the API")
+	}
+	if c.Reads == nil {
+		return errors.New("no read limiter for the API")
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{}
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	return nil
+}
+
+// APIError is an answer the API will give again however often it is asked:
+// a 4xx other than 401 and 429, or an error status in an HTTP 200.
+type APIError struct {
+	URL     string // without its query's secrets
+	Status  int
+	ErrorID string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
+	if e.ErrorID != "" {
+		s += " " + e.ErrorID
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// NotFound reports whether the API said nothing matched.
+func (e *APIError) NotFound() bool {
+	return e.Status == http.StatusNotFound || e.ErrorID == errIDNotFound
+}
+
+// get makes one GET call to rawURL, retrying as the uploader retries a POST,
+// and returns the body of the answer. An answer the API will repeat is an
+// *APIError; a refused token that cannot be renewed wraps ErrAuthRefused.
+func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
+	bo := &backoff.ExponentialBackOff{
+		InitialInterval:     c.Backoff,
+		RandomizationFactor: 0.5,
+		Multiplier:          2,
+		MaxInterval:         c.MaxBackoff,
+	}
+	shown := redactURL(rawURL)
+	for attempt := 1; ; attempt++ {
+		if err := c.Reads.Wait(ctx, 1); err != nil {
+			return nil, fmt.Errorf("GET %s: %w", shown, err)
+		}
+		token, err := c.Auth.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		status, header, body, err := c.do(ctx, rawURL, token)
+		v := classify(ctx, status, header, body, err)
+		switch v.act {
+		case actDone:
+			return body, nil
+		case actStop:
+			return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
+		case actReject:
+			e := &APIError{URL: shown, Status: status}
+			if r, perr := parseResponse(body); perr == nil {
+				e.ErrorID, e.Message = r.ErrorID, r.Error
+			}
+			return nil, e
+		case actRenew:
+			if _, err := c.Auth.Renew(ctx, token); err != nil {
+				return nil, err
+			}
+		}
+		if attempt > c.MaxRetries {
+			return nil, fmt.Errorf("GET %s: %s (gave up after %d attempts)", shown, v.reason, attempt)
+		}
+		if v.act == actRenew {
+			continue
+		}
+		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
+			return nil, fmt.Errorf("GET %s: %s; then %w", shown, v.reason, err)
+		}
+	}
+}
+
+func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, http.Header, []byte, error) {
+	actx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Authorization", token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, body, nil
+}
+
+// redactURL shows a URL without a password or an access_token.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if q := u.Query(); q.Has("access_token") {
+		q.Set("access_token", "[redacted]")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// apiInt reads a number the API may give as a number, as a string or as
+// null (zero).
+type apiInt int64
+
+func (n *apiInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
+	if s == "" || s == "null" {
+		*n = 0
+		return nil
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
+		*n = apiInt(v)
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("want a number, got %s", b)
+	}
+	*n = apiInt(v)
+	return nil
+}
+
+// unwrap returns the object inside "response", or body itself when the
+// answer is not wrapped: the API uses both shapes.
+func unwrap(body []byte) (json.RawMessage, error) {
+	var wrapped struct {
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(body, &wrapped); err != nil {
+		return nil, err
+	}
+	if len(wrapped.Response) > 0 && string(wrapped.Response) != "null" {
+		return wrapped.Response, nil
+	}
+	return body, nil
+}
