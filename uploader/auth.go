@@ -98,6 +98,13 @@ type Login struct {
 	failures  int       // failed logins in a row
 }
 
+// String describes the login without its secrets, which fmt would
+// otherwise print from the unexported fields.
+func (l *Login) String() string { return fmt.Sprintf("login as %q at %s", l.Username, l.URL) }
+
+// GoString is String.
+func (l *Login) GoString() string { return l.String() }
+
 // Token returns the current token, logging in if there is none.
 func (l *Login) Token(ctx context.Context) (Secret, error) {
 	l.mu.Lock()

@@ -20,9 +20,12 @@ import (
 //     its answer came back (Slot.Done), or at most Jitter after it started
 //     if the answer is slower than that. A token bucket whose burst equals
 //     its rate lets twice the rate through in one second; this does not.
-//   - Pacing: after an attempt of n users the next may start only n/limit
-//     of a span later (and 1/limit for calls), so a run proceeds at an even
-//     rate rather than in a burst at the start of every window.
+//   - Pacing (GCRA): an attempt of n users uses n/limit of a span, a call
+//     1/limit, and the next may start when the time used so far catches up
+//     with the clock, less a fifth of a span of tolerance. So a run
+//     proceeds at an even rate rather than in a burst at the start of every
+//     window, and a quantity that does not bind (small requests held by the
+//     call limit) does not slow the other.
 //
 // Waiters are served first come, first served.
 type Limiter struct {
@@ -39,7 +42,9 @@ type budget struct {
 	limit int
 	log   []logEntry // in start order
 	total int        // sum of n over log
-	next  time.Time  // pacing: the earliest start of the next attempt
+	// tat is the pacing's theoretical arrival time (GCRA): when the next
+	// attempt would start if every earlier one had been spaced evenly.
+	tat time.Time
 }
 
 type logEntry struct {
@@ -153,7 +158,7 @@ func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
 		b.log[0] = logEntry{}
 		b.log = b.log[1:]
 	}
-	wait := b.next.Sub(now)
+	wait := b.tat.Add(-l.span / paceTolerance).Sub(now)
 	if b.total+n <= b.limit {
 		return wait
 	}
@@ -172,8 +177,12 @@ func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
 func (b *budget) record(l *Limiter, s *Slot, n int) {
 	b.log = append(b.log, logEntry{slot: s, n: n})
 	b.total += n
-	b.next = s.start.Add(time.Duration(int64(l.span) * int64(n) / int64(b.limit)))
+	b.tat = later(b.tat, s.start).Add(time.Duration(int64(l.span) * int64(n) / int64(b.limit)))
 }
+
+// paceTolerance: pacing lets attempts start up to span/paceTolerance ahead
+// of an even schedule.
+const paceTolerance = 5
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

@@ -61,22 +61,61 @@ type attribution struct {
 // returned for sending again, and their rows are not marked.
 func attribute(req *chunker.Request, warnings []respWarning) (map[RowRef]string, []int) {
 	a := &attribution{req: req, resent: map[int]bool{}, seen: map[int]map[string]bool{}}
-	for _, w := range warnings {
+	entities := make([]*entity, len(warnings))
+	for i, w := range warnings {
 		var e entity
-		if json.Unmarshal(w.Entity, &e) != nil {
-			a.all(w.Message)
-			continue
+		if json.Unmarshal(w.Entity, &e) == nil {
+			entities[i] = &e
 		}
+	}
+	placed := a.tooMany(warnings, entities)
+	for i, w := range warnings {
+		e := entities[i]
 		switch {
+		case placed[i]:
+		case e == nil:
+			a.all(w.Message)
 		case e.RTSegment != nil:
 			a.all(w.Message)
 		case e.UserID != nil:
-			a.user(&e, w.Message)
+			a.user(e, w.Message)
 		default:
 			a.block(&e.block, w.Message)
 		}
 	}
 	return a.warned, a.resend
+}
+
+// tooMany places the warnings for users beyond the service's per-request
+// limit: they are the last users of the request, in order. If the k such
+// warnings name the last k users, those are sent again; otherwise each is
+// placed by searching like any user-level warning. It returns the indices
+// of the warnings it placed.
+func (a *attribution) tooMany(warnings []respWarning, entities []*entity) map[int]bool {
+	var refused []int
+	for i, w := range warnings {
+		if w.Message == MsgTooManyUsers && entities[i] != nil && entities[i].UserID != nil {
+			refused = append(refused, i)
+		}
+	}
+	first := len(a.req.Entries) - len(refused)
+	if len(refused) == 0 || first < 0 {
+		return nil
+	}
+	for k, w := range refused {
+		e, u := entities[w], a.req.Entries[first+k].User
+		if u.ID != *e.UserID || e.Domain != nil && u.Domain != *e.Domain {
+			return nil
+		}
+	}
+	placed := map[int]bool{}
+	for k, w := range refused {
+		i := first + k
+		a.resent[i] = true
+		a.resend = append(a.resend, i)
+		placed[w] = true
+	}
+	return placed
 }
 
 func (a *attribution) mark(ref RowRef, msg string) {

@@ -167,6 +167,9 @@ func NewServer(opts ...Option) *Server {
 	return &Server{Handler: h, URL: srv.URL, srv: srv}
 }
 
+// Client returns an HTTP client for the server, as httptest.Server's does.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
