@@ -18,36 +18,41 @@ import (
 // taken get Grace to finish. Run returns the first error that ends the run
 // (authentication refused); the requests it stops still get their Result.
 func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func(Result)) error {
+	// Requests taken get Grace to finish once the run stops, whether
+	// interrupted or ended by an error, then their sends are cancelled.
 	sendCtx, cancelSend := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelSend(nil)
-	var graceMu sync.Mutex
-	var grace *time.Timer
-	stopGrace := context.AfterFunc(ctx, func() {
-		graceMu.Lock()
-		defer graceMu.Unlock()
-		grace = time.AfterFunc(u.cfg.Grace, func() { cancelSend(ErrInterrupted) })
-	})
+	var (
+		once  sync.Once
+		mu    sync.Mutex
+		grace *time.Timer
+	)
+	stopSends := func(cause error) {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			grace = time.AfterFunc(u.cfg.Grace, func() { cancelSend(cause) })
+		})
+	}
 	defer func() {
-		if !stopGrace() {
-			graceMu.Lock()
-			if grace != nil {
-				grace.Stop()
-			}
-			graceMu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		if grace != nil {
+			grace.Stop()
 		}
 	}()
+	defer context.AfterFunc(ctx, func() { stopSends(ErrInterrupted) })()
 
 	// The workers are the group: the producer is the caller's, so it never
 	// takes a worker's place, and no Go call waits for a free slot without
 	// watching ctx.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(u.cfg.Workers)
-	stopOnFatal := context.AfterFunc(gctx, func() {
+	defer context.AfterFunc(gctx, func() {
 		if ctx.Err() == nil {
-			cancelSend(fmt.Errorf("the run stopped: %w", context.Cause(gctx)))
+			stopSends(fmt.Errorf("the run stopped: %w", context.Cause(gctx)))
 		}
-	})
-	defer stopOnFatal()
+	})()
 	w := &workers{u: u, intake: gctx, send: sendCtx, in: in, out: out, order: newOrder()}
 	for range u.cfg.Workers {
 		g.Go(w.work)

@@ -37,6 +37,9 @@ func TestScripts(t *testing.T) {
 			"stats":      cmdStats,
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
+			"gen":        cmdGen,
+			"summary":    cmdSummary,
+			"near":       cmdNear,
 		},
 	})
 }
@@ -60,11 +63,19 @@ func mockOf(ts *testscript.TestScript) *mock {
 }
 
 // cmdMock starts an emulator: mock [token=T] [login=USER:PASS]
-// [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION].
+// [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION]
+// [logins=N/DURATION], and faults: [503=FRACTION] [ratelimit-code]
+// [drop=FRACTION] [slow=FRACTION:DURATION] [seed=N].
 // It sets $ENDPOINT (the rt-segment URL) and $API (the API base).
 func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 	m := &mock{rps: 100, ups: 1000, users: 1000, segments: 100, bytes: 1_000_000}
 	var opts []xandrtest.Option
+	var faults xandrtest.Faults
+	fraction := func(v string) float64 {
+		f, err := strconv.ParseFloat(v, 64)
+		ts.Check(err)
+		return f
+	}
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
 		switch k {
@@ -83,11 +94,35 @@ func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 			d, err := time.ParseDuration(v)
 			ts.Check(err)
 			opts = append(opts, xandrtest.WithTokenExpiry(d))
+		case "logins":
+			n, per, _ := strings.Cut(v, "/")
+			count, err := strconv.Atoi(n)
+			ts.Check(err)
+			d, err := time.ParseDuration(per)
+			ts.Check(err)
+			opts = append(opts, xandrtest.WithLoginLimit(count, d))
+		case "503":
+			faults.Unavailable = fraction(v)
+		case "ratelimit-code":
+			faults.RateLimitCode = true
+		case "drop":
+			faults.Dropped = fraction(v)
+		case "slow":
+			f, d, _ := strings.Cut(v, ":")
+			faults.Slow = fraction(f)
+			var err error
+			faults.SlowBy, err = time.ParseDuration(d)
+			ts.Check(err)
+		case "seed":
+			n, err := strconv.ParseUint(v, 10, 64)
+			ts.Check(err)
+			opts = append(opts, xandrtest.WithSeed(n))
 		default:
 			ts.Fatalf("mock: unknown option %q", a)
 		}
 	}
-	opts = append(opts, xandrtest.WithRateLimits(m.rps, m.ups), xandrtest.WithRequestLimits(m.users, m.segments, m.bytes))
+	opts = append(opts, xandrtest.WithFaults(faults),
+		xandrtest.WithRateLimits(m.rps, m.ups), xandrtest.WithRequestLimits(m.users, m.segments, m.bytes))
 	m.srv = xandrtest.NewServer(opts...)
 	ts.Defer(m.srv.Close)
 	ts.Value(mockKey{}).(*mockSlot).m = m
@@ -148,6 +183,7 @@ func cmdLimits(ts *testscript.TestScript, neg bool, args []string) {
 	check("users in one request", s.MaxUsersInRequest, m.users)
 	check("segments for one user", s.MaxSegmentsForUser, m.segments)
 	check("bytes in one body", s.MaxBodyBytes, m.bytes)
+	check("calls at once", s.MaxInFlight, 15) // the API's limit
 	if s.Throttled > 0 {
 		ts.Fatalf("emulator answered %d calls with 429", s.Throttled)
 	}
