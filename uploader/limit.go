@@ -17,8 +17,8 @@ import (
 //     once: an attempt starts only when one more call and its users fit both
 //     logs, so the two are recorded at the same instant. An attempt stays in
 //     the log until one span after the service can have counted it: after
-//     its answer came back (Slot.Done), or at most Jitter after it started
-//     if the answer is slower than that. A token bucket whose burst equals
+//     its answer came back (Slot.Done), or at most jitter after it left
+//     (Slot.Sending) if the answer is slower than that. A token bucket whose burst equals
 //     its rate lets twice the rate through in one second; this does not.
 //   - Pacing (GCRA): an attempt of n users uses n/limit of a span, a call
 //     1/limit, and the next may start when the time used so far catches up
@@ -61,7 +61,7 @@ type Slot struct {
 }
 
 // NewLimiter returns a limiter of posts calls and users users in every
-// window of span. jitter bounds how long after an attempt starts the service
+// window of span. jitter bounds how long after an attempt leaves the service
 // may count it when its answer takes longer than that.
 func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
 	if posts < 1 || users < 1 {
@@ -118,6 +118,21 @@ func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 			t.Stop()
 			return nil, ctx.Err()
 		}
+	}
+}
+
+// Sending records that the attempt leaves now, if later than its slot
+// started (after waiting for a login, say): the service cannot count it
+// before now, so it stays in the log accordingly.
+func (s *Slot) Sending() {
+	if s == nil {
+		return
+	}
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.end.IsZero() {
+		s.start = later(s.start, time.Now())
 	}
 }
 

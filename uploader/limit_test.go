@@ -205,3 +205,28 @@ func TestLimiterRefusesTooLarge(t *testing.T) {
 		t.Error("NewLimiter(0 posts) = nil error")
 	}
 }
+
+// An attempt that leaves late (after waiting for a login) is counted from
+// when it left, not from when its slot started.
+func TestLimiterCountsFromSending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, _ := NewLimiter(1, 100, time.Second, 50*time.Millisecond)
+		start := time.Now()
+		a, _ := l.Wait(t.Context(), 10)
+		go func() {
+			time.Sleep(300 * time.Millisecond) // logging in
+			a.Sending()
+			time.Sleep(200 * time.Millisecond) // a slow answer
+			a.Done()
+		}()
+		b, err := l.Wait(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Done()
+		// The service may have counted a up to 50ms after it left at 300ms.
+		if d := time.Since(start); d != 1350*time.Millisecond {
+			t.Errorf("the next call started after %v, want 1.35s", d)
+		}
+	})
+}

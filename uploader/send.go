@@ -177,6 +177,7 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 		return u.authFailed(ctx, err)
 	}
 	res.Attempts++
+	slot.Sending()
 	status, header, body, err := u.post(ctx, req, token)
 	slot.Done()
 	v := classify(ctx, status, header, body, err)
