@@ -20,9 +20,6 @@ const (
 	errIDSystem       = "SYSTEM"
 )
 
-// headerRateLimitCode marks a 503 with which the API throttles.
-const headerRateLimitCode = "x-ratelimit-code"
-
 // response is the service's answer, in either documented shape: wrapped in
 // "response" or not.
 type response struct {
@@ -80,7 +77,7 @@ type verdict struct {
 	act       action
 	wait      time.Duration // at least this long before retrying (Retry-After)
 	reason    string        // why, for a row's report when it fails
-	throttled bool          // the service throttled the call (429, or 503 with x-ratelimit-code)
+	throttled bool          // the service answered 429 (the summary's "throttled")
 	resp      *response
 }
 
@@ -105,7 +102,9 @@ func classify(ctx context.Context, status int, header http.Header, body []byte, 
 	case status == http.StatusTooManyRequests:
 		return verdict{act: actRetry, wait: wait, throttled: true, reason: describe(status, resp)}
 	case status >= 500:
-		return verdict{act: actRetry, wait: wait, throttled: header.Get(headerRateLimitCode) != "", reason: describe(status, resp)}
+		// A 503 with x-ratelimit-code throttles too: retried the same way,
+		// honouring Retry-After, but not counted as a 429.
+		return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
 	case status != http.StatusOK:
 		return verdict{act: actReject, reason: describe(status, resp)}
 	case perr != nil:

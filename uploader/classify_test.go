@@ -38,7 +38,7 @@ func TestClassify(t *testing.T) {
 		{"401", 401, nil, `{"response":{"status":"error","error_id":"NOAUTH"}}`, nil, actRenew, 0, false, "HTTP 401 NOAUTH"},
 		{"NOAUTH in 200", 200, nil, `{"response":{"status":"error","error_id":"NOAUTH"}}`, nil, actRenew, 0, false, "HTTP 200 NOAUTH"},
 		{"429 with Retry-After", 429, h("Retry-After", "3"), `{"response":{"status":"error","error_id":"RATE_EXCEEDED","error":"Rate limit exceeded."}}`, nil, actRetry, 3 * time.Second, true, "HTTP 429 RATE_EXCEEDED: Rate limit exceeded."},
-		{"503 throttling", 503, h("x-ratelimit-code", "1", "Retry-After", "2"), "", nil, actRetry, 2 * time.Second, true, "HTTP 503"},
+		{"503 throttling", 503, h("x-ratelimit-code", "1", "Retry-After", "2"), "", nil, actRetry, 2 * time.Second, false, "HTTP 503"},
 		{"503", 503, nil, "", nil, actRetry, 0, false, "HTTP 503"},
 		{"502", 502, nil, "<html>bad gateway</html>", nil, actRetry, 0, false, "HTTP 502"},
 		{"400", 400, nil, `{"response":{"status":"error","error_id":"SYNTAX","error":"bad"}}`, nil, actReject, 0, false, "HTTP 400 SYNTAX: bad"},

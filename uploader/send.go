@@ -43,8 +43,7 @@ type Result struct {
 	Request *chunker.Request
 	// Attempts counts the HTTP calls made for the request.
 	Attempts int
-	// Throttled counts the answers that throttled (429, or 503 with
-	// x-ratelimit-code); Retries the tries after the first.
+	// Throttled counts the 429 answers; Retries the tries after the first.
 	Throttled, Retries int
 	// Err, when set, is why every row of the request (except Resent) failed.
 	Err error

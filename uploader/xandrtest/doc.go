@@ -3,7 +3,14 @@
 //
 // It is written from the service's documentation, not from rtseg's own types,
 // so that a misunderstanding shared by client and emulator cannot hide. It
-// answers POST /rt-segment with the documented warnings and limits, POST /auth,
-// and GET /state (the user-segment associations it holds). Options lower its
-// limits and inject faults.
+// answers POST /rt-segment with the documented warnings and limits (per
+// member, over every one-second window, counted when a call arrives), POST
+// /auth (10 logins per 5 minutes), and GET /state (the user-segment
+// associations it holds). Stats says what it saw: calls, answers, logins,
+// and the most calls, users and concurrent calls in any window.
+//
+// Options lower its limits and inject faults: a fraction of calls answered
+// 503 (with x-ratelimit-code if asked), dropped after processing, or
+// answered late; tokens that expire after a duration. Faults are drawn from
+// a seeded generator (WithSeed) so that a run can be reproduced.
 package xandrtest
