@@ -34,13 +34,19 @@ const errIDNotFound = "NOTFOUND"
 type ReadConfig struct {
 	Auth Auth
 	// Reads is waited on before every attempt, retries included.
-	Reads      Limiter
+	Reads      *Limiter
 	MaxRetries int           // attempts after the first for one call
 	Timeout    time.Duration // one HTTP attempt
 	Client     *http.Client
 	// Backoff sets the first retry delay; later ones grow exponentially
 	// with jitter up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+}
+
+// NewReadLimiter returns a limiter of calls GET calls in every window of
+// span, for ReadConfig.Reads; jitter is as for NewLimiter.
+func NewReadLimiter(calls int, span, jitter time.Duration) (*Limiter, error) {
+	return NewLimiter(calls, calls, span, jitter)
 }
 
 func (c *ReadConfig) fill() error {
@@ -102,14 +108,18 @@ func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 	}
 	shown := redactURL(rawURL)
 	for attempt := 1; ; attempt++ {
-		if err := c.Reads.Wait(ctx, 1); err != nil {
+		slot, err := c.Reads.Wait(ctx, 1)
+		if err != nil {
 			return nil, fmt.Errorf("GET %s: %w", shown, err)
 		}
 		token, err := c.Auth.Token(ctx)
 		if err != nil {
+			slot.Done()
 			return nil, err
 		}
+		slot.Sending()
 		status, header, body, err := c.do(ctx, rawURL, token)
+		slot.Done()
 		v := classify(ctx, status, header, body, err)
 		switch v.act {
 		case actDone:

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -49,6 +51,16 @@ func parseResponse(body []byte) (*response, error) {
 	return &bare, nil
 }
 
+// retryableID reports whether an error_id says the call was limited or the
+// system failed, so that the same call may succeed later.
+func retryableID(id string) bool {
+	switch id {
+	case errIDLimit, errIDRateExceeded, errIDSystem:
+		return true
+	}
+	return false
+}
+
 // action is what to do after one attempt.
 type action int
 
@@ -65,24 +77,19 @@ type verdict struct {
 	act       action
 	wait      time.Duration // at least this long before retrying (Retry-After)
 	reason    string        // why, for a row's report when it fails
-	throttled bool          // the service answered 429
+	throttled bool          // the service answered 429 (the summary's "throttled")
 	resp      *response
 }
 
-// classify decides what one attempt's outcome means. It is pure: the caller
-// does the waiting, renewing and retrying.
+// classify decides what one attempt's outcome means: the HTTP status,
+// headers and body of the answer, or the error that stopped it. It is pure:
+// the caller does the waiting, renewing and retrying.
 func classify(ctx context.Context, status int, header http.Header, body []byte, err error) verdict {
 	if ctx.Err() != nil {
-		return verdict{act: actStop, reason: "not sent: the run was interrupted"}
+		return verdict{act: actStop}
 	}
 	if err != nil {
-		var reason string
-		if errors.Is(err, context.DeadlineExceeded) {
-			reason = "timed out waiting for the service"
-		} else {
-			reason = "network error: " + err.Error()
-		}
-		return verdict{act: actRetry, reason: reason}
+		return verdict{act: actRetry, reason: networkReason(err)}
 	}
 	resp, perr := parseResponse(body)
 	if perr != nil {
@@ -95,19 +102,33 @@ func classify(ctx context.Context, status int, header http.Header, body []byte, 
 	case status == http.StatusTooManyRequests:
 		return verdict{act: actRetry, wait: wait, throttled: true, reason: describe(status, resp)}
 	case status >= 500:
-		return verdict{act: actRetry, wait: wait, throttled: header.Get("x-ratelimit-code") != "", reason: describe(status, resp)}
+		// A 503 with x-ratelimit-code throttles too: retried the same way,
+		// honouring Retry-After, but not counted as a 429.
+		return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
 	case status != http.StatusOK:
 		return verdict{act: actReject, reason: describe(status, resp)}
 	case perr != nil:
 		return verdict{act: actRetry, reason: "HTTP 200 with an unreadable body"}
+	case resp.Status != "OK" && retryableID(resp.ErrorID):
+		return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
 	case resp.Status != "OK":
-		switch resp.ErrorID {
-		case errIDLimit, errIDRateExceeded, errIDSystem:
-			return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
-		}
 		return verdict{act: actReject, reason: describe(status, resp)}
 	}
 	return verdict{act: actDone, resp: resp}
+}
+
+// networkReason says why an attempt got no answer, without the request's
+// URL (which may carry a token in its query).
+func networkReason(err error) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "timed out waiting for the service"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return "network error: " + err.Error()
 }
 
 func describe(status int, r *response) string {

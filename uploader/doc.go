@@ -1,10 +1,13 @@
 // Package uploader sends requests to the Instant Audience Service, the third
 // stage of rtseg.
 //
-// It owns authentication, the bounded pool of workers, the limiters that hold
-// POST calls and users per second under their settings in every one-second
-// window, retries with backoff, the classification of responses, and the
-// attribution of the service's warnings to the rows they concern. A problem
-// with one request is an outcome in its Result, not an error: only what ends
-// the run (authentication refused) is returned as an error.
+// It owns authentication (a given token, or a login renewed once for all
+// workers when the service refuses the token), the bounded pool of workers
+// (Run), the Limiter that holds POST calls and users per second under their
+// settings in every one-second window, retries included, the retries with
+// backoff (Send), the classification of answers, and the attribution of
+// the service's warnings to the rows they concern. A request marked Ordered
+// is sent only after every earlier request is done. A problem with one
+// request is an outcome in its Result, not an error: only what ends the run
+// (authentication refused) is returned as an error.
 package uploader

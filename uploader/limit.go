@@ -7,78 +7,201 @@ import (
 	"time"
 )
 
-// Window holds events to at most Limit in every window of Span: a sliding
-// log of what was let through. A token bucket whose burst equals its rate
-// lets twice the rate through in one second; this does not.
-type Window struct {
+// Limiter holds POST calls and users (rt_segment entries) at or below their
+// limits in every window of Span at the service, retries included: every
+// attempt waits for a Slot first.
+//
+// Two mechanisms work together:
+//
+//   - A sliding log of the attempts in the last span, for both quantities at
+//     once: an attempt starts only when one more call and its users fit both
+//     logs, so the two are recorded at the same instant. An attempt stays in
+//     the log until one span after the service can have counted it: after
+//     its answer came back (Slot.Done), or at most jitter after it left
+//     (Slot.Sending) if the answer is slower than that. A token bucket whose burst equals
+//     its rate lets twice the rate through in one second; this does not.
+//   - Pacing (GCRA): an attempt of n users uses n/limit of a span, a call
+//     1/limit, and the next may start when the time used so far catches up
+//     with the clock, less a fifth of a span of tolerance. So a run
+//     proceeds at an even rate rather than in a burst at the start of every
+//     window, and a quantity that does not bind (small requests held by the
+//     call limit) does not slow the other.
+//
+// Waiters are served first come, first served.
+type Limiter struct {
+	span, jitter time.Duration
+	turn         chan struct{} // held by the one waiter allowed to start next
+
+	mu           sync.Mutex
+	posts, users budget
+	ended        chan struct{} // closed and replaced when an attempt ends
+}
+
+// budget is one quantity's limit, its log and its pacing.
+type budget struct {
 	limit int
-	span  time.Duration
-	now   func() time.Time
-
-	mu     sync.Mutex
-	events []windowEvent
-	total  int
+	log   []logEntry // in start order
+	total int        // sum of n over log
+	// tat is the pacing's theoretical arrival time (GCRA): when the next
+	// attempt would start if every earlier one had been spaced evenly.
+	tat time.Time
 }
 
-type windowEvent struct {
-	at time.Time
-	n  int
+type logEntry struct {
+	slot *Slot
+	n    int
 }
 
-// NewWindow returns a limiter of limit events per span. A span a little over
-// one second keeps a one-second limit despite jitter between the moment a
-// request leaves and the moment the service counts it.
-func NewWindow(limit int, span time.Duration) *Window {
-	return &Window{limit: limit, span: span, now: time.Now}
+// Slot is one attempt's place in the limiter. Call Done when the attempt's
+// answer (or error) comes back.
+type Slot struct {
+	l     *Limiter
+	start time.Time
+	end   time.Time // zero while the attempt is in flight
 }
 
-// Limit is the most events let through in one span.
-func (w *Window) Limit() int { return w.limit }
-
-// Wait blocks until n events can pass without exceeding the limit in any
-// window, records them, and returns; or returns ctx's error.
-func (w *Window) Wait(ctx context.Context, n int) error {
-	if n > w.limit {
-		return fmt.Errorf("%d events can never pass a limit of %d", n, w.limit)
+// NewLimiter returns a limiter of posts calls and users users in every
+// window of span. jitter bounds how long after an attempt leaves the service
+// may count it when its answer takes longer than that.
+func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
+	if posts < 1 || users < 1 {
+		return nil, fmt.Errorf("limits must be at least 1, not %d calls and %d users", posts, users)
 	}
+	if span <= 0 || jitter < 0 {
+		return nil, fmt.Errorf("span %v and jitter %v: want a positive span and a jitter of at least 0", span, jitter)
+	}
+	return &Limiter{
+		span:   span,
+		jitter: jitter,
+		turn:   make(chan struct{}, 1),
+		posts:  budget{limit: posts},
+		users:  budget{limit: users},
+		ended:  make(chan struct{}),
+	}, nil
+}
+
+// Wait blocks until one more call of users users fits both limits, records
+// it and returns its slot; or returns ctx's error.
+// A nil Limiter lets everything through at once.
+func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
+	if l == nil {
+		return nil, ctx.Err()
+	}
+	if users > l.users.limit {
+		return nil, fmt.Errorf("a request of %d users can never pass a limit of %d users per %v", users, l.users.limit, l.span)
+	}
+	select {
+	case l.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-l.turn }()
 	for {
-		delay := w.reserve(n)
-		if delay == 0 {
-			return nil
+		l.mu.Lock()
+		now := time.Now()
+		delay := max(l.posts.delay(l, now, 1), l.users.delay(l, now, users))
+		if delay <= 0 {
+			s := &Slot{l: l, start: now}
+			l.posts.record(l, s, 1)
+			l.users.record(l, s, users)
+			l.mu.Unlock()
+			return s, nil
 		}
+		ended := l.ended
+		l.mu.Unlock()
 		t := time.NewTimer(delay)
 		select {
+		case <-t.C:
+		case <-ended: // an attempt came back: its slot may leave sooner
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+			return nil, ctx.Err()
 		}
 	}
 }
 
-// reserve records n events now if they fit and returns 0, or returns how long
-// until enough earlier events leave the window.
-func (w *Window) reserve(n int) time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	now := w.now()
-	cut := 0
-	for cut < len(w.events) && !w.events[cut].at.After(now.Add(-w.span)) {
-		w.total -= w.events[cut].n
-		cut++
+// Sending records that the attempt leaves now, if later than its slot
+// started (after waiting for a login, say): the service cannot count it
+// before now, so it stays in the log accordingly.
+func (s *Slot) Sending() {
+	if s == nil {
+		return
 	}
-	w.events = w.events[cut:]
-	if w.total+n <= w.limit {
-		w.events = append(w.events, windowEvent{at: now, n: n})
-		w.total += n
-		return 0
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.end.IsZero() {
+		s.start = later(s.start, time.Now())
 	}
-	need := w.total + n - w.limit
-	for _, e := range w.events {
-		need -= e.n
-		if need <= 0 {
-			return e.at.Add(w.span).Sub(now) + time.Millisecond
+}
+
+// Done records that the attempt's answer (or error) came back: the service
+// counted it by now, so it leaves the log one span from now at the latest.
+func (s *Slot) Done() {
+	if s == nil {
+		return
+	}
+	l := s.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !s.end.IsZero() {
+		return
+	}
+	s.end = time.Now()
+	close(l.ended)
+	l.ended = make(chan struct{})
+}
+
+// expiry is when s leaves the log: one span after the latest moment the
+// service can have counted it.
+func (l *Limiter) expiry(s *Slot) time.Time {
+	counted := s.start.Add(l.jitter)
+	if !s.end.IsZero() && s.end.Before(counted) {
+		counted = s.end
+	}
+	return counted.Add(l.span)
+}
+
+// delay is how long until n more fit b's log and pacing, 0 if they fit now.
+// Call with l.mu held.
+func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
+	// Slots leave in start order: one that came back early waits behind
+	// an earlier one still in flight, by at most the jitter.
+	for len(b.log) > 0 && !l.expiry(b.log[0].slot).After(now) {
+		b.total -= b.log[0].n
+		b.log[0] = logEntry{}
+		b.log = b.log[1:]
+	}
+	wait := b.tat.Add(-l.span / paceTolerance).Sub(now)
+	if b.total+n <= b.limit {
+		return wait
+	}
+	need := b.total + n - b.limit
+	var free time.Time
+	for _, e := range b.log {
+		free = later(free, l.expiry(e.slot))
+		if need -= e.n; need <= 0 {
+			break
 		}
 	}
-	return w.span
+	return max(wait, free.Sub(now))
+}
+
+// record adds s, counting n, to b. Call with l.mu held.
+func (b *budget) record(l *Limiter, s *Slot, n int) {
+	b.log = append(b.log, logEntry{slot: s, n: n})
+	b.total += n
+	b.tat = later(b.tat, s.start).Add(time.Duration(int64(l.span) * int64(n) / int64(b.limit)))
+}
+
+// paceTolerance: pacing lets attempts start up to span/paceTolerance ahead
+// of an even schedule.
+const paceTolerance = 5
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -2,6 +2,9 @@ package uploader
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rtseg/rtseg/chunker"
@@ -9,39 +12,91 @@ import (
 )
 
 // Run sends every request from in with at most Workers in flight and hands
-// each Result to out, which must be safe for concurrent use. When ctx is
-// cancelled, Run stops taking requests; those in flight get Grace to finish.
-// It returns the first error that ends the run.
+// each Result to out, which must be safe for concurrent use. A request
+// marked Ordered is sent only after every request received before it is
+// done. When ctx is cancelled, Run stops taking requests; those already
+// taken get Grace to finish. Run returns the first error that ends the run
+// (authentication refused); the requests it stops still get their Result.
 func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func(Result)) error {
-	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelSend()
-	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(u.cfg.Grace, cancelSend)
-	})
-	defer stop()
+	// Requests taken get Grace to finish once the run stops, whether
+	// interrupted or ended by an error, then their sends are cancelled.
+	sendCtx, cancelSend := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelSend(nil)
+	var (
+		once  sync.Once
+		mu    sync.Mutex
+		grace *time.Timer
+	)
+	stopSends := func(cause error) {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			grace = time.AfterFunc(u.cfg.Grace, func() { cancelSend(cause) })
+		})
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	defer context.AfterFunc(ctx, func() { stopSends(ErrInterrupted) })()
 
+	// The workers are the group: the producer is the caller's, so it never
+	// takes a worker's place, and no Go call waits for a free slot without
+	// watching ctx.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(u.cfg.Workers)
-	// A fatal error in one worker ends the sends of all the others.
-	stopOnFatal := context.AfterFunc(gctx, func() {
+	defer context.AfterFunc(gctx, func() {
 		if ctx.Err() == nil {
-			cancelSend()
+			stopSends(fmt.Errorf("the run stopped: %w", context.Cause(gctx)))
 		}
-	})
-	defer stopOnFatal()
-intake:
-	for {
-		select {
-		case <-gctx.Done():
-			break intake
-		case req, ok := <-in:
-			if !ok {
-				break intake
-			}
-			g.Go(func() error { return u.sendAll(sendCtx, req, out) })
-		}
+	})()
+	w := &workers{u: u, intake: gctx, send: sendCtx, in: in, out: out, order: newOrder()}
+	for range u.cfg.Workers {
+		g.Go(w.work)
 	}
 	return g.Wait()
+}
+
+// workers is what the pool's workers share.
+type workers struct {
+	u      *Uploader
+	intake context.Context // taking new requests
+	send   context.Context // sending those taken
+	in     <-chan *chunker.Request
+	out    func(Result)
+	order  *order
+}
+
+// work takes requests until the input ends or the intake stops.
+func (w *workers) work() error {
+	for {
+		req, ticket, ok := w.order.take(w.intake, w.in)
+		if !ok {
+			return nil
+		}
+		err := w.handle(req, ticket)
+		w.order.done(ticket)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *workers) handle(req *chunker.Request, ticket int) error {
+	if w.intake.Err() != nil {
+		w.out(Result{Request: req, Err: errors.New("not sent: " + ErrInterrupted.Error())})
+		return nil
+	}
+	if req.Ordered {
+		if err := w.order.waitTurn(w.send, ticket); err != nil {
+			w.out(Result{Request: req}.fail(stopped(w.send, &Result{}, "")))
+			return nil
+		}
+	}
+	return w.u.sendAll(w.send, req, w.out)
 }
 
 // sendAll sends a request and, in turn, the entries the service refused as
@@ -50,17 +105,92 @@ func (u *Uploader) sendAll(ctx context.Context, req *chunker.Request, out func(R
 	for req != nil {
 		res, err := u.Send(ctx, req)
 		out(res)
-		if err != nil {
+		if err != nil || res.Err != nil || len(res.Resent) == 0 {
 			return err
 		}
-		req = nil
-		if len(res.Resent) > 0 && res.Err == nil {
-			entries := make([]chunker.Entry, len(res.Resent))
-			for i, e := range res.Resent {
-				entries[i] = res.Request.Entries[e]
-			}
-			req = chunker.Encode(res.Request.Seq, entries)
+		entries := make([]chunker.Entry, len(res.Resent))
+		for i, e := range res.Resent {
+			entries[i] = req.Entries[e]
 		}
+		next := chunker.Encode(req.Seq, entries)
+		if len(res.Resent) == len(req.Entries) {
+			// Nothing went through: sending the same again would loop.
+			out(Result{Request: next}.fail(fmt.Sprintf("the service refused all %d users of the request as too many (%q)", len(entries), MsgTooManyUsers)))
+			return nil
+		}
+		req = next
 	}
 	return nil
+}
+
+// order hands out requests in the order they arrive, with a ticket each, and
+// knows which tickets are done, so that an Ordered request can wait for all
+// earlier ones.
+type order struct {
+	recv chan struct{} // held while one worker takes a request and its ticket
+
+	mu      sync.Mutex
+	next    int          // the next ticket to hand out
+	low     int          // every ticket below low is done
+	doneSet map[int]bool // done tickets at or above low
+	changed chan struct{}
+}
+
+func newOrder() *order {
+	return &order{recv: make(chan struct{}, 1), doneSet: map[int]bool{}, changed: make(chan struct{})}
+}
+
+// take receives the next request and its ticket; ok is false when in is
+// closed or ctx is done. Taking and ticketing happen together, so tickets
+// follow the order of in.
+func (o *order) take(ctx context.Context, in <-chan *chunker.Request) (*chunker.Request, int, bool) {
+	select {
+	case o.recv <- struct{}{}:
+	case <-ctx.Done():
+		return nil, 0, false
+	}
+	defer func() { <-o.recv }()
+	select {
+	case req, ok := <-in:
+		if !ok {
+			return nil, 0, false
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		t := o.next
+		o.next++
+		return req, t, true
+	case <-ctx.Done():
+		return nil, 0, false
+	}
+}
+
+// done marks a ticket's request finished, resends included.
+func (o *order) done(ticket int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.doneSet[ticket] = true
+	for o.doneSet[o.low] {
+		delete(o.doneSet, o.low)
+		o.low++
+	}
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// waitTurn waits until every ticket before this one is done.
+func (o *order) waitTurn(ctx context.Context, ticket int) error {
+	for {
+		o.mu.Lock()
+		ready, changed := o.low >= ticket, o.changed
+		o.mu.Unlock()
+		if ready {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

@@ -15,28 +15,13 @@ import (
 	"github.com/rtseg/rtseg/uploader/xandrtest"
 )
 
-const testToken = "test-token"
-
-// handlerTransport serves requests in memory, so that tests can run in a
-// synctest bubble with no network.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if err := r.Context().Err(); err != nil {
-		return nil, err
-	}
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
-}
-
 // newTestSegmentClient returns a client of h with a read limiter of reads
 // per span.
 func newTestSegmentClient(t *testing.T, h http.Handler, reads int, span time.Duration) *SegmentClient {
 	t.Helper()
 	c, err := NewSegmentClient("http://127.0.0.1", ReadConfig{
 		Auth:       StaticToken{Value: NewSecret(testToken)},
-		Reads:      NewWindow(reads, span),
+		Reads:      mustReadLimiter(t, reads, span),
 		MaxRetries: 8,
 		Client:     &http.Client{Transport: handlerTransport{h}},
 		Backoff:    100 * time.Millisecond,
@@ -192,7 +177,7 @@ func TestSegmentClientAuth(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	login := &Login{URL: srv.URL + "/auth", Username: "u", Password: NewSecret("p")}
-	c, err := NewSegmentClient(srv.URL, ReadConfig{Auth: login, Reads: NewWindow(100, time.Second)})
+	c, err := NewSegmentClient(srv.URL, ReadConfig{Auth: login, Reads: mustReadLimiter(t, 100, time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +185,7 @@ func TestSegmentClientAuth(t *testing.T) {
 		t.Errorf("ByID with a login: %v", err)
 	}
 
-	c, err = NewSegmentClient(srv.URL, ReadConfig{Auth: StaticToken{Value: NewSecret("wrong-secret")}, Reads: NewWindow(100, time.Second)})
+	c, err = NewSegmentClient(srv.URL, ReadConfig{Auth: StaticToken{Value: NewSecret("wrong-secret")}, Reads: mustReadLimiter(t, 100, time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +247,13 @@ func TestSegmentClientCancelled(t *testing.T) {
 			t.Errorf("ByID with 3 calls at 1 an hour and a 1m deadline: err = %v, want deadline exceeded", err)
 		}
 	})
+}
+
+func mustReadLimiter(t *testing.T, calls int, span time.Duration) *Limiter {
+	t.Helper()
+	l, err := NewReadLimiter(calls, span, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -15,21 +15,21 @@ import (
 	"github.com/rtseg/rtseg/chunker"
 )
 
-// Limiter holds a rate in every window; Window is the one rtseg uses.
-type Limiter interface {
-	Wait(ctx context.Context, n int) error
-}
+// MaxWorkers is the most requests in flight: the API allows 15 concurrent
+// calls, and a login may need one of them.
+const MaxWorkers = 14
 
 // Config says where and how to send.
 type Config struct {
 	Endpoint   string // the rt-segment URL
 	Auth       Auth
-	Workers    int           // requests in flight
+	Workers    int           // requests in flight, 1 to MaxWorkers
 	MaxRetries int           // attempts after the first for one request
 	Timeout    time.Duration // one HTTP attempt
-	Posts      Limiter       // POST calls
-	Users      Limiter       // rt_segment entries
-	Client     *http.Client
+	// Limiter holds POST calls and users per second; every attempt waits
+	// for it. Nil sends without limit (for benchmarks).
+	Limiter *Limiter
+	Client  *http.Client
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
@@ -40,9 +40,10 @@ type Config struct {
 
 // Result is what became of one request.
 type Result struct {
-	Request  *chunker.Request
+	Request *chunker.Request
+	// Attempts counts the HTTP calls made for the request.
 	Attempts int
-	// Throttled counts 429 answers seen; Retries the attempts after the first.
+	// Throttled counts the 429 answers; Retries the tries after the first.
 	Throttled, Retries int
 	// Err, when set, is why every row of the request (except Resent) failed.
 	Err error
@@ -57,6 +58,9 @@ type Result struct {
 type Uploader struct {
 	cfg Config
 }
+
+// ErrInterrupted is the cause of a run stopped by the caller.
+var ErrInterrupted = errors.New("the run was interrupted")
 
 // CheckEndpoint refuses plain http:// unless the host is a loopback address,
 // so that tokens never cross a network in the clear.
@@ -78,7 +82,7 @@ func CheckEndpoint(raw string) error {
 		}
 		return fmt.Errorf("endpoint %s: plain http:// is refused except on a loopback address; use https://", u.Redacted())
 	}
-	return fmt.Errorf("endpoint %q: want an https:// URL", raw)
+	return fmt.Errorf("endpoint %s: want an https:// URL", u.Redacted())
 }
 
 // New returns an uploader.
@@ -86,14 +90,24 @@ func New(cfg Config) (*Uploader, error) {
 	if err := CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
-	if cfg.Workers < 1 {
-		return nil, fmt.Errorf("workers must be at least 1, not %d", cfg.Workers)
+	if cfg.Auth == nil {
+		return nil, errors.New("no credentials")
+	}
+	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
+		return nil, fmt.Errorf("workers must be 1 to %d (the API allows 15 concurrent calls), not %d", MaxWorkers, cfg.Workers)
+	}
+	if cfg.MaxRetries < 0 {
+		return nil, fmt.Errorf("max retries must be at least 0, not %d", cfg.MaxRetries)
+	}
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("timeout must be positive, not %v", cfg.Timeout)
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			MaxIdleConnsPerHost: cfg.Workers,
 			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
 		}}
 	}
 	if cfg.Backoff <= 0 {
@@ -106,8 +120,8 @@ func New(cfg Config) (*Uploader, error) {
 }
 
 // Send delivers one request, retrying as the service's answers allow. The
-// returned error is set only when the run must end (authentication refused);
-// every other problem is the Result's Err.
+// returned error is set only when the run must end (authentication
+// refused); every other problem is the Result's Err.
 func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, error) {
 	res := Result{Request: req}
 	bo := &backoff.ExponentialBackOff{
@@ -116,20 +130,11 @@ func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, erro
 		Multiplier:          2,
 		MaxInterval:         u.cfg.MaxBackoff,
 	}
-	for {
-		if err := u.cfg.Posts.Wait(ctx, 1); err != nil {
-			return res.fail("not sent: the run was interrupted"), nil
-		}
-		if err := u.cfg.Users.Wait(ctx, req.Users()); err != nil {
-			return res.fail("not sent: the run was interrupted"), nil
-		}
-		token, err := u.cfg.Auth.Token(ctx)
+	for tries := 1; ; tries++ {
+		v, err := u.attempt(ctx, req, &res)
 		if err != nil {
-			return res.fail("not sent: " + err.Error()), err
+			return res.fail(v.reason), err
 		}
-		res.Attempts++
-		status, header, body, err := u.post(ctx, req, token)
-		v := classify(ctx, status, header, body, err)
 		if v.throttled {
 			res.Throttled++
 		}
@@ -137,24 +142,80 @@ func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, erro
 		case actDone:
 			res.Warned, res.Resent = attribute(req, v.resp.Warnings)
 			return res, nil
-		case actStop, actReject:
+		case actStop:
+			return res.fail(stopped(ctx, &res, v.reason)), nil
+		case actReject:
 			return res.fail(v.reason), nil
-		case actRenew:
-			if _, err := u.cfg.Auth.Renew(ctx, token); err != nil {
-				return res.fail(v.reason), err
-			}
 		}
-		if res.Attempts > u.cfg.MaxRetries {
-			return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, res.Attempts)), nil
+		if tries > u.cfg.MaxRetries {
+			return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, tries)), nil
 		}
 		res.Retries++
 		if v.act == actRenew {
-			continue
+			continue // with the new token, at once: the limiter paces it
 		}
 		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
-			return res.fail(v.reason + "; then the run was interrupted"), nil
+			return res.fail(stopped(ctx, &res, v.reason)), nil
 		}
 	}
+}
+
+// attempt makes one try: it waits for the limiter, gets the token and posts.
+// A non-nil error ends the run.
+func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Result) (verdict, error) {
+	slot, err := u.cfg.Limiter.Wait(ctx, req.Users())
+	if err != nil {
+		if ctx.Err() != nil {
+			return verdict{act: actStop}, nil
+		}
+		return verdict{act: actReject, reason: "not sent: " + err.Error()}, nil
+	}
+	token, err := u.cfg.Auth.Token(ctx)
+	if err != nil {
+		slot.Done()
+		return u.authFailed(ctx, err)
+	}
+	res.Attempts++
+	slot.Sending()
+	status, header, body, err := u.post(ctx, req, token)
+	slot.Done()
+	v := classify(ctx, status, header, body, err)
+	if v.act != actRenew {
+		return v, nil
+	}
+	if _, err := u.cfg.Auth.Renew(ctx, token); err != nil {
+		rv, fatal := u.authFailed(ctx, err)
+		rv.reason = v.reason + "; logging in again: " + rv.reason
+		return rv, fatal
+	}
+	return v, nil
+}
+
+// authFailed turns an error from Auth into a verdict: the end of the run if
+// authentication was refused, else a retry.
+func (u *Uploader) authFailed(ctx context.Context, err error) (verdict, error) {
+	switch {
+	case errors.Is(err, ErrAuthRefused):
+		return verdict{act: actReject, reason: err.Error()}, err
+	case ctx.Err() != nil:
+		return verdict{act: actStop}, nil
+	}
+	return verdict{act: actRetry, wait: retryWait(err), reason: err.Error()}, nil
+}
+
+// stopped is the reason a request's rows failed when ctx ended its sending.
+func stopped(ctx context.Context, res *Result, last string) string {
+	cause := ErrInterrupted
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
+		cause = c
+	}
+	switch {
+	case res.Attempts == 0:
+		return "not sent: " + cause.Error()
+	case last == "":
+		return "stopped waiting for the answer: " + cause.Error()
+	}
+	return last + "; then " + cause.Error()
 }
 
 func (r Result) fail(reason string) Result {

@@ -44,7 +44,7 @@ func TestUsageClientHours(t *testing.T) {
 
 		c, err := NewUsageClient("http://127.0.0.1/rt-segment", ReadConfig{
 			Auth:   StaticToken{Value: NewSecret(testToken)},
-			Reads:  NewWindow(UsageReadsPerSecond, time.Second),
+			Reads:  mustReadLimiter(t, UsageReadsPerSecond, time.Second),
 			Client: &http.Client{Transport: handlerTransport{h}},
 		})
 		if err != nil {

@@ -140,9 +140,13 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 	if err != nil {
 		return asExitError(err)
 	}
+	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, limitSpan, limitJitter)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
 	client, err := uploader.NewUsageClient(endpoint, uploader.ReadConfig{
 		Auth:       auth,
-		Reads:      uploader.NewWindow(uploader.UsageReadsPerSecond, limitSpan),
+		Reads:      reads,
 		MaxRetries: rf.o.maxRetries,
 		Timeout:    rf.o.timeout,
 	})

@@ -45,6 +45,9 @@ func TestScripts(t *testing.T) {
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
 			"pty":        cmdPty,
+			"gen":        cmdGen,
+			"summary":    cmdSummary,
+			"near":       cmdNear,
 		},
 	})
 }
@@ -69,11 +72,19 @@ func mockOf(ts *testscript.TestScript) *mock {
 
 // cmdMock starts an emulator: mock [token=T] [login=USER:PASS]
 // [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION]
-// [segments=|inactive=|other=|fresh=SEG,...] (see mockSegments).
+// [segments=|inactive=|other=|fresh=SEG,...] (see mockSegments),
+// [logins=N/DURATION], and faults: [503=FRACTION] [ratelimit-code]
+// [drop=FRACTION] [slow=FRACTION:DURATION] [seed=N].
 // It sets $ENDPOINT (the rt-segment URL) and $API (the API base).
 func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 	m := &mock{rps: 100, ups: 1000, users: 1000, segments: 100, bytes: 1_000_000}
 	var opts []xandrtest.Option
+	var faults xandrtest.Faults
+	fraction := func(v string) float64 {
+		f, err := strconv.ParseFloat(v, 64)
+		ts.Check(err)
+		return f
+	}
 	for _, a := range args {
 		k, v, _ := strings.Cut(a, "=")
 		switch k {
@@ -94,11 +105,35 @@ func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 			opts = append(opts, xandrtest.WithTokenExpiry(d))
 		case "segments", "inactive", "other", "fresh":
 			opts = append(opts, xandrtest.WithSegments(mockSegments(ts, k, v)...))
+		case "logins":
+			n, per, _ := strings.Cut(v, "/")
+			count, err := strconv.Atoi(n)
+			ts.Check(err)
+			d, err := time.ParseDuration(per)
+			ts.Check(err)
+			opts = append(opts, xandrtest.WithLoginLimit(count, d))
+		case "503":
+			faults.Unavailable = fraction(v)
+		case "ratelimit-code":
+			faults.RateLimitCode = true
+		case "drop":
+			faults.Dropped = fraction(v)
+		case "slow":
+			f, d, _ := strings.Cut(v, ":")
+			faults.Slow = fraction(f)
+			var err error
+			faults.SlowBy, err = time.ParseDuration(d)
+			ts.Check(err)
+		case "seed":
+			n, err := strconv.ParseUint(v, 10, 64)
+			ts.Check(err)
+			opts = append(opts, xandrtest.WithSeed(n))
 		default:
 			ts.Fatalf("mock: unknown option %q", a)
 		}
 	}
-	opts = append(opts, xandrtest.WithRateLimits(m.rps, m.ups), xandrtest.WithRequestLimits(m.users, m.segments, m.bytes))
+	opts = append(opts, xandrtest.WithFaults(faults),
+		xandrtest.WithRateLimits(m.rps, m.ups), xandrtest.WithRequestLimits(m.users, m.segments, m.bytes))
 	m.srv = xandrtest.NewServer(opts...)
 	ts.Defer(m.srv.Close)
 	ts.Value(mockKey{}).(*mockSlot).m = m
@@ -159,6 +194,7 @@ func cmdLimits(ts *testscript.TestScript, neg bool, args []string) {
 	check("users in one request", s.MaxUsersInRequest, m.users)
 	check("segments for one user", s.MaxSegmentsForUser, m.segments)
 	check("bytes in one body", s.MaxBodyBytes, m.bytes)
+	check("calls at once", s.MaxInFlight, 15) // the API's limit
 	if s.Throttled > 0 {
 		ts.Fatalf("emulator answered %d calls with 429", s.Throttled)
 	}

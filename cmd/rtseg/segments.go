@@ -15,9 +15,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// readSpan is the window the Segment Service's per-minute read limit is
-// held over: a little longer, as limitSpan is for the per-second limits.
-const readSpan = time.Minute + time.Second
+// readSpan is the window the Segment Service's read limit is held over.
+const readSpan = time.Minute
 
 func (e *env) segmentsCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -143,9 +142,13 @@ func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro r
 	if err != nil {
 		return nil, err
 	}
+	reads, err := uploader.NewReadLimiter(readsPerMinute, readSpan, limitJitter)
+	if err != nil {
+		return nil, fmt.Errorf("--api-reads-per-minute: %w", err)
+	}
 	client, err := uploader.NewSegmentClient(o.api, uploader.ReadConfig{
 		Auth:       auth,
-		Reads:      uploader.NewWindow(readsPerMinute, readSpan),
+		Reads:      reads,
 		MaxRetries: o.maxRetries,
 		Timeout:    o.timeout,
 	})

@@ -18,7 +18,10 @@ func (e *env) serveMockCommand() *cobra.Command {
 		addr, token, username, password, stateOut string
 		member                                    int64
 		rps, ups, maxUsers, maxSegments, maxBytes int
-		tokenExpiry                               time.Duration
+		tokenExpiry, loginSpan                    time.Duration
+		logins                                    int
+		faults                                    xandrtest.Faults
+		seed                                      uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve-mock [flags]",
@@ -27,15 +30,35 @@ func (e *env) serveMockCommand() *cobra.Command {
 rtseg without credentials and for tests. It answers POST /rt-segment with the
 service's documented warnings and limits, POST /auth, and GET /state (the
 user-segment associations it holds, as JSON). It stops on SIGINT or SIGTERM,
-writing the state to --state-out if given.`,
+writing the state to --state-out if given.
+
+The --fault-* flags make it misbehave as a real service sometimes does, to
+see that no row is lost: answers of HTTP 503, connections dropped after the
+request was processed, answers slower than the client waits, tokens that
+expire (--token-expiry) and lower limits (--rps, --users-per-second). Each
+call meets at most one fault, drawn from a generator seeded by --fault-seed,
+so a run's faults can be reproduced.`,
 		Example: `  rtseg serve-mock --addr 127.0.0.1:8080 --token secret &
-  XANDR_TOKEN=secret rtseg upload --endpoint http://127.0.0.1:8080/rt-segment samples/`,
+  XANDR_TOKEN=secret rtseg upload --endpoint http://127.0.0.1:8080/rt-segment samples/
+
+  # A flaky, slower service: 10% 503s, 5% dropped, 5% answered after 40s
+  rtseg serve-mock --token secret --fault-503 0.1 --fault-drop 0.05 \
+    --fault-slow 0.05 --fault-slow-by 40s --token-expiry 10m --rps 20 --users-per-second 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFaults(faults); err != nil {
+				return usageError(cmd, "%v", err)
+			}
+			if rps < 1 || ups < 1 || logins < 1 || loginSpan <= 0 {
+				return usageError(cmd, "--rps, --users-per-second and --login-limit must be at least 1, and --login-span positive")
+			}
 			opts := []xandrtest.Option{
 				xandrtest.WithMember(member),
 				xandrtest.WithRateLimits(rps, ups),
 				xandrtest.WithRequestLimits(maxUsers, maxSegments, maxBytes),
+				xandrtest.WithLoginLimit(logins, loginSpan),
+				xandrtest.WithFaults(faults),
+				xandrtest.WithSeed(seed),
 			}
 			if token != "" {
 				opts = append(opts, xandrtest.WithToken(token))
@@ -91,6 +114,33 @@ writing the state to --state-out if given.`,
 	f.IntVar(&maxSegments, "max-segments", 100, "segments processed per user")
 	f.IntVar(&maxBytes, "max-bytes", 1_000_000, "request body limit in bytes")
 	f.DurationVar(&tokenExpiry, "token-expiry", 0, "tokens expire this long after login (default: 24h, or 2h unused)")
+	f.IntVar(&logins, "login-limit", 10, "logins allowed per --login-span; more are answered 429")
+	f.DurationVar(&loginSpan, "login-span", 5*time.Minute, "the window --login-limit counts over")
+	f.Float64Var(&faults.Unavailable, "fault-503", 0, "fraction of calls answered HTTP 503 without processing them (0 to 1)")
+	f.BoolVar(&faults.RateLimitCode, "fault-503-ratelimit", false, "those 503s carry an x-ratelimit-code header, as when the API throttles")
+	f.Float64Var(&faults.Dropped, "fault-drop", 0, "fraction of calls processed, then dropped without an answer")
+	f.Float64Var(&faults.Slow, "fault-slow", 0, "fraction of calls processed, then answered only after --fault-slow-by")
+	f.DurationVar(&faults.SlowBy, "fault-slow-by", 40*time.Second, "how late slow calls are answered")
+	f.Uint64Var(&seed, "fault-seed", 1, "seed of the generator that picks the calls that meet a fault")
 	f.StringVar(&stateOut, "state-out", "", "write the final state here as JSON on exit")
 	return cmd
+}
+
+// checkFaults refuses fractions outside 0..1 or adding up to more than 1.
+func checkFaults(f xandrtest.Faults) error {
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"--fault-503", f.Unavailable}, {"--fault-drop", f.Dropped}, {"--fault-slow", f.Slow}} {
+		if x.v < 0 || x.v > 1 {
+			return fmt.Errorf("%s %v: want a fraction from 0 to 1", x.name, x.v)
+		}
+	}
+	if sum := f.Unavailable + f.Dropped + f.Slow; sum > 1 {
+		return fmt.Errorf("--fault-503, --fault-drop and --fault-slow add up to %v: each call meets at most one fault, so they must add up to at most 1", sum)
+	}
+	if f.Slow > 0 && f.SlowBy <= 0 {
+		return fmt.Errorf("--fault-slow-by %v: want a positive duration", f.SlowBy)
+	}
+	return nil
 }

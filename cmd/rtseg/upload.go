@@ -14,10 +14,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// limitSpan is the window the client's limiters hold a one-second limit
-// over: a little longer, so that jitter between sending and the service's
-// count cannot push a window over.
-const limitSpan = time.Second + 20*time.Millisecond
+// The service's limits hold over every one-second window. The client's
+// limiter keeps each attempt in its log until one second after the service
+// can have counted it: after its answer came back (so on a quick answer the
+// limit holds whatever the jitter), or, if the answer is slower, at most
+// limitJitter after it left, the most we assume the service counts one call
+// later than another relative to when each left. Measured on loopback on a
+// loaded 2-core machine, 50ms let a window go over now and then; 250ms has
+// not. It costs nothing while answers come back within it.
+const (
+	limitSpan   = time.Second
+	limitJitter = 250 * time.Millisecond
+)
 
 // graceInFlight bounds how long requests in flight may finish after an
 // interrupt.
@@ -189,14 +197,26 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 	if o.rps < 1 {
 		return nil, fmt.Errorf("--rps must be at least 1, not %d", o.rps)
 	}
+	if o.workers < 1 || o.workers > uploader.MaxWorkers {
+		return nil, fmt.Errorf("--workers must be 1 to %d (the API allows 15 concurrent calls, and logging in may need one), not %d", uploader.MaxWorkers, o.workers)
+	}
+	if o.maxRetries < 0 {
+		return nil, fmt.Errorf("--max-retries must be at least 0, not %d", o.maxRetries)
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("--timeout must be positive, not %v", o.timeout)
+	}
+	limiter, err := uploader.NewLimiter(o.rps, o.usersPerSecond, limitSpan, limitJitter)
+	if err != nil {
+		return nil, err
+	}
 	return uploader.New(uploader.Config{
 		Endpoint:   o.endpoint,
 		Auth:       auth,
 		Workers:    o.workers,
 		MaxRetries: o.maxRetries,
 		Timeout:    o.timeout,
-		Posts:      uploader.NewWindow(o.rps, limitSpan),
-		Users:      uploader.NewWindow(o.usersPerSecond, limitSpan),
+		Limiter:    limiter,
 		Grace:      graceInFlight,
 	})
 }
@@ -223,7 +243,7 @@ func (e *env) auth(o *options) (uploader.Auth, error) {
 		if err := uploader.CheckEndpoint(authURL); err != nil {
 			return nil, err
 		}
-		return &uploader.Login{URL: authURL, Username: user, Password: uploader.NewSecret(pass)}, nil
+		return &uploader.Login{URL: authURL, Username: user, Password: uploader.NewSecret(pass), Timeout: o.timeout}, nil
 	}
 	return nil, &exitError{code: exitFailure, err: errors.New("no credentials"),
 		hint: "set XANDR_TOKEN, pass --token-file, or set XANDR_USERNAME and XANDR_PASSWORD (try 'rtseg demo' to see rtseg work without any)"}

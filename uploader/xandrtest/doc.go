@@ -3,9 +3,17 @@
 //
 // It is written from the service's documentation, not from rtseg's own types,
 // so that a misunderstanding shared by client and emulator cannot hide. It
-// answers POST /rt-segment with the documented warnings and limits, POST /auth,
-// GET /segment (the Segment Service, for preflight checks), GET
-// /rt-segment-processed (hourly usage statistics, for reconciliation) and
-// GET /state (the user-segment associations it holds). Options lower its
-// limits, inject faults and give it a segment catalogue.
+// answers POST /rt-segment with the documented warnings and limits (per
+// member, over every one-second window, counted when a call arrives), POST
+// /auth (10 logins per 5 minutes), GET /segment (the Segment Service, for
+// preflight checks), GET /rt-segment-processed (hourly usage statistics, for
+// reconciliation) and GET /state (the user-segment associations it holds).
+// Stats says what it saw: calls, answers, logins, and the most calls, users
+// and concurrent calls in any window.
+//
+// Options lower its limits, give it a segment catalogue and inject faults: a
+// fraction of calls answered 503 (with x-ratelimit-code if asked), dropped
+// after processing, or answered late; tokens that expire after a duration.
+// Faults are drawn from a seeded generator (WithSeed) so that a run can be
+// reproduced.
 package xandrtest

@@ -22,7 +22,14 @@ const (
 	MsgNotLoggedIn     = "Authentication failed - not logged in"
 	MsgBadLogin        = "No match found for user/pass"
 	MsgTooLarge        = "Request body exceeds the %d-byte payload limit"
+	MsgUnavailable     = "Service temporarily unavailable, please try again"
+	// MsgLoginRateLimited answers logins over the API's limit (10 per 5
+	// minutes).
+	MsgLoginRateLimited = "Rate limit exceeded. You have exceeded your limit of %d logins per %s to auth, please wait and try again"
 )
+
+// HeaderRateLimitCode is the header the API adds to a 503 that throttles.
+const HeaderRateLimitCode = "x-ratelimit-code"
 
 // API error identifiers, as the Xandr API uses them in error_id.
 const (

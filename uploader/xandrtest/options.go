@@ -15,6 +15,10 @@ type config struct {
 	ups         int
 	tokenIdle   time.Duration
 	tokenMax    time.Duration
+	logins      int           // logins allowed per loginSpan
+	loginSpan   time.Duration // the window logins are counted over
+	faults      Faults
+	seed        uint64
 	now         func() time.Time
 	api         apiConfig // the Segment Service and usage statistics (segments.go)
 }
@@ -30,6 +34,9 @@ func defaultConfig() config {
 		ups:         1000,
 		tokenIdle:   2 * time.Hour,
 		tokenMax:    24 * time.Hour,
+		logins:      10,
+		loginSpan:   5 * time.Minute,
+		seed:        1,
 		now:         time.Now,
 	}
 }
@@ -65,7 +72,47 @@ func WithRequestLimits(users, segments, bytes int) Option {
 	return func(c *config) { c.maxUsers, c.maxSegments, c.maxBytes = users, segments, bytes }
 }
 
-// WithTokenExpiry makes every token expire this long after it was issued.
+// WithTokenExpiry makes every token expire this long after it was issued
+// (tokens given with WithToken: after the emulator started). The service's
+// tokens live 24 hours at most.
 func WithTokenExpiry(d time.Duration) Option {
 	return func(c *config) { c.tokenMax = d }
+}
+
+// WithLoginLimit sets how many logins POST /auth allows in every window of
+// per; more are answered with HTTP 429. The API allows 10 per 5 minutes,
+// the default.
+func WithLoginLimit(n int, per time.Duration) Option {
+	return func(c *config) { c.logins, c.loginSpan = n, per }
+}
+
+// Faults are failures the emulator injects into POST /rt-segment calls that
+// pass authentication and the rate limits. Each such call draws one number
+// from the emulator's seeded generator and meets at most one fault; the
+// fractions should add up to at most 1.
+type Faults struct {
+	// Unavailable is the fraction of calls answered HTTP 503 without being
+	// processed.
+	Unavailable float64
+	// RateLimitCode makes those 503s carry an x-ratelimit-code header, as
+	// the API does when it throttles with a 503.
+	RateLimitCode bool
+	// Dropped is the fraction of calls processed (the state changes) whose
+	// connection is then closed without an answer.
+	Dropped float64
+	// Slow is the fraction of calls processed at once but answered only
+	// after SlowBy, or never if the caller gives up first.
+	Slow   float64
+	SlowBy time.Duration
+}
+
+// WithFaults injects faults.
+func WithFaults(f Faults) Option {
+	return func(c *config) { c.faults = f }
+}
+
+// WithSeed seeds the generator that decides which calls meet a fault, so
+// that a run's faults can be reproduced (default 1).
+func WithSeed(seed uint64) Option {
+	return func(c *config) { c.seed = seed }
 }

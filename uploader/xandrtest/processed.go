@@ -53,12 +53,12 @@ func (h *Handler) counting(member int64, now time.Time) {
 	a.cur, a.curMember = u, member
 }
 
-// admit decides whether one valid seg_block reaches the state. With a
+// reaches decides whether one valid seg_block reaches the state. With a
 // catalogue, adds and removes to segments that are missing, inactive, of
 // another member or not yet propagated are dropped silently: the response
 // says nothing, and only the usage statistics count them. Call with h.mu
 // held.
-func (h *Handler) admit(user UserKey, key string, a Assoc) bool {
+func (h *Handler) reaches(user UserKey, key string, a Assoc) bool {
 	u := h.api.cur
 	if u == nil {
 		return true
@@ -167,12 +167,13 @@ func (h *Handler) serveProcessed(w http.ResponseWriter, r *http.Request) {
 	}
 	win := a.usageReads[member]
 	if win == nil {
-		win = &window{}
+		nw := newWindow(time.Second)
+		win = &nw
 		a.usageReads[member] = win
 	}
 	win.add(now, 1)
 	a.stats.MaxUsageReadsInWindow = max(a.stats.MaxUsageReadsInWindow, win.max)
-	if win.total > limit {
+	if win.count(now) > limit {
 		a.stats.ReadsThrottled++
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, ErrRateExceeded, fmt.Sprintf(MsgUsageRateLimited, limit))

@@ -42,51 +42,113 @@ var validDomains = map[string]bool{
 	"idfa": true, "sh1udid": true, "sha1udid": true, "md5udid": true, "openudid": true, "aaid": true,
 }
 
+// fault is what an injected fault does to one call.
+type fault int
+
+const (
+	faultNone        fault = iota
+	faultUnavailable       // answer 503 without processing
+	faultDrop              // process, then close the connection unanswered
+	faultSlow              // process, then answer late
+)
+
+// drawFault picks the fault, if any, that a call meets. Call with h.mu held.
+func (h *Handler) drawFault() fault {
+	f := h.cfg.faults
+	if f.Unavailable <= 0 && f.Dropped <= 0 && f.Slow <= 0 {
+		return faultNone
+	}
+	x := h.rng.Float64()
+	switch {
+	case x < f.Unavailable:
+		return faultUnavailable
+	case x < f.Unavailable+f.Dropped:
+		return faultDrop
+	case x < f.Unavailable+f.Dropped+f.Slow:
+		return faultSlow
+	}
+	return faultNone
+}
+
 func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request) {
+	// A call counts against the rate limits when it arrives, not when it
+	// gets the lock behind other calls.
+	arrived := h.cfg.now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.maxBytes)+1))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, ErrSyntax, "could not read the request body")
 		return
 	}
+	res, f, reply := h.admit(r, body, arrived)
+	if reply != nil {
+		reply(w)
+		return
+	}
+	switch f {
+	case faultDrop:
+		dropConnection(w)
+		return
+	case faultSlow:
+		t := time.NewTimer(h.cfg.faults.SlowBy)
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // the caller gave up
+			t.Stop()
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// admit checks a call and, if it passes, applies it to the state. It returns
+// the response and the fault to inject, or a reply that refuses the call.
+func (h *Handler) admit(r *http.Request, body []byte, now time.Time) (*result, fault, func(http.ResponseWriter)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := h.cfg.now()
 	h.stats.Posts++
 	member, ok := h.authorize(r, now)
 	if !ok {
 		h.stats.Unauthorized++
-		writeError(w, http.StatusUnauthorized, ErrNoAuth, MsgNotLoggedIn)
-		return
+		return nil, faultNone, errorReply(http.StatusUnauthorized, ErrNoAuth, MsgNotLoggedIn)
 	}
 	if len(body) > h.cfg.maxBytes {
 		h.stats.TooLarge++
-		writeError(w, http.StatusRequestEntityTooLarge, ErrSyntax, fmt.Sprintf(MsgTooLarge, h.cfg.maxBytes))
-		return
+		return nil, faultNone, errorReply(http.StatusRequestEntityTooLarge, ErrSyntax, fmt.Sprintf(MsgTooLarge, h.cfg.maxBytes))
 	}
 	var req struct {
 		RTSegment []object `json:"rt_segment"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, ErrSyntax, "could not parse the request body: "+err.Error())
-		return
+		return nil, faultNone, errorReply(http.StatusBadRequest, ErrSyntax, "could not parse the request body: "+err.Error())
 	}
 	h.stats.MaxBodyBytes = max(h.stats.MaxBodyBytes, len(body))
 
 	users := min(len(req.RTSegment), h.cfg.maxUsers)
 	lim := h.members[member]
 	if lim == nil {
-		lim = &memberLimits{}
+		lim = newMemberLimits()
 		h.members[member] = lim
 	}
+	// Every call counts against the POST limit, throttled or not.
+	postsOK, _ := lim.posts.fits(now, 1, h.cfg.rps)
 	lim.posts.add(now, 1)
 	h.stats.MaxPostsInWindow = max(h.stats.MaxPostsInWindow, lim.posts.max)
-	if lim.posts.total > h.cfg.rps {
-		h.throttle(w, time.Second, fmt.Sprintf(MsgRateLimited, h.cfg.rps))
-		return
+	if !postsOK {
+		return nil, faultNone, h.throttle(time.Second, fmt.Sprintf(MsgRateLimited, h.cfg.rps))
 	}
 	if ok, wait := lim.users.fits(now, users, h.cfg.ups); !ok {
-		h.throttle(w, wait, fmt.Sprintf(MsgUserRateLimited, h.cfg.ups))
-		return
+		return nil, faultNone, h.throttle(wait, fmt.Sprintf(MsgUserRateLimited, h.cfg.ups))
+	}
+	f := h.drawFault()
+	if f == faultUnavailable {
+		h.stats.Unavailable++
+		code := h.cfg.faults.RateLimitCode
+		return nil, f, func(w http.ResponseWriter) {
+			if code {
+				w.Header().Set(HeaderRateLimitCode, ErrSystem)
+			}
+			writeError(w, http.StatusServiceUnavailable, ErrSystem, MsgUnavailable)
+		}
 	}
 	lim.users.add(now, users)
 	h.stats.MaxUsersInWindow = max(h.stats.MaxUsersInWindow, lim.users.max)
@@ -95,13 +157,36 @@ func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request) {
 	h.counting(member, now)
 	res := h.process(req.RTSegment, now)
 	h.stats.Processed++
-	writeJSON(w, http.StatusOK, res)
+	switch f {
+	case faultDrop:
+		h.stats.Dropped++
+	case faultSlow:
+		h.stats.Slowed++
+	}
+	return &res, f, nil
 }
 
-func (h *Handler) throttle(w http.ResponseWriter, wait time.Duration, msg string) {
+// dropConnection closes the call's connection without an answer, as a
+// network failure after the service has done its work would.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // aborts the response just the same
+	}
+	conn.Close()
+}
+
+func errorReply(code int, id, msg string) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) { writeError(w, code, id, msg) }
+}
+
+// throttle counts a call refused for its rate. Call with h.mu held.
+func (h *Handler) throttle(wait time.Duration, msg string) func(http.ResponseWriter) {
 	h.stats.Throttled++
-	w.Header().Set("Retry-After", retryAfter(wait))
-	writeError(w, http.StatusTooManyRequests, ErrRateExceeded, msg)
+	return func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, ErrRateExceeded, msg)
+	}
 }
 
 // process applies the entries to the state in order and returns the response,
@@ -173,7 +258,14 @@ func (h *Handler) processUser(e object) (int, []warning) {
 		}
 	}
 	if len(blocks) > h.cfg.maxSegments {
-		warns = append(warns, warning{fmt.Sprintf(MsgTooManySegments, userID, h.cfg.maxSegments), userEntity(e)})
+		// The entity lists the seg_blocks that were not processed.
+		entity := e.echo()
+		dropped := make([]any, 0, len(blocks)-h.cfg.maxSegments)
+		for _, b := range blocks[h.cfg.maxSegments:] {
+			dropped = append(dropped, b.echo())
+		}
+		entity["seg_block"] = dropped
+		warns = append(warns, warning{fmt.Sprintf(MsgTooManySegments, userID, h.cfg.maxSegments), entity})
 		blocks = blocks[:h.cfg.maxSegments]
 	}
 	h.stats.MaxSegmentsForUser = max(h.stats.MaxSegmentsForUser, len(blocks))
@@ -186,7 +278,7 @@ func (h *Handler) processUser(e object) (int, []warning) {
 			continue
 		}
 		valid++
-		if h.admit(user, key, assoc) {
+		if h.reaches(user, key, assoc) {
 			h.apply(user, key, assoc)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -21,12 +22,15 @@ type Handler struct {
 	cfg config
 	mux *http.ServeMux
 
-	mu      sync.Mutex
-	tokens  map[string]*token
-	members map[int64]*memberLimits
-	state   map[UserKey]map[string]Assoc
-	stats   Stats
-	api     apiState // GET /segment and /rt-segment-processed (segments.go, processed.go)
+	mu       sync.Mutex
+	tokens   map[string]*token
+	members  map[int64]*memberLimits
+	logins   window
+	rng      *mrand.Rand // draws faults; guarded by mu
+	inFlight int
+	state    map[UserKey]map[string]Assoc
+	stats    Stats
+	api      apiState // GET /segment and /rt-segment-processed (segments.go, processed.go)
 }
 
 type token struct {
@@ -38,6 +42,10 @@ type token struct {
 type memberLimits struct {
 	posts window
 	users window
+}
+
+func newMemberLimits() *memberLimits {
+	return &memberLimits{posts: newWindow(time.Second), users: newWindow(time.Second)}
 }
 
 // UserKey identifies a user as the service does: domain ("" for a Xandr ID)
@@ -59,19 +67,31 @@ type State map[UserKey]map[string]Assoc
 
 // Stats is what the emulator saw.
 type Stats struct {
-	Posts              int `json:"posts"`               // POST /rt-segment calls
-	Processed          int `json:"processed"`           // calls answered 200
-	Throttled          int `json:"throttled"`           // calls answered 429
-	Unauthorized       int `json:"unauthorized"`        // calls answered 401
-	TooLarge           int `json:"too_large"`           // calls answered 413
-	Logins             int `json:"logins"`              // successful POST /auth
-	Users              int `json:"users"`               // users processed
-	Segments           int `json:"segments"`            // seg_blocks processed
-	MaxPostsInWindow   int `json:"max_posts_in_window"` // most calls in any one-second window
-	MaxUsersInWindow   int `json:"max_users_in_window"` // most users admitted in any one-second window
+	Posts        int `json:"posts"`        // POST /rt-segment calls
+	Processed    int `json:"processed"`    // calls processed (answered 200, or dropped or slow after processing)
+	Throttled    int `json:"throttled"`    // calls answered 429
+	Unauthorized int `json:"unauthorized"` // calls answered 401
+	TooLarge     int `json:"too_large"`    // calls answered 413
+	Unavailable  int `json:"unavailable"`  // calls answered 503 by an injected fault
+	Dropped      int `json:"dropped"`      // calls processed, then their connection closed unanswered
+	Slowed       int `json:"slowed"`       // calls processed, then answered late
+	Logins       int `json:"logins"`       // successful POST /auth
+	// LoginsRefused counts POST /auth calls refused for bad credentials;
+	// LoginsThrottled those answered 429 over the login limit.
+	LoginsRefused   int `json:"logins_refused"`
+	LoginsThrottled int `json:"logins_throttled"`
+	Users           int `json:"users"`    // users processed
+	Segments        int `json:"segments"` // seg_blocks processed
+	// MaxPostsInWindow is the most POST /rt-segment calls (authenticated)
+	// that arrived in any one-second window; MaxUsersInWindow the most users
+	// admitted in any one-second window.
+	MaxPostsInWindow   int `json:"max_posts_in_window"`
+	MaxUsersInWindow   int `json:"max_users_in_window"`
 	MaxUsersInRequest  int `json:"max_users_in_request"`
 	MaxSegmentsForUser int `json:"max_segments_for_user"`
 	MaxBodyBytes       int `json:"max_body_bytes"`
+	// MaxInFlight is the most calls (of any kind) handled at the same time.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 // NewHandler returns an emulator with the given options.
@@ -85,6 +105,8 @@ func NewHandler(opts ...Option) *Handler {
 	for _, o := range opts {
 		o(&h.cfg)
 	}
+	h.rng = mrand.New(mrand.NewPCG(h.cfg.seed, h.cfg.seed))
+	h.logins = newWindow(h.cfg.loginSpan)
 	now := h.cfg.now()
 	for t := range h.cfg.tokens {
 		h.tokens[t] = &token{member: h.cfg.member, issued: now, lastUsed: now}
@@ -98,7 +120,18 @@ func NewHandler(opts ...Option) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.inFlight++
+	h.stats.MaxInFlight = max(h.stats.MaxInFlight, h.inFlight)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+	}()
+	h.mux.ServeHTTP(w, r)
+}
 
 // State returns a copy of the user-segment associations held now.
 func (h *Handler) State() State {
@@ -137,6 +170,9 @@ func NewServer(opts ...Option) *Server {
 	return &Server{Handler: h, URL: srv.URL, srv: srv}
 }
 
+// Client returns an HTTP client for the server, as httptest.Server's does.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
@@ -169,14 +205,22 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := h.cfg.now()
+	if ok, wait := h.logins.fits(now, 1, h.cfg.logins); !ok {
+		h.stats.LoginsThrottled++
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, ErrRateExceeded, fmt.Sprintf(MsgLoginRateLimited, h.cfg.logins, h.cfg.loginSpan))
+		return
+	}
+	h.logins.add(now, 1)
 	if h.cfg.username == "" || body.Auth.Username != h.cfg.username || body.Auth.Password != h.cfg.password {
+		h.stats.LoginsRefused++
 		writeError(w, http.StatusUnauthorized, ErrUnauth, MsgBadLogin)
 		return
 	}
 	var b [8]byte
 	rand.Read(b[:])
 	tok := fmt.Sprintf("hbapi:%d:%s:emu", h.cfg.member, hex.EncodeToString(b[:]))
-	now := h.cfg.now()
 	h.tokens[tok] = &token{member: h.cfg.member, issued: now, lastUsed: now}
 	h.stats.Logins++
 	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "token": tok})

@@ -1,0 +1,72 @@
+package uploader
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/uploader/xandrtest"
+)
+
+// BenchmarkRun measures the client's own ceiling: requests and users a
+// second through the whole pool (limiter, auth, HTTP, classification,
+// warnings) over loopback, with limits out of reach. Against the emulator
+// (which runs in the same process, shares its CPUs and parses every user)
+// the emulator is most of the cost; against a server that only reads the
+// body and answers OK, the client is.
+func BenchmarkRun(b *testing.B) {
+	emu := xandrtest.NewServer(xandrtest.WithToken(testToken), xandrtest.WithRateLimits(1<<30, 1<<30))
+	defer emu.Close()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, okBody)
+	}))
+	defer ok.Close()
+	for _, server := range []struct{ name, url string }{{"emulator", emu.URL}, {"ok", ok.URL}} {
+		for _, size := range []int{1000, 100, 10} {
+			b.Run(fmt.Sprintf("server=%s/users=%d", server.name, size), func(b *testing.B) {
+				benchmarkRun(b, server.url, size)
+			})
+		}
+	}
+}
+
+func benchmarkRun(b *testing.B, url string, size int) {
+	l, _ := NewLimiter(1<<30, 1<<30, time.Second, 50*time.Millisecond)
+	u, err := New(Config{
+		Endpoint: url + "/rt-segment", Auth: StaticToken{Value: NewSecret(testToken)},
+		Workers: 8, MaxRetries: 0, Timeout: 30 * time.Second, Limiter: l, Grace: time.Second,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The same users in every request, so that the emulator's state, and
+	// its garbage collection, stay small.
+	const batch = 32
+	reqs := make([]*chunker.Request, batch)
+	for i := range reqs {
+		reqs[i] = requestOf(0, size, 1, 2)
+	}
+	requests := 0
+	start := time.Now()
+	for b.Loop() {
+		var failed atomic.Int64
+		err := u.Run(b.Context(), feed(reqs), func(r Result) {
+			if r.Err != nil {
+				failed.Add(1)
+			}
+		})
+		if err != nil || failed.Load() > 0 {
+			b.Fatalf("Run = %v, %d requests failed", err, failed.Load())
+		}
+		requests += batch
+	}
+	secs := time.Since(start).Seconds()
+	b.ReportMetric(float64(requests)/secs, "requests/s")
+	b.ReportMetric(float64(requests*size)/secs, "users/s")
+}

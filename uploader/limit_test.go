@@ -1,0 +1,232 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// attemptLog is what a simulated service saw: each attempt's start, the
+// latest moment the service can have counted it, and its users.
+type attemptLog struct {
+	mu       sync.Mutex
+	attempts []loggedAttempt
+}
+
+type loggedAttempt struct {
+	start, counted time.Time
+	users          int
+}
+
+func (l *attemptLog) add(a loggedAttempt) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.attempts = append(l.attempts, a)
+}
+
+// peak is the most calls and users that any one-second window (t-1s, t] can
+// have seen, wherever in [start, counted] the service counted each attempt:
+// an attempt counts in every window its interval meets.
+func (l *attemptLog) peak() (calls, users int) {
+	for _, end := range l.attempts {
+		t := end.start
+		from := t.Add(-time.Second)
+		c, u := 0, 0
+		for _, a := range l.attempts {
+			if !a.start.After(t) && a.counted.After(from) {
+				c++
+				u += a.users
+			}
+		}
+		calls, users = max(calls, c), max(users, u)
+	}
+	return calls, users
+}
+
+func TestLimiterHoldsEveryWindow(t *testing.T) {
+	tests := []struct {
+		name          string
+		posts, users  int
+		sizes         []int         // users per request, cycled
+		latency       time.Duration // answer time; longer than the jitter for some
+		workers, reqs int
+		binds         string // "users" or "posts": which limit sets the pace
+	}{
+		{"users bind, full requests", 100, 1000, []int{1000}, 20 * time.Millisecond, 8, 12, "users"},
+		{"users bind, mixed sizes", 20, 200, []int{20, 7, 33, 1, 20}, 5 * time.Millisecond, 8, 120, "users"},
+		{"posts bind", 20, 1000, []int{3}, 5 * time.Millisecond, 8, 100, "posts"},
+		{"slow answers", 20, 200, []int{20}, 400 * time.Millisecond, 8, 60, "users"},
+		{"one worker", 100, 1000, []int{100}, 30 * time.Millisecond, 1, 40, "users"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const jitter = 50 * time.Millisecond
+				l, err := NewLimiter(tt.posts, tt.users, time.Second, jitter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var log attemptLog
+				work := make(chan int, tt.reqs)
+				total := 0
+				for i := range tt.reqs {
+					n := tt.sizes[i%len(tt.sizes)]
+					work <- n
+					total += n
+				}
+				close(work)
+				begin := time.Now()
+				var wg sync.WaitGroup
+				for w := range tt.workers {
+					rng := rand.New(rand.NewPCG(uint64(w), 1))
+					wg.Go(func() {
+						for n := range work {
+							s, err := l.Wait(t.Context(), n)
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							start := time.Now()
+							// The answer takes between half and all of the latency.
+							time.Sleep(tt.latency/2 + time.Duration(rng.Int64N(int64(tt.latency/2))))
+							s.Done()
+							counted := start.Add(jitter)
+							if now := time.Now(); now.Before(counted) {
+								counted = now
+							}
+							log.add(loggedAttempt{start: start, counted: counted, users: n})
+						}
+					})
+				}
+				wg.Wait()
+				elapsed := time.Since(begin)
+
+				calls, users := log.peak()
+				if calls > tt.posts || users > tt.users {
+					t.Errorf("a one-second window saw %d calls and %d users, limits %d and %d", calls, users, tt.posts, tt.users)
+				}
+				// Throughput: the last request starts once the earlier ones
+				// have used their share of the limit.
+				first, last := log.attempts[0], log.attempts[0]
+				for _, a := range log.attempts {
+					if a.start.Before(first.start) {
+						first = a
+					}
+					if a.start.After(last.start) {
+						last = a
+					}
+				}
+				span := last.start.Sub(first.start).Seconds()
+				rate := float64(total-last.users) / span
+				limit := float64(tt.users)
+				if tt.binds == "posts" {
+					rate, limit = float64(tt.reqs-1)/span, float64(tt.posts)
+				}
+				if tt.latency <= jitter && rate < 0.95*limit {
+					t.Errorf("%d requests (%d users) took %v: %.1f/s, want at least 95%% of %v/s", tt.reqs, total, elapsed, rate, limit)
+				}
+				if rate > 1.05*limit {
+					t.Errorf("%d requests (%d users) took %v: %.1f/s, more than the limit of %v/s allows on average", tt.reqs, total, elapsed, rate, limit)
+				}
+				t.Logf("%d requests, %d users in %v: %.1f/s of %v/s; peak window %d calls, %d users", tt.reqs, total, elapsed, rate, limit, calls, users)
+			})
+		})
+	}
+}
+
+func TestLimiterServesInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, _ := NewLimiter(100, 100, time.Second, 0)
+		first, _ := l.Wait(t.Context(), 100) // fills the window
+		first.Done()
+		// A full-size request queues first; small ones that would fit
+		// sooner must not overtake it.
+		order := make(chan int, 3)
+		var wg sync.WaitGroup
+		for i, n := range []int{100, 1, 1} {
+			wg.Go(func() {
+				s, err := l.Wait(t.Context(), n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				s.Done()
+				order <- i
+			})
+			synctest.Wait() // queued before the next one starts
+		}
+		wg.Wait()
+		close(order)
+		var got []int
+		for i := range order {
+			got = append(got, i)
+		}
+		if len(got) != 3 || got[0] != 0 {
+			t.Errorf("served in order %v, want the full-size request (0) first", got)
+		}
+	})
+}
+
+func TestLimiterWaitStopsWithContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, _ := NewLimiter(1, 10, time.Second, 0)
+		s, _ := l.Wait(t.Context(), 10)
+		s.Done()
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := l.Wait(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait on a full limiter = %v, want the context's deadline", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("Wait returned after %v, want when the context ended (100ms)", d)
+		}
+		// The cancelled waiter gave its turn back: the next one passes once
+		// the window has room.
+		if _, err := l.Wait(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("next Wait passed after %v, want 1s", d)
+		}
+	})
+}
+
+func TestLimiterRefusesTooLarge(t *testing.T) {
+	l, _ := NewLimiter(10, 100, time.Second, 0)
+	if _, err := l.Wait(t.Context(), 101); err == nil {
+		t.Error("Wait(101 users) under a limit of 100 = nil error, want an error (it could never pass)")
+	}
+	if _, err := NewLimiter(0, 100, time.Second, 0); err == nil {
+		t.Error("NewLimiter(0 posts) = nil error")
+	}
+}
+
+// An attempt that leaves late (after waiting for a login) is counted from
+// when it left, not from when its slot started.
+func TestLimiterCountsFromSending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, _ := NewLimiter(1, 100, time.Second, 50*time.Millisecond)
+		start := time.Now()
+		a, _ := l.Wait(t.Context(), 10)
+		go func() {
+			time.Sleep(300 * time.Millisecond) // logging in
+			a.Sending()
+			time.Sleep(200 * time.Millisecond) // a slow answer
+			a.Done()
+		}()
+		b, err := l.Wait(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Done()
+		// The service may have counted a up to 50ms after it left at 300ms.
+		if d := time.Since(start); d != 1350*time.Millisecond {
+			t.Errorf("the next call started after %v, want 1.35s", d)
+		}
+	})
+}
