@@ -45,6 +45,7 @@ func TestScripts(t *testing.T) {
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
 			"pty":        cmdPty,
+			"nosecrets":  cmdNoSecrets,
 			"gen":        cmdGen,
 			"summary":    cmdSummary,
 			"near":       cmdNear,

@@ -24,6 +24,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	tokens   map[string]*token
+	issued   []string // every token POST /auth gave out, expired or not
 	members  map[int64]*memberLimits
 	logins   window
 	rng      *mrand.Rand // draws faults; guarded by mu
@@ -148,6 +149,14 @@ func (h *Handler) State() State {
 	return out
 }
 
+// IssuedTokens returns every token that POST /auth gave out, so that tests
+// can check none of them leaks into what a client writes.
+func (h *Handler) IssuedTokens() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.issued...)
+}
+
 // Stats returns what the emulator saw so far.
 func (h *Handler) Stats() Stats {
 	h.mu.Lock()
@@ -222,6 +231,7 @@ func (h *Handler) serveAuth(w http.ResponseWriter, r *http.Request) {
 	rand.Read(b[:])
 	tok := fmt.Sprintf("hbapi:%d:%s:emu", h.cfg.member, hex.EncodeToString(b[:]))
 	h.tokens[tok] = &token{member: h.cfg.member, issued: now, lastUsed: now}
+	h.issued = append(h.issued, tok)
 	h.stats.Logins++
 	writeJSON(w, http.StatusOK, map[string]string{"status": "OK", "token": tok})
 }
