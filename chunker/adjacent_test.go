@@ -1,8 +1,8 @@
 package chunker
 
 import (
-	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,7 +57,7 @@ func TestAdjacentSortedInputIsNotOrdered(t *testing.T) {
 }
 
 func TestSeenFilter(t *testing.T) {
-	user := func(i int) reader.User { return reader.User{ID: fmt.Sprintf("user-%d", i)} }
+	user := func(i int) reader.User { return reader.User{ID: "user-" + strconv.Itoa(i)} }
 	for _, tc := range []struct {
 		name   string
 		memory int64
@@ -67,8 +67,8 @@ func TestSeenFilter(t *testing.T) {
 	}{
 		{"tiny bound", 64, 2000, 1, 1},
 		{"one layer", 64 << 20, 100_000, 0.0001, 1},
-		{"grown", 64 << 20, 500_000, 0.0005, 2},
-		{"bound reached", 3 << 20, 1_000_000, 0.01, 2},
+		{"grown", 64 << 20, 400_000, 0.0005, 2},
+		{"bound reached", 1<<20 + 1, 500_000, 0.002, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSeen(tc.memory)
@@ -87,7 +87,7 @@ func TestSeenFilter(t *testing.T) {
 			fp := 0
 			const probe = 100_000
 			for i := range probe {
-				if s.testAndAdd(reader.User{Domain: "idfa", ID: fmt.Sprint(i)}) {
+				if s.testAndAdd(reader.User{Domain: "idfa", ID: strconv.Itoa(i)}) {
 					fp++
 				}
 			}

@@ -40,9 +40,9 @@ func TestPackDensity(t *testing.T) {
 		name string
 		rows []reader.Row
 	}{
-		{"1 to 10 segments per user", realistic(rng, 200_000, 10)},
-		{"1 to 250 segments per user", realistic(rng, 200_000, 250)},
-		{"30 to 100 long segments per user", codeRows(rng, 150_000, 30, 100)},
+		{"1 to 10 segments per user", realistic(rng, 150_000, 10)},
+		{"1 to 250 segments per user", realistic(rng, 150_000, 250)},
+		{"30 to 100 long segments per user", codeRows(rng, 100_000, 30, 100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			segs := map[reader.User]map[reader.Segment]bool{}

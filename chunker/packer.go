@@ -87,12 +87,15 @@ type Packer struct {
 	open []*pending
 	head int
 	// hold is how many full requests are held back: as many as the
-	// entries of the most split user so far, less one.
+	// entries of the most split user so far, less one, up to maxHold.
 	hold    int
 	chunks  [][]reader.Row
 	order   []int
 	scratch []byte
 }
+
+// maxHold bounds the full requests held back, and the memory they take.
+const maxHold = 8
 
 // pending is a request being filled.
 type pending struct {
@@ -139,7 +142,7 @@ func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
 		p.chunks = append(p.chunks, rows[:n:n])
 		rows = rows[n:]
 	}
-	p.hold = max(p.hold, len(p.chunks)-1)
+	p.hold = min(max(p.hold, len(p.chunks)-1), maxHold)
 	// The first request that may take this user's next entry: after any
 	// that holds it already.
 	next := p.head
