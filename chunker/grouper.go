@@ -17,8 +17,8 @@ import (
 type GroupConfig struct {
 	// Memory is how many bytes the rows held in memory may take (their
 	// records and text, counted as allocated) before they are sorted and
-	// written to a temporary file. Reading the files back takes a few
-	// megabytes more.
+	// written to a temporary file; 0 means DefaultGroupMemory. Reading the
+	// files back takes a few megabytes more.
 	Memory int64
 	// TmpDir is where the temporary files go; "" means os.TempDir().
 	TmpDir string
@@ -39,8 +39,9 @@ type GroupConfig struct {
 // Users are packed in order of domain, then user ID (byte-wise), whatever
 // the input order and whether or not rows were spilled: the same rows in any
 // order give the same requests, byte for byte, and the same as Adjacent on
-// the rows sorted that way (as `LC_ALL=C sort` sorts them), as long as no
-// user has two rows for one segment, whose winner depends on their order.
+// the rows sorted by domain, then user ID, byte-wise, provided that each
+// user's rows keep their order (a stable sort) or that no user has two rows
+// for one segment, whose winner depends on their order.
 type Grouper struct {
 	p      *Packer
 	budget int64
@@ -117,11 +118,17 @@ func (n *names) id(s string) uint32 {
 	return i
 }
 
+// DefaultGroupMemory is the memory budget of a Grouper given none.
+const DefaultGroupMemory = 256 << 20
+
 // NewGrouper returns a grouper feeding p.
 func NewGrouper(p *Packer, c GroupConfig) *Grouper {
 	dir := c.TmpDir
 	if dir == "" {
 		dir = os.TempDir()
+	}
+	if c.Memory <= 0 {
+		c.Memory = DefaultGroupMemory
 	}
 	return &Grouper{p: p, budget: c.Memory, dir: dir, codes: map[string]string{}}
 }
