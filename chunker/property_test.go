@@ -25,7 +25,7 @@ func FuzzPack(f *testing.F) {
 
 // TestPackProperties runs the fuzz checks over many seeds in every mode.
 func TestPackProperties(t *testing.T) {
-	seeds := 60
+	seeds := 40
 	if testing.Short() {
 		seeds = 10
 	}
