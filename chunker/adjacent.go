@@ -12,12 +12,12 @@ import "github.com/rtseg/rtseg/reader"
 // service. Adjacent remembers the users it has packed in a Bloom filter of
 // bounded size: a false positive only marks a request Ordered that need not
 // be. Rows of a user that comes back are never reported superseded by the
-// earlier group's rows (they are sent in order instead).
+// earlier group's rows (they are sent in order instead). A group holds the
+// latest row of each of its segments: memory for its distinct segments.
 type Adjacent struct {
 	p    *Packer
 	seen *seen
-	user reader.User
-	rows []reader.Row
+	cur  latest
 }
 
 // DefaultFilterMemory bounds Adjacent's filter of users already packed when
@@ -35,29 +35,28 @@ func NewAdjacent(p *Packer, memory int64) *Adjacent {
 
 // Add takes the next valid row.
 func (g *Adjacent) Add(row reader.Row) error {
-	if u := row.User(); len(g.rows) > 0 && u != g.user {
+	if u := row.User(); len(g.cur.rows) == 0 || u != g.cur.user {
 		if err := g.flushUser(); err != nil {
 			return err
 		}
+		g.cur.reset(u)
 	}
-	g.user = row.User()
-	g.rows = append(g.rows, row)
-	return nil
+	return g.cur.add(row, g.p.out)
 }
 
 func (g *Adjacent) flushUser() error {
-	again := g.seen.testAndAdd(g.user)
-	err := g.p.add(g.user, g.rows, again)
-	g.rows = nil // the packer keeps the slice in its entries
-	return err
+	if len(g.cur.rows) == 0 {
+		return nil
+	}
+	again := g.seen.testAndAdd(g.cur.user)
+	return g.p.add(g.cur.user, g.cur.rows, again)
 }
 
 // Close packs the last user and flushes the last requests.
 func (g *Adjacent) Close() error {
-	if len(g.rows) > 0 {
-		if err := g.flushUser(); err != nil {
-			return err
-		}
+	if err := g.flushUser(); err != nil {
+		return err
 	}
+	g.cur.reset(reader.User{})
 	return g.p.Flush()
 }

@@ -308,25 +308,24 @@ func (g *Grouper) Close() (err error) {
 type emitter struct {
 	g      *Grouper
 	domain uint16
-	user   reader.User
-	rows   []reader.Row
+	cur    latest
 }
 
 func (e *emitter) add(r *rec, user, code []byte) error {
-	if len(e.rows) > 0 && (r.domain != e.domain || e.user.ID != string(user)) {
+	if len(e.cur.rows) > 0 && (r.domain != e.domain || e.cur.user.ID != string(user)) {
 		if err := e.flush(); err != nil {
 			return err
 		}
 	}
 	g := e.g
-	if len(e.rows) == 0 {
+	if len(e.cur.rows) == 0 {
 		e.domain = r.domain
-		e.user = reader.User{Domain: g.domains.list[r.domain], ID: string(user)}
+		e.cur.reset(reader.User{Domain: g.domains.list[r.domain], ID: string(user)})
 	}
 	row := reader.Row{
 		Pos:           reader.Position{File: g.files.list[r.file], Line: r.line},
-		UserID:        e.user.ID,
-		Domain:        e.user.Domain,
+		UserID:        e.cur.user.ID,
+		Domain:        e.cur.user.Domain,
 		SegID:         r.segID,
 		MemberID:      r.memberID,
 		Value:         r.value,
@@ -337,16 +336,15 @@ func (e *emitter) add(r *rec, user, code []byte) error {
 	if len(code) > 0 {
 		row.SegCode = g.code(code)
 	}
-	e.rows = append(e.rows, row)
-	return nil
+	return e.cur.add(row, g.p.out)
 }
 
 func (e *emitter) flush() error {
-	if len(e.rows) == 0 {
+	if len(e.cur.rows) == 0 {
 		return nil
 	}
-	err := e.g.p.AddUser(e.user, e.rows)
-	e.rows = nil // the packer keeps the slice in its entries
+	err := e.g.p.AddUser(e.cur.user, e.cur.rows)
+	e.cur.reset(reader.User{})
 	return err
 }
 

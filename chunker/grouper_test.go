@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -216,5 +217,70 @@ func TestGrouperAfterClose(t *testing.T) {
 	}
 	if err := g.Add(reader.Row{UserID: "u", SegID: 1}); err == nil {
 		t.Fatal("Add after Close: no error")
+	}
+}
+
+// heapWatch is an Output that samples the live heap as superseded rows come.
+type heapWatch struct {
+	collect
+	calls int
+	peak  uint64
+}
+
+func (h *heapWatch) Superseded(row reader.Row, by reader.Position) error {
+	if h.calls++; h.calls%20_000 == 0 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		h.peak = max(h.peak, m.HeapAlloc)
+	}
+	return nil
+}
+
+// A user with a million rows (a zeroed device ID, say) over a few segments
+// holds memory for its segments, not its rows.
+func TestGrouperManyRowsOneUser(t *testing.T) {
+	const n = 1_000_000
+	for _, tc := range []struct {
+		name  string
+		group func(*Packer) interface {
+			Add(reader.Row) error
+			Close() error
+		}
+	}{
+		{"grouper", func(p *Packer) interface {
+			Add(reader.Row) error
+			Close() error
+		} {
+			return NewGrouper(p, GroupConfig{Memory: 4 << 20, TmpDir: t.TempDir()})
+		}},
+		{"adjacent", func(p *Packer) interface {
+			Add(reader.Row) error
+			Close() error
+		} {
+			return NewAdjacent(p, 0)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &heapWatch{}
+			p, _ := NewPacker(DefaultLimits, out)
+			g := tc.group(p)
+			for i := range n {
+				r := reader.Row{Pos: reader.Position{File: "in.csv", Line: int64(i + 2)}, Domain: "idfa",
+					UserID: "00000000-0000-0000-0000-000000000000", SegID: int64(1 + i%150)}
+				if err := g.Add(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := countRows(&out.collect) + out.calls; got != n || out.users() != 2 {
+				t.Fatalf("%d rows: %d sent or superseded in %d entries, want %d in 2", n, got, out.users(), n)
+			}
+			// Held as rows, they would take 230MB.
+			if out.peak > 64<<20 {
+				t.Errorf("heap reached %dMB for one user with 150 segments", out.peak>>20)
+			}
+		})
 	}
 }

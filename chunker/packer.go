@@ -117,7 +117,8 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 }
 
 // AddUser packs all rows of one user, given in input order. Of two rows for
-// the same segment the later wins and the earlier is reported superseded.
+// the same segment the later wins and the earlier is reported superseded,
+// naming the next row for that segment (which may be superseded in turn).
 // The rows that remain are sent in segment order (seg_id, then member_id and
 // seg_code), so the bodies do not depend on the order of a user's rows. A
 // user with more segments than a request allows is split over several
@@ -217,21 +218,20 @@ func (p *Packer) laterWins(rows []reader.Row) ([]reader.Row, error) {
 	})
 	p.order = order
 	kept := make([]reader.Row, 0, len(rows))
-	for k, i := range order {
-		if k+1 < len(order) {
-			if next := order[k+1]; compareSegment(&rows[i], &rows[next]) == 0 {
-				// The winner is the last of the run of equal segments.
-				win := next
-				for m := k + 2; m < len(order) && compareSegment(&rows[i], &rows[order[m]]) == 0; m++ {
-					win = order[m]
-				}
-				if err := p.out.Superseded(rows[i], rows[win].Pos); err != nil {
-					return nil, err
-				}
-				continue
+	for k := 0; k < len(order); {
+		// order[k:end] are the rows of one segment: each is replaced
+		// by the next, and the last wins.
+		end := k + 1
+		for end < len(order) && compareSegment(&rows[order[k]], &rows[order[end]]) == 0 {
+			end++
+		}
+		for m := k; m < end-1; m++ {
+			if err := p.out.Superseded(rows[order[m]], rows[order[m+1]].Pos); err != nil {
+				return nil, err
 			}
 		}
-		kept = append(kept, rows[i])
+		kept = append(kept, rows[order[end-1]])
+		k = end
 	}
 	return kept, nil
 }

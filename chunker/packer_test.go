@@ -74,8 +74,8 @@ func TestPackerLaterWins(t *testing.T) {
 	for _, s := range out.superseded {
 		got = append(got, fmt.Sprintf("%s by %s", s.row.Pos, s.by))
 	}
-	// Each replaced row names the row that was sent in its place.
-	if want := "in.csv:2 by in.csv:5, in.csv:4 by in.csv:5"; strings.Join(got, ", ") != want {
+	// Each replaced row names the next row for its segment.
+	if want := "in.csv:2 by in.csv:4, in.csv:4 by in.csv:5"; strings.Join(got, ", ") != want {
 		t.Errorf("superseded: %s, want %s", strings.Join(got, ", "), want)
 	}
 	if want := `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":1,"value":3},{"seg_id":2,"value":1}]}]}`; string(out.reqs[0].Body) != want {

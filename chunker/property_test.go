@@ -165,9 +165,25 @@ func checkRequests(t *testing.T, rows []reader.Row, l Limits, out *collect, adja
 			t.Fatalf("row %s neither sent nor superseded", r.Pos)
 		}
 	}
+	// Each superseded row names the next row for its user and segment:
+	// following them leads to the row sent.
+	replacedBy := map[reader.Position]reader.Position{}
 	for _, s := range out.superseded {
-		if seen[s.by] != "sent" {
-			t.Fatalf("row %s superseded by %s, which was %s, not sent", s.row.Pos, s.by, seen[s.by])
+		replacedBy[s.row.Pos] = s.by
+	}
+	for _, s := range out.superseded {
+		k := userSegment{s.row.User(), s.row.Segment()}
+		for _, r := range rows {
+			if r.Pos.Line > s.row.Pos.Line && r.Pos.Line < s.by.Line && (userSegment{r.User(), r.Segment()}) == k {
+				t.Fatalf("row %s superseded by %s, but %s came between", s.row.Pos, s.by, r.Pos)
+			}
+		}
+		p := s.by
+		for seen[p] == "superseded" {
+			p = replacedBy[p]
+		}
+		if seen[p] != "sent" {
+			t.Fatalf("row %s superseded by %s, which leads to %s, %s", s.row.Pos, s.by, p, seen[p])
 		}
 	}
 	// Replaying the requests in order leaves, for each user and segment,
