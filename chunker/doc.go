@@ -2,8 +2,17 @@
 //
 // It owns grouping the rows of each user (same domain and user_id) into one
 // rt_segment entry, deciding which of two rows for the same user and segment
-// wins (the later), and packing entries into request bodies that respect every
-// service limit: users per request, segments per user, and the exact size of
-// the serialized body. It is synchronous and deterministic: the same rows and
-// limits give the same bytes.
+// wins (the later in the input), and packing entries into request bodies
+// that respect every service limit: users per request, segments per user,
+// and the exact size of the serialized body.
+//
+// Two groupers feed the Packer. Grouper takes rows in any order and holds
+// them within a memory budget, spilling sorted runs to temporary files past
+// it and merging them at the end, so each user is packed once. Adjacent
+// takes input already grouped by user and streams it in constant memory; a
+// user that comes back is packed again into a request marked Ordered.
+//
+// It is synchronous and deterministic: the same rows and limits give the
+// same bytes, and Grouper gives the same bytes for the same rows in any
+// order, spilled or not.
 package chunker

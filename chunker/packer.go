@@ -1,7 +1,10 @@
 package chunker
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/rtseg/rtseg/reader"
 )
@@ -63,13 +66,41 @@ type Output interface {
 }
 
 // Packer packs users into requests as densely as the limits allow.
+//
+// Each user becomes as few rt_segment entries as the limits allow: one per
+// MaxSegments segments (more only when MaxBytes is too small to hold that
+// many). The entries of a user split over several requests go into
+// different requests, never two into one. Requests are filled in order: the
+// head request takes each user's first entry until one no longer fits, so
+// its unused room is less than one entry, and the requests after it take
+// the rest of split users. A few full requests are held back until the next
+// ones fill, and at the end of the input the requests still held are packed
+// again, the most split users first, so that the last users' entries need
+// not each open a request of their own.
 type Packer struct {
-	limits  Limits
-	out     Output
-	seq     int
-	cur     *Request
-	body    []byte
+	limits Limits
+	out    Output
+	seq    int
+	// open are the requests not yet sent, in the order they will be:
+	// those before head are full and held back, open[head] takes first
+	// entries, the ones after it the rest of split users.
+	open []*pending
+	head int
+	// hold is how many full requests are held back: as many as the
+	// entries of the most split user so far, less one, up to maxHold.
+	hold    int
+	chunks  [][]reader.Row
+	order   []int
 	scratch []byte
+}
+
+// maxHold bounds the full requests held back, and the memory they take.
+const maxHold = 8
+
+// pending is a request being filled.
+type pending struct {
+	req  Request
+	body []byte
 }
 
 // NewPacker returns a packer that sends what it makes to out.
@@ -85,48 +116,136 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 	return &Packer{limits: l, out: out}, nil
 }
 
-// AddUser packs all rows of one user, in input order. Of two rows for the same
-// segment the later wins and the earlier is reported superseded. A user with
-// more segments than a request allows is split over several requests.
+// AddUser packs all rows of one user, given in input order. Of two rows for
+// the same segment the later wins and the earlier is reported superseded,
+// naming the next row for that segment (which may be superseded in turn).
+// The rows that remain are sent in segment order (seg_id, then member_id and
+// seg_code), so the bodies do not depend on the order of a user's rows. A
+// user with more segments than a request allows is split over several
+// requests.
+//
+// Each user must be added once; a grouper that may meet a user again (as
+// Adjacent does on input that is not quite sorted) must say so, so that the
+// requests holding it again are marked Ordered.
 func (p *Packer) AddUser(u reader.User, rows []reader.Row) error {
+	return p.add(u, rows, false)
+}
+
+// add packs a user; again says the user may have been packed before.
+func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
 	rows, err := p.laterWins(rows)
-	if err != nil {
+	if err != nil || len(rows) == 0 {
 		return err
 	}
+	p.chunks = p.chunks[:0]
 	for len(rows) > 0 {
 		n := p.fitBlocks(u, rows)
-		if err := p.addEntry(Entry{User: u, Rows: rows[:n:n]}); err != nil {
+		p.chunks = append(p.chunks, rows[:n:n])
+		rows = rows[n:]
+	}
+	p.hold = min(max(p.hold, len(p.chunks)-1), maxHold)
+	// The first request that may take this user's next entry: after any
+	// that holds it already.
+	next := p.head
+	if again {
+		next = max(next, p.lastHolding(u)+1)
+	}
+	for i, chunk := range p.chunks {
+		p.scratch = encodeEntry(p.scratch[:0], u, chunk)
+		at := next
+		if i == 0 && at == p.head {
+			// The head takes first entries until one no longer
+			// fits; then the next request is the head.
+			for p.head < len(p.open) && !p.fits(p.open[p.head], len(p.scratch)) {
+				p.head++
+			}
+			at = p.head
+		} else {
+			for at < len(p.open) && !p.fits(p.open[at], len(p.scratch)) {
+				at++
+			}
+		}
+		if at == len(p.open) {
+			p.open = append(p.open, &pending{})
+		}
+		p.place(p.open[at], Entry{User: u, Rows: chunk}, again)
+		next = at + 1
+	}
+	for p.head > p.hold {
+		if err := p.flushFirst(); err != nil {
 			return err
 		}
-		rows = rows[n:]
 	}
 	return nil
 }
 
-// laterWins drops every row that a later row for the same segment replaces,
-// keeping the order of the rest.
+// lastHolding is the index of the last open request holding u, or -1.
+func (p *Packer) lastHolding(u reader.User) int {
+	for i := len(p.open) - 1; i >= 0; i-- {
+		for _, e := range p.open[i].req.Entries {
+			if e.User == u {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// laterWins drops every row that a later row for the same segment replaces
+// and sorts the rest by segment.
 func (p *Packer) laterWins(rows []reader.Row) ([]reader.Row, error) {
 	if len(rows) < 2 {
 		return rows, nil
 	}
-	last := make(map[reader.Segment]int, len(rows))
-	for i := range rows {
-		last[rows[i].Segment()] = i
+	ordered := true
+	for i := 1; i < len(rows) && ordered; i++ {
+		ordered = compareSegment(&rows[i-1], &rows[i]) < 0
 	}
-	if len(last) == len(rows) {
+	if ordered {
 		return rows, nil
 	}
-	kept := make([]reader.Row, 0, len(last))
+	// Sorting by segment, then by input order, puts the rows of one
+	// segment together with the winner last.
+	order := p.order[:0]
 	for i := range rows {
-		if j := last[rows[i].Segment()]; j != i {
-			if err := p.out.Superseded(rows[i], rows[j].Pos); err != nil {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(i, j int) int {
+		if c := compareSegment(&rows[i], &rows[j]); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
+	})
+	p.order = order
+	kept := make([]reader.Row, 0, len(rows))
+	for k := 0; k < len(order); {
+		// order[k:end] are the rows of one segment: each is replaced
+		// by the next, and the last wins.
+		end := k + 1
+		for end < len(order) && compareSegment(&rows[order[k]], &rows[order[end]]) == 0 {
+			end++
+		}
+		for m := k; m < end-1; m++ {
+			if err := p.out.Superseded(rows[order[m]], rows[order[m+1]].Pos); err != nil {
 				return nil, err
 			}
-			continue
 		}
-		kept = append(kept, rows[i])
+		kept = append(kept, rows[order[end-1]])
+		k = end
 	}
 	return kept, nil
+}
+
+// compareSegment orders rows by segment: seg_id, then member_id and seg_code.
+func compareSegment(a, b *reader.Row) int {
+	sa, sb := a.Segment(), b.Segment()
+	if c := cmp.Compare(sa.ID, sb.ID); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(sa.MemberID, sb.MemberID); c != 0 {
+		return c
+	}
+	return strings.Compare(sa.Code, sb.Code)
 }
 
 // fitBlocks is how many of rows fit in one entry under the segment and byte
@@ -151,49 +270,108 @@ func (p *Packer) fitBlocks(u reader.User, rows []reader.Row) int {
 	return n
 }
 
-func encodeEntry(b []byte, e *Entry) []byte {
-	b = appendEntryOpen(b, e.User)
-	for i := range e.Rows {
+// fits says whether an encoded entry of size bytes fits in r.
+func (p *Packer) fits(r *pending, size int) bool {
+	return len(r.req.Entries) < p.limits.MaxUsers &&
+		len(r.body)+1+size+len(bodyClose) <= p.limits.MaxBytes
+}
+
+// place appends the entry encoded in p.scratch to r.
+func (p *Packer) place(r *pending, e Entry, again bool) {
+	if len(r.req.Entries) == 0 {
+		r.body = append(make([]byte, 0, 4096), bodyOpen...)
+	} else {
+		r.body = append(r.body, ',')
+	}
+	r.body = append(r.body, p.scratch...)
+	r.req.Entries = append(r.req.Entries, e)
+	r.req.Ordered = r.req.Ordered || again
+}
+
+func encodeEntry(b []byte, u reader.User, rows []reader.Row) []byte {
+	b = appendEntryOpen(b, u)
+	for i := range rows {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendBlock(b, &e.Rows[i])
+		b = appendBlock(b, &rows[i])
 	}
 	return append(b, entryClose...)
 }
 
-func (p *Packer) addEntry(e Entry) error {
-	p.scratch = encodeEntry(p.scratch[:0], &e)
-	if p.cur != nil {
-		full := len(p.cur.Entries) >= p.limits.MaxUsers ||
-			len(p.body)+1+len(p.scratch)+len(bodyClose) > p.limits.MaxBytes
-		if full {
-			if err := p.Flush(); err != nil {
-				return err
-			}
+// flushFirst sends the first open request.
+func (p *Packer) flushFirst() error {
+	first := p.open[0]
+	copy(p.open, p.open[1:])
+	p.open[len(p.open)-1] = nil
+	p.open = p.open[:len(p.open)-1]
+	p.head = max(p.head-1, 0)
+	req := &first.req
+	req.Seq = p.seq
+	req.Body = append(first.body, bodyClose...)
+	p.seq++
+	return p.out.Request(req)
+}
+
+// Flush sends every open request, in order.
+func (p *Packer) Flush() error {
+	p.repack()
+	for len(p.open) > 0 {
+		if err := p.flushFirst(); err != nil {
+			return err
 		}
 	}
-	if p.cur == nil {
-		p.cur = &Request{Seq: p.seq}
-		p.seq++
-		p.body = append(make([]byte, 0, 4096), bodyOpen...)
-	} else {
-		p.body = append(p.body, ',')
-	}
-	p.body = append(p.body, p.scratch...)
-	p.cur.Entries = append(p.cur.Entries, e)
 	return nil
 }
 
-// Flush sends the request being filled, if any.
-func (p *Packer) Flush() error {
-	if p.cur == nil {
-		return nil
+// repack packs the entries of the open requests again, if that takes fewer
+// requests: the users with the most entries first, each entry into the
+// first request that has room and does not hold its user. Requests marked
+// Ordered are left as they are, since their order matters.
+func (p *Packer) repack() {
+	if len(p.open) < 2 {
+		return
 	}
-	req := p.cur
-	req.Body = append(p.body, bodyClose...)
-	p.cur, p.body = nil, nil
-	return p.out.Request(req)
+	type user struct {
+		u       reader.User
+		entries []Entry
+	}
+	var users []*user
+	byUser := map[reader.User]*user{}
+	for _, r := range p.open {
+		if r.req.Ordered {
+			return
+		}
+		for _, e := range r.req.Entries {
+			if byUser[e.User] == nil {
+				byUser[e.User] = &user{u: e.User}
+				users = append(users, byUser[e.User])
+			}
+			byUser[e.User].entries = append(byUser[e.User].entries, e)
+		}
+	}
+	slices.SortStableFunc(users, func(a, b *user) int { return cmp.Compare(len(b.entries), len(a.entries)) })
+	var bins []*pending
+	var holds []map[reader.User]bool
+	for _, u := range users {
+		for _, e := range u.entries {
+			p.scratch = encodeEntry(p.scratch[:0], e.User, e.Rows)
+			i := 0
+			for i < len(bins) && (holds[i][e.User] || !p.fits(bins[i], len(p.scratch))) {
+				i++
+			}
+			if i == len(bins) {
+				if len(bins) == len(p.open)-1 {
+					return // no better
+				}
+				bins = append(bins, &pending{})
+				holds = append(holds, map[reader.User]bool{})
+			}
+			p.place(bins[i], e, false)
+			holds[i][e.User] = true
+		}
+	}
+	p.open, p.head = bins, 0
 }
 
 // Encode builds a request holding exactly these entries, for sending again
@@ -205,7 +383,7 @@ func Encode(seq int, entries []Entry) *Request {
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = encodeEntry(body, &entries[i])
+		body = encodeEntry(body, entries[i].User, entries[i].Rows)
 	}
 	return &Request{Seq: seq, Body: append(body, bodyClose...), Entries: entries}
 }

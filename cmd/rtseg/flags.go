@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
 	"github.com/spf13/cobra"
@@ -68,9 +70,9 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.value, "value", "", "value for rows without one")
 	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
 	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
-	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory")
-	f.StringVar(&o.groupMemory, "group-memory", "256MiB", "memory for grouping unsorted input before spilling to disk")
-	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled groups go (default: the system's temporary directory)")
+	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory (a user that comes back is sent again, in order)")
+	f.StringVar(&o.groupMemory, "group-memory", "256MiB", "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take)")
+	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled rows go, in files removed as soon as they are opened (default: $TMPDIR or /tmp)")
 	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report")
 	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv or jsonl")
 	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
@@ -147,6 +149,31 @@ func isField(name string) bool {
 		return true
 	}
 	return false
+}
+
+// minGroupMemory is the least --group-memory: less would only mean more,
+// smaller temporary files.
+const minGroupMemory = 1 << 20
+
+// grouping checks --sorted, --group-memory and --tmp-dir.
+func (o *options) grouping() (grouping, error) {
+	n, err := humanize.ParseBytes(o.groupMemory)
+	if err != nil {
+		return grouping{}, fmt.Errorf("--group-memory %q: want a size such as 256MiB, 512MB or 2GiB", o.groupMemory)
+	}
+	if n < minGroupMemory || n > math.MaxInt64 {
+		return grouping{}, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
+	}
+	if o.tmpDir != "" {
+		info, err := os.Stat(o.tmpDir)
+		if err != nil {
+			return grouping{}, fmt.Errorf("--tmp-dir: %w", err)
+		}
+		if !info.IsDir() {
+			return grouping{}, fmt.Errorf("--tmp-dir %s: not a directory", o.tmpDir)
+		}
+	}
+	return grouping{sorted: o.sorted, memory: int64(n), tmpDir: o.tmpDir}, nil
 }
 
 func (o *options) limits() chunker.Limits {

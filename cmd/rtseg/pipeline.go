@@ -30,6 +30,31 @@ type stages struct {
 	queue       int
 	// inFlight counts requests queued or being sent, for progress.
 	inFlight atomic.Int64
+	group    grouping
+}
+
+// grouping says how intake gathers each user's rows: --sorted,
+// --group-memory and --tmp-dir.
+type grouping struct {
+	sorted bool
+	memory int64
+	tmpDir string
+}
+
+// grouper gathers each user's rows and feeds the packer.
+type grouper interface {
+	Add(reader.Row) error
+	Close() error
+}
+
+// grouper returns Adjacent for --sorted input, whose filter of users already
+// sent takes at most --group-memory, and otherwise a Grouper that spills to
+// --tmp-dir past --group-memory.
+func (gr grouping) grouper(p *chunker.Packer) grouper {
+	if gr.sorted {
+		return chunker.NewAdjacent(p, gr.memory)
+	}
+	return chunker.NewGrouper(p, chunker.GroupConfig{Memory: gr.memory, TmpDir: gr.tmpDir})
 }
 
 // runPipeline reads every row, packs and sends (or, without an uploader,
@@ -102,12 +127,25 @@ func intake(ctx context.Context, s *stages, reqs chan<- *chunker.Request) error 
 	if err != nil {
 		return err
 	}
-	group := chunker.NewAdjacent(packer)
+	group := s.group.grouper(packer)
 	readErr := readRows(ctx, s, group)
-	return errors.Join(readErr, group.Close())
+	err = errors.Join(readErr, group.Close())
+	if se := (*chunker.SpillError)(nil); errors.As(err, &se) {
+		err = spillFailed{err}
+	}
+	return err
 }
 
-func readRows(ctx context.Context, s *stages, group *chunker.Adjacent) error {
+// spillFailed is a run that could not spill rows to disk.
+type spillFailed struct{ error }
+
+func (e spillFailed) Unwrap() error { return e.error }
+
+func (spillFailed) Hint() string {
+	return "point --tmp-dir at a directory with room to spare, raise --group-memory, or give input sorted by user with --sorted"
+}
+
+func readRows(ctx context.Context, s *stages, group grouper) error {
 	const batch = 1024
 	n := 0
 	defer func() { s.recorder.Read(n) }()

@@ -49,6 +49,7 @@ func TestScripts(t *testing.T) {
 			"gen":        cmdGen,
 			"summary":    cmdSummary,
 			"near":       cmdNear,
+			"chunker":    cmdChunker, // chunker_test.go
 		},
 	})
 }

@@ -116,13 +116,17 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 		defer done()
 	}
+	group, err := o.grouping()
+	if err != nil {
+		return usageError(cmd, "%v", err)
+	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	defer rd.Close()
 
-	s := &stages{reader: rd, limits: o.limits(), requestsDir: o.requestsDir, queue: 2}
+	s := &stages{reader: rd, limits: o.limits(), requestsDir: o.requestsDir, queue: 2, group: group}
 	if send {
 		if s.uploader, err = e.newUploader(o); err != nil {
 			return asExitError(err)

@@ -1,0 +1,62 @@
+package chunker
+
+import "github.com/rtseg/rtseg/reader"
+
+// Adjacent groups consecutive rows of the same user and hands each group to
+// the packer, holding one user's rows at a time. It is how input sorted by
+// user streams in constant memory.
+//
+// A user whose rows come back after another user's (input not quite sorted)
+// is packed again, into a later request marked Ordered, so that it is sent
+// only after every request before it and the later rows still win at the
+// service. Adjacent remembers the users it has packed in a Bloom filter of
+// bounded size: a false positive only marks a request Ordered that need not
+// be. Rows of a user that comes back are never reported superseded by the
+// earlier group's rows (they are sent in order instead). A group holds the
+// latest row of each of its segments: memory for its distinct segments.
+type Adjacent struct {
+	p    *Packer
+	seen *seen
+	cur  latest
+}
+
+// DefaultFilterMemory bounds Adjacent's filter of users already packed when
+// NewAdjacent is given no size.
+const DefaultFilterMemory = 64 << 20
+
+// NewAdjacent returns a grouper feeding p whose filter of users already
+// packed grows to at most memory bytes (DefaultFilterMemory if memory <= 0).
+func NewAdjacent(p *Packer, memory int64) *Adjacent {
+	if memory <= 0 {
+		memory = DefaultFilterMemory
+	}
+	return &Adjacent{p: p, seen: newSeen(memory)}
+}
+
+// Add takes the next valid row.
+func (g *Adjacent) Add(row reader.Row) error {
+	if u := row.User(); len(g.cur.rows) == 0 || u != g.cur.user {
+		if err := g.flushUser(); err != nil {
+			return err
+		}
+		g.cur.reset(u)
+	}
+	return g.cur.add(row, g.p.out)
+}
+
+func (g *Adjacent) flushUser() error {
+	if len(g.cur.rows) == 0 {
+		return nil
+	}
+	again := g.seen.testAndAdd(g.cur.user)
+	return g.p.add(g.cur.user, g.cur.rows, again)
+}
+
+// Close packs the last user and flushes the last requests.
+func (g *Adjacent) Close() error {
+	if err := g.flushUser(); err != nil {
+		return err
+	}
+	g.cur.reset(reader.User{})
+	return g.p.Flush()
+}

@@ -1,0 +1,60 @@
+package chunker
+
+import "github.com/rtseg/rtseg/reader"
+
+// latest gathers one user's rows in input order, keeping only the latest
+// row for each segment: a row for a segment already held replaces the held
+// one, which is reported superseded at once. So a user holds memory for its
+// distinct segments, not its rows, even when millions of rows share one
+// user ID (a zeroed device ID, a placeholder).
+type latest struct {
+	user  reader.User
+	rows  []reader.Row
+	index map[reader.Segment]int // built once a user has many rows
+}
+
+// indexFrom is the number of rows from which a map finds a segment faster
+// than a look through the rows.
+const indexFrom = 32
+
+// add takes the user's next row; a row it replaces goes to out.
+func (l *latest) add(row reader.Row, out Output) error {
+	seg := row.Segment()
+	i := -1
+	if l.index != nil {
+		if j, ok := l.index[seg]; ok {
+			i = j
+		}
+	} else {
+		for j := range l.rows {
+			if l.rows[j].Segment() == seg {
+				i = j
+				break
+			}
+		}
+	}
+	if i >= 0 {
+		if err := out.Superseded(l.rows[i], row.Pos); err != nil {
+			return err
+		}
+		l.rows[i] = row
+		return nil
+	}
+	l.rows = append(l.rows, row)
+	switch {
+	case l.index != nil:
+		l.index[seg] = len(l.rows) - 1
+	case len(l.rows) == indexFrom:
+		l.index = make(map[reader.Segment]int, 2*indexFrom)
+		for j := range l.rows {
+			l.index[l.rows[j].Segment()] = j
+		}
+	}
+	return nil
+}
+
+// reset starts the next user; the rows already taken are left to their
+// taker.
+func (l *latest) reset(u reader.User) {
+	l.user, l.rows, l.index = u, nil, nil
+}

@@ -1,0 +1,217 @@
+package chunker
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rtseg/rtseg/reader"
+)
+
+func TestPackerBodies(t *testing.T) {
+	pos := func(line int64) reader.Position { return reader.Position{File: "in.csv", Line: line} }
+	tests := []struct {
+		name string
+		rows []reader.Row
+		want string
+	}{{
+		name: "absent fields are omitted",
+		rows: []reader.Row{{Pos: pos(2), UserID: "u1", SegID: 5}},
+		want: `{"rt_segment":[{"user_id":"u1","seg_block":[{"seg_id":5}]}]}`,
+	}, {
+		name: "zero value and expiration are sent",
+		rows: []reader.Row{{Pos: pos(2), UserID: "u1", SegID: 5, HasValue: true, HasExpiration: true}},
+		want: `{"rt_segment":[{"user_id":"u1","seg_block":[{"seg_id":5,"value":0,"expiration":0}]}]}`,
+	}, {
+		name: "domain, code and member, removal",
+		rows: []reader.Row{{Pos: pos(2), UserID: "AEBE52E7", Domain: "idfa", SegCode: "fans", MemberID: 1234, Expiration: -1, HasExpiration: true}},
+		want: `{"rt_segment":[{"user_id":"AEBE52E7","domain":"idfa","seg_block":[{"seg_code":"fans","member_id":1234,"expiration":-1}]}]}`,
+	}, {
+		name: "a member_id given with a seg_id is not sent",
+		rows: []reader.Row{{Pos: pos(2), UserID: "u1", SegID: 5, MemberID: 1234}},
+		want: `{"rt_segment":[{"user_id":"u1","seg_block":[{"seg_id":5}]}]}`,
+	}, {
+		name: "escaping",
+		rows: []reader.Row{{Pos: pos(2), UserID: `a"b\c€`, SegCode: "x\u2028y", MemberID: 1}},
+		want: `{"rt_segment":[{"user_id":"a\"b\\c€","seg_block":[{"seg_code":"x` + "\u2028" + `y","member_id":1}]}]}`,
+	}, {
+		name: "a user's segments in segment order, the later row winning",
+		rows: []reader.Row{
+			{Pos: pos(2), UserID: "u", SegID: 9, Value: 1, HasValue: true},
+			{Pos: pos(3), UserID: "u", SegCode: "b", MemberID: 2},
+			{Pos: pos(4), UserID: "u", SegID: 3},
+			{Pos: pos(5), UserID: "u", SegCode: "a", MemberID: 2},
+			{Pos: pos(6), UserID: "u", SegID: 9, Value: 2, HasValue: true},
+		},
+		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_code":"a","member_id":2},{"seg_code":"b","member_id":2},{"seg_id":3},{"seg_id":9,"value":2}]}]}`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &collect{}
+			p, _ := NewPacker(DefaultLimits, out)
+			if err := p.AddUser(tc.rows[0].User(), tc.rows); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if len(out.reqs) != 1 || string(out.reqs[0].Body) != tc.want {
+				t.Errorf("Pack(%d rows) = %q\nwant %s", len(tc.rows), out.bodies(), tc.want)
+			}
+		})
+	}
+}
+
+func TestPackerLaterWins(t *testing.T) {
+	rows := []reader.Row{row(2, "u", 1, 1), row(3, "u", 2, 1), row(4, "u", 1, 2), row(5, "u", 1, 3)}
+	out := &collect{}
+	p, _ := NewPacker(DefaultLimits, out)
+	if err := p.AddUser(reader.User{ID: "u"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush()
+	var got []string
+	for _, s := range out.superseded {
+		got = append(got, fmt.Sprintf("%s by %s", s.row.Pos, s.by))
+	}
+	// Each replaced row names the next row for its segment.
+	if want := "in.csv:2 by in.csv:4, in.csv:4 by in.csv:5"; strings.Join(got, ", ") != want {
+		t.Errorf("superseded: %s, want %s", strings.Join(got, ", "), want)
+	}
+	if want := `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":1,"value":3},{"seg_id":2,"value":1}]}]}`; string(out.reqs[0].Body) != want {
+		t.Errorf("body %s, want %s", out.reqs[0].Body, want)
+	}
+}
+
+// shape describes requests as users per request, each user as its number
+// of segments.
+func shape(out *collect) string {
+	var reqs []string
+	for _, r := range out.reqs {
+		var users []string
+		for _, e := range r.Entries {
+			users = append(users, fmt.Sprintf("%s%d", e.User.ID, len(e.Rows)))
+		}
+		reqs = append(reqs, strings.Join(users, " "))
+	}
+	return strings.Join(reqs, " | ")
+}
+
+func TestPackerLimits(t *testing.T) {
+	segs := func(user string, n int) []reader.Row {
+		rows := make([]reader.Row, n)
+		for i := range rows {
+			rows[i] = row(int64(i+2), user, int64(i+1), 1)
+		}
+		return rows
+	}
+	// One seg_block here is {"seg_id":N,"value":1}: 23 bytes for N < 10.
+	tests := []struct {
+		name  string
+		l     Limits
+		users [][]reader.Row
+		want  string
+	}{{
+		name:  "users per request",
+		l:     Limits{MaxUsers: 2, MaxSegments: 100, MaxBytes: minBytes},
+		users: [][]reader.Row{segs("a", 1), segs("b", 1), segs("c", 1), segs("d", 1), segs("e", 1)},
+		want:  "a1 b1 | c1 d1 | e1",
+	}, {
+		name:  "a user over the segment limit goes into consecutive requests, once in each",
+		l:     Limits{MaxUsers: 10, MaxSegments: 4, MaxBytes: minBytes},
+		users: [][]reader.Row{segs("a", 10), segs("b", 1), segs("c", 5), segs("d", 1)},
+		want:  "a4 b1 c4 d1 | a4 c1 | a2",
+	}, {
+		name:  "a full request is closed; the split user's rest fills later ones",
+		l:     Limits{MaxUsers: 2, MaxSegments: 4, MaxBytes: minBytes},
+		users: [][]reader.Row{segs("a", 9), segs("b", 1), segs("c", 1), segs("d", 6), segs("e", 1)},
+		want:  "a4 b1 | a4 c1 | a1 d4 | d2 e1",
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &collect{}
+			p, err := NewPacker(tc.l, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rows := range tc.users {
+				if err := p.AddUser(rows[0].User(), rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.Flush()
+			if got := shape(out); got != tc.want {
+				t.Errorf("Pack = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// A body may reach the byte limit exactly, and not one byte more.
+func TestPackerByteLimitIsExact(t *testing.T) {
+	one := `{"user_id":"u00","seg_block":[{"seg_id":1}]}`
+	for _, extra := range []int{0, -1} {
+		// Room for exactly 60 entries, or one byte short of it.
+		limit := len(bodyOpen) + 60*len(one) + 59 + len(bodyClose) + extra
+		if limit < minBytes {
+			t.Fatalf("limit %d under %d", limit, minBytes)
+		}
+		out := &collect{}
+		p, _ := NewPacker(Limits{MaxUsers: 1000, MaxSegments: 100, MaxBytes: limit}, out)
+		for i := range 120 {
+			u := fmt.Sprintf("u%02d", i%100)
+			if i >= 100 {
+				u = fmt.Sprintf("v%02d", i-100)
+			}
+			p.AddUser(reader.User{ID: u}, []reader.Row{{UserID: u, SegID: 1}})
+		}
+		p.Flush()
+		first := len(out.reqs[0].Body)
+		if extra == 0 && (first != limit || out.reqs[0].Users() != 60) {
+			t.Errorf("limit %d: first body %d bytes with %d users, want exactly the limit with 60", limit, first, out.reqs[0].Users())
+		}
+		if extra < 0 && out.reqs[0].Users() != 59 {
+			t.Errorf("limit %d: first body holds %d users, want 59", limit, out.reqs[0].Users())
+		}
+	}
+}
+
+// The least byte limit holds the largest valid row.
+func TestMinBytesHoldsAnyRow(t *testing.T) {
+	r := reader.Row{
+		UserID: strings.Repeat(`"`, reader.MaxUserIDBytes), Domain: "openudid",
+		SegCode: strings.Repeat("𝄞", reader.MaxSegCodeChars), MemberID: 1<<63 - 1,
+		Value: -1 << 31, HasValue: true, Expiration: reader.MaxExpiration, HasExpiration: true,
+	}
+	out := &collect{}
+	p, _ := NewPacker(Limits{MaxUsers: 1, MaxSegments: 1, MaxBytes: minBytes}, out)
+	if err := p.AddUser(r.User(), []reader.Row{r}); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush()
+	if n := len(out.reqs[0].Body); n > minBytes {
+		t.Fatalf("largest row takes %d bytes, more than the least limit %d", n, minBytes)
+	}
+}
+
+func TestNewPackerRefusesBadLimits(t *testing.T) {
+	for _, l := range []Limits{
+		{MaxUsers: 0, MaxSegments: 100, MaxBytes: 1_000_000},
+		{MaxUsers: 1000, MaxSegments: 0, MaxBytes: 1_000_000},
+		{MaxUsers: 1000, MaxSegments: 100, MaxBytes: minBytes - 1},
+	} {
+		if _, err := NewPacker(l, &collect{}); err == nil {
+			t.Errorf("NewPacker(%+v): no error", l)
+		}
+	}
+}
+
+// Encode rebuilds the exact body the packer made from its entries.
+func TestEncodeMatchesPacker(t *testing.T) {
+	out := packGrouped(t, odd(newRand(21), 500), Limits{MaxUsers: 7, MaxSegments: 5, MaxBytes: 4000}, GroupConfig{Memory: 1 << 20})
+	for _, r := range out.reqs {
+		if got := Encode(r.Seq, r.Entries); string(got.Body) != string(r.Body) {
+			t.Fatalf("Encode(request %d) = %s\nwant %s", r.Seq, got.Body, r.Body)
+		}
+	}
+}
