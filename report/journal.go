@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -100,12 +101,17 @@ func (e *ChangedError) Hint() string {
 // a run started again after a crash sends only the rest. Each record is
 // appended and fsynced before the request counts as done; a record torn by a
 // crash is ignored on reading.
+//
+// Its methods are safe for concurrent use.
 type Journal struct {
+	mu   sync.Mutex
 	dir  string
 	f    *os.File
 	lock *os.File
 	done map[int]bool
 	buf  []byte
+	// resumed is set when an earlier run's journal was found and kept.
+	resumed bool
 }
 
 type journalHeader struct {
@@ -182,6 +188,7 @@ func (j *Journal) load(path string, id Identity) error {
 		return err
 	}
 	j.f = f
+	j.resumed = true
 	return nil
 }
 
@@ -265,13 +272,27 @@ func parseRecord(line string) (int, bool) {
 }
 
 // Done reports whether request seq was acknowledged in an earlier run.
-func (j *Journal) Done(seq int) bool { return j.done[seq] }
+func (j *Journal) Done(seq int) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done[seq]
+}
+
+// Resumed reports whether the journal was left by an earlier run of the
+// same inputs, which may have been sending until a moment ago.
+func (j *Journal) Resumed() bool { return j.resumed }
 
 // Acknowledged reports how many requests the journal holds.
-func (j *Journal) Acknowledged() int { return len(j.done) }
+func (j *Journal) Acknowledged() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.done)
+}
 
 // Record appends request seq as acknowledged and syncs it to disk.
 func (j *Journal) Record(seq int) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.buf = append(append(j.buf[:0], journalRecord(seq)...), '\n')
 	if _, err := j.f.Write(j.buf); err != nil {
 		return fmt.Errorf("--state-dir: write journal: %w", err)

@@ -52,6 +52,8 @@ type options struct {
 	progress       string
 	logFormat      string
 	preflight      bool // upload: check the input's segments first (segments.go)
+	stateDir       string
+	restart        bool
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {

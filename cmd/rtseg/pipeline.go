@@ -16,8 +16,17 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// reasonInterrupted is the failed rows' reason when a run stops early.
+// reasonInterrupted is the failed rows' reason when a signal stops a run.
 const reasonInterrupted = "not sent: the run was interrupted"
+
+// unsentReason says why the rows of a request were not sent once ctx is
+// done: an interrupt, or the error that ended the run.
+func unsentReason(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return "not sent: the run stopped: " + cause.Error()
+	}
+	return reasonInterrupted
+}
 
 // stages are the pipeline's parts, built from the flags.
 type stages struct {
@@ -30,7 +39,12 @@ type stages struct {
 	queue       int
 	// inFlight counts requests queued or being sent, for progress.
 	inFlight atomic.Int64
-	group    grouping
+	// journal, with --state-dir, records acknowledged requests and skips
+	// those an earlier run delivered; nil otherwise.
+	journal *report.Journal
+	// journalErr keeps the first failure to write the journal.
+	journalErr atomic.Pointer[error]
+	group      grouping
 }
 
 // grouping says how intake gathers each user's rows: --sorted,
@@ -75,19 +89,34 @@ func runPipeline(ctx context.Context, s *stages) error {
 			}
 			return nil
 		}
-		return s.uploader.Run(gctx, reqs, func(res uploader.Result) {
-			if len(res.Resent) == 0 || res.Err != nil {
-				s.inFlight.Add(-1)
-			}
-			s.recorder.Sent(res)
-		})
+		return s.uploader.Run(gctx, reqs, s.sent)
 	})
 	err := g.Wait()
+	reason := unsentReason(gctx)
 	for req := range reqs {
 		s.inFlight.Add(-1)
-		s.recorder.Unsent(req, reasonInterrupted)
+		s.recorder.Unsent(req, reason)
+	}
+	if jerr := s.journalErr.Load(); jerr != nil && err == nil {
+		err = *jerr
 	}
 	return err
+}
+
+// sent takes what the uploader made of a request. A request whose every
+// part the service acknowledged goes into the journal before it counts as
+// done, so a crash after this point never sends it again.
+func (s *stages) sent(res uploader.Result) {
+	final := len(res.Resent) == 0 || res.Err != nil
+	if final {
+		s.inFlight.Add(-1)
+	}
+	if s.journal != nil && final && res.Err == nil {
+		if err := s.journal.Record(res.Request.Seq); err != nil {
+			s.journalErr.CompareAndSwap(nil, &err)
+		}
+	}
+	s.recorder.Sent(res)
 }
 
 // packed hands the packer's output on: requests to the queue (or, once the
@@ -105,12 +134,16 @@ func (p *packed) Request(req *chunker.Request) error {
 			return fmt.Errorf("--requests-dir: %w", err)
 		}
 	}
+	if p.s.journal != nil && p.s.journal.Done(req.Seq) {
+		p.s.recorder.Skipped(req)
+		return nil
+	}
 	p.s.inFlight.Add(1)
 	select {
 	case p.reqs <- req:
 	case <-p.ctx.Done():
 		p.s.inFlight.Add(-1)
-		p.s.recorder.Unsent(req, reasonInterrupted)
+		p.s.recorder.Unsent(req, unsentReason(p.ctx))
 	}
 	return nil
 }

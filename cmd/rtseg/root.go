@@ -56,16 +56,15 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// signal tells which signal interrupted the run: 2 (SIGINT), 15
+	// (SIGTERM) or 0 for none.
+	signal func() int
 }
 
 func run(args []string) int {
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	ctx, sig := withSignals(context.Background())
-	code := e.execute(ctx, args)
-	if s := sig(); s != 0 && code != exitFailure {
-		code = exitInterrupted + s
-	}
-	return code
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig}
+	return e.execute(ctx, args)
 }
 
 // withSignals returns a context cancelled by SIGINT or SIGTERM, and a function

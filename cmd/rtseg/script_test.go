@@ -46,10 +46,14 @@ func TestScripts(t *testing.T) {
 			"reconciles": cmdReconciles,
 			"pty":        cmdPty,
 			"nosecrets":  cmdNoSecrets,
-			"gen":        cmdGen,
-			"summary":    cmdSummary,
-			"near":       cmdNear,
-			"chunker":    cmdChunker, // chunker_test.go
+			// resume_test.go
+			"waitprocessed": cmdWaitProcessed,
+			"sigterm":       cmdSigterm,
+			"redelivered":   cmdRedelivered,
+			"gen":           cmdGen,
+			"summary":       cmdSummary,
+			"near":          cmdNear,
+			"chunker":       cmdChunker, // chunker_test.go
 		},
 	})
 }

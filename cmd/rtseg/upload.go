@@ -64,6 +64,8 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
 	}
 	e.addCommonFlags(cmd, o, true)
 	cmd.Flags().BoolVar(&o.preflight, "preflight", false, "check the input's segments with the Segment Service first; refuse to start if any cannot take users")
+	cmd.Flags().StringVar(&o.stateDir, "state-dir", "", "journal acknowledged requests here; run the same command again to send only the rest")
+	cmd.Flags().BoolVar(&o.restart, "restart", false, "with --state-dir: forget the journal and send everything, even if the inputs changed")
 	return cmd
 }
 
@@ -138,6 +140,15 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			return &exitError{code: exitFailure, err: fmt.Errorf("--requests-dir: %w", err)}
 		}
 	}
+	if send && o.stateDir != "" {
+		if s.journal, err = openJournal(o, args); err != nil {
+			return asExitError(err)
+		}
+		defer s.journal.Close()
+		if err := resumePause(cmd.Context(), s.journal, logger); err != nil {
+			return &exitError{code: exitInterrupted + e.signal()}
+		}
+	}
 	files, err := openOutputs(o, send)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
@@ -167,8 +178,8 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	case !tol.allows(sum.Rejected(), sum.RowsRead):
 		status = exitRejected
 	}
-	if cmd.Context().Err() != nil && status != exitFailure {
-		status = exitInterrupted // run() adds the signal number
+	if n := e.signal(); n != 0 && status != exitFailure {
+		status = exitInterrupted + n
 	}
 	sum.ExitStatus = status
 	if o.summary != "" {
