@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -156,18 +155,8 @@ func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, 
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	req.Header.Set("Authorization", token.Reveal())
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.Client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, resp.Header, body, nil
+	return roundTrip(c.Client, req, token)
 }
 
 // redactURL shows a URL without a password or an access_token.

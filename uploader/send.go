@@ -231,8 +231,13 @@ func (u *Uploader) post(ctx context.Context, req *chunker.Request, token Secret)
 		return 0, nil, nil, err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Authorization", token.Reveal())
-	resp, err := u.cfg.Client.Do(hreq)
+	return roundTrip(u.cfg.Client, hreq, token)
+}
+
+// roundTrip makes one authorised HTTP call and reads the whole answer.
+func roundTrip(client *http.Client, req *http.Request, token Secret) (int, http.Header, []byte, error) {
+	req.Header.Set("Authorization", token.Reveal())
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}

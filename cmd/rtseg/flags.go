@@ -12,6 +12,7 @@ import (
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 const (
@@ -64,14 +65,8 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 		f.StringVar(&o.api, "api", e.envOr("RTSEG_API", defaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
 		f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
 	}
-	f.StringVar(&o.format, "format", "auto", "input format: csv, parquet or auto (by extension, then content)")
-	f.StringVar(&o.columns, "columns", "", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
-	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter: ",", ";" or "\t"`)
-	f.StringVar(&o.domain, "domain", "", "domain for rows without one (idfa, sha1udid, md5udid, openudid, aaid)")
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one")
-	f.StringVar(&o.value, "value", "", "value for rows without one")
-	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
-	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
+	addInputFlags(f, o)
 	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory (a user that comes back is sent again, in order)")
 	f.StringVar(&o.groupMemory, "group-memory", "256MiB", "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take)")
 	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled rows go, in files removed as soon as they are opened (default: $TMPDIR or /tmp)")
@@ -94,6 +89,18 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
 	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+}
+
+// addInputFlags adds the flags that say how to read the inputs, which
+// every command reading them shares (--member-id is each command's own).
+func addInputFlags(f *pflag.FlagSet, o *options) {
+	f.StringVar(&o.format, "format", "auto", "input format: csv, parquet or auto (by extension, then content)")
+	f.StringVar(&o.columns, "columns", "", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
+	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter: ",", ";" or "\t"`)
+	f.StringVar(&o.domain, "domain", "", "domain for rows without one (idfa, sha1udid, md5udid, openudid, aaid)")
+	f.StringVar(&o.value, "value", "", "value for rows without one")
+	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
+	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
 }
 
 func (e *env) envOr(name, def string) string {
