@@ -63,6 +63,15 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		pf.Close()
 		return nil, corrupt(name, err)
 	}
+	// Read the columns by their Parquet types alone, ignoring the Arrow
+	// schema a writer may have stored: arrow v15 cannot make a batch of a
+	// dictionary column that spans row groups ("not implemented"), while
+	// the same column read as plain strings is fine. large_string columns
+	// read as strings too.
+	if fr.Manifest, err = pqarrow.NewSchemaManifest(pf.MetaData().Schema, nil, &fr.Props); err != nil {
+		pf.Close()
+		return nil, corrupt(name, err)
+	}
 	top := fr.Manifest.Fields
 	found := make([]string, len(top))
 	for i, sf := range top {
@@ -80,13 +89,9 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 			continue
 		}
 		sf := top[col]
-		if !sf.IsLeaf() {
+		if !readable(sf.Field.Type) || !sf.IsLeaf() {
 			pf.Close()
-			return nil, fmt.Errorf("%s: column %q (for %s) is %s, not a flat column", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
-		}
-		if !readable(sf.Field.Type) {
-			pf.Close()
-			return nil, fmt.Errorf("%s: column %q (for %s) is %s; rtseg reads text (string, large_string, binary, dictionary) and integer columns", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
+			return nil, fmt.Errorf("%s: column %q (for %s) is %s; rtseg reads text and integer columns", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
 		}
 		pq.names[field] = sf.Field.Name
 		leaves = append(leaves, sf.ColIndex)
@@ -172,19 +177,20 @@ func (p *parquetFile) Close() error {
 // readable reports whether rtseg can read a column of this type.
 func readable(t arrow.DataType) bool {
 	switch t.ID() {
-	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY,
+	case arrow.STRING, arrow.BINARY,
 		arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
 		return true
-	case arrow.DICTIONARY:
-		return readable(t.(*arrow.DictionaryType).ValueType)
 	}
 	return false
 }
 
 // cellsOf returns a function giving the cells of a column: text for text
 // columns, integers for integer columns, absent for nulls. The text points
-// into the batch: the validator copies what a row keeps.
+// into the batch: the validator copies what a row keeps. Columns come as
+// their Parquet types read them (see newParquetFile): string and binary for
+// BYTE_ARRAY, whatever their Arrow type when written (dictionary,
+// large_string), and integers of every width and sign.
 func cellsOf(a arrow.Array) (func(int) cell, error) {
 	switch a := a.(type) {
 	case *array.String:
@@ -194,21 +200,7 @@ func cellsOf(a arrow.Array) (func(int) cell, error) {
 			}
 			return cell{text: a.Value(i)}
 		}, nil
-	case *array.LargeString:
-		return func(i int) cell {
-			if a.IsNull(i) {
-				return cell{}
-			}
-			return cell{text: a.Value(i)}
-		}, nil
 	case *array.Binary:
-		return func(i int) cell {
-			if a.IsNull(i) {
-				return cell{}
-			}
-			return cell{text: a.ValueString(i)}
-		}, nil
-	case *array.LargeBinary:
 		return func(i int) cell {
 			if a.IsNull(i) {
 				return cell{}
@@ -239,17 +231,6 @@ func cellsOf(a arrow.Array) (func(int) cell, error) {
 			} else {
 				return cell{num: int64(v), isNum: true}
 			}
-		}, nil
-	case *array.Dictionary:
-		values, err := cellsOf(a.Dictionary())
-		if err != nil {
-			return nil, err
-		}
-		return func(i int) cell {
-			if a.IsNull(i) {
-				return cell{}
-			}
-			return values(a.GetValueIndex(i))
 		}, nil
 	}
 	return nil, fmt.Errorf("rtseg cannot read %s values", a.DataType())
