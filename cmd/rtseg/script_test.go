@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"stats":      cmdStats,
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
+			"parquet":    cmdParquet,
 		},
 	})
 }
