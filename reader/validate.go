@@ -174,7 +174,7 @@ func (v *validator) fill(row *Row, t *record) string {
 		return fmt.Sprintf("user_id is %d bytes long, more than the %d allowed", len(uid), MaxUserIDBytes)
 	case !utf8.ValidString(uid):
 		return "user_id is not valid UTF-8"
-	case strings.IndexFunc(uid, unicode.IsControl) >= 0:
+	case hasControl(uid):
 		return "user_id contains a control character"
 	}
 
@@ -206,7 +206,7 @@ func (v *validator) fill(row *Row, t *record) string {
 		if n := utf8.RuneCountInString(code); n > MaxSegCodeChars {
 			return fmt.Sprintf("seg_code is %d characters long, more than the %d allowed", n, MaxSegCodeChars)
 		}
-		if strings.IndexFunc(code, unicode.IsControl) >= 0 {
+		if hasControl(code) {
 			return "seg_code contains a control character"
 		}
 		row.SegCode = strings.Clone(code)
@@ -250,6 +250,21 @@ func (v *validator) fill(row *Row, t *record) string {
 	}
 	row.UserID = v.lastUID
 	return ""
+}
+
+// hasControl reports whether s holds a control character (C0, DEL or C1),
+// looking at ASCII bytes directly.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return strings.IndexFunc(s[i:], unicode.IsControl) >= 0
+		}
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // parseInt reads an integer cell strictly: base 10 only, no fraction, no
