@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // ErrEmpty is returned for an input with no header at all.
@@ -146,6 +147,10 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	case FormatAuto, FormatCSV, FormatParquet:
 	default:
 		return nil, fmt.Errorf("unknown format %q (want csv, parquet or auto)", opts.Format)
+	}
+	switch d := opts.Delimiter; {
+	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):
+		return nil, fmt.Errorf("delimiter %q cannot separate CSV fields", d)
 	}
 	files, err := Files(inputs)
 	if err != nil {

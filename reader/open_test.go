@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/rtseg/rtseg/reader/internal/fixture"
 )
@@ -93,8 +95,13 @@ func TestReadSeveralFiles(t *testing.T) {
 	}
 }
 
-func TestOpenFormat(t *testing.T) {
+func TestOpenOptions(t *testing.T) {
 	if _, err := Open([]string{"-"}, Options{Format: "xlsx"}); err == nil || err.Error() != `unknown format "xlsx" (want csv, parquet or auto)` {
 		t.Errorf("Open with format xlsx: error %v", err)
+	}
+	for _, d := range []rune{'"', '\n', '\r', utf8.RuneError} {
+		if _, err := Open([]string{"-"}, Options{Delimiter: d}); err == nil || !strings.Contains(err.Error(), "cannot separate CSV fields") {
+			t.Errorf("Open with delimiter %q: error %v, want one saying it cannot separate fields", d, err)
+		}
 	}
 }
