@@ -191,6 +191,10 @@ func TestParquetFormat(t *testing.T) {
 	if rows := mustRead(t, []string{noExt}, Options{}); len(rows) != want {
 		t.Errorf("Parquet without an extension: %d rows, want %d", len(rows), want)
 	}
+	empty := writeFile(t, "empty.parquet", string(parquetBytes(t, nil, fixture.Parquet{})))
+	if rows := mustRead(t, []string{empty}, Options{}); len(rows) != 0 {
+		t.Errorf("Parquet without rows: %d rows, want none", len(rows))
+	}
 	forced := writeFile(t, "export.dat", string(data))
 	if rows := mustRead(t, []string{forced}, Options{Format: FormatParquet}); len(rows) != want {
 		t.Errorf("--format parquet: %d rows, want %d", len(rows), want)
