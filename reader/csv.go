@@ -138,8 +138,11 @@ func (f *csvFile) Next() (Row, error) {
 
 // readError makes a decompression error say what it means.
 func (f *csvFile) readError(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the file ends early (truncated?): %w", err)
+	case errors.Is(err, errRecordTooLong):
+		return fmt.Errorf("no line break in the first %d MiB: is this a CSV file?", MaxRecordBytes>>20)
 	}
 	return err
 }

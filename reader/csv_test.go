@@ -218,4 +218,10 @@ func TestCSVRecordTooLong(t *testing.T) {
 	if len(rows) != 1 {
 		t.Errorf("read a quote left open: %d rows before the error, want 1", len(rows))
 	}
+
+	long := writeFile(t, "long.csv", strings.Repeat("x", MaxRecordBytes+(1<<20)))
+	_, err = readRows(t, []string{long}, Options{})
+	if want := long + ": read header: no line break in the first 8 MiB: is this a CSV file?"; err == nil || err.Error() != want {
+		t.Errorf("read a file without line breaks: error %v, want %q", err, want)
+	}
 }
