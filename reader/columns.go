@@ -7,38 +7,157 @@ import (
 
 // MissingColumnError reports a file that lacks a column every row needs.
 type MissingColumnError struct {
-	File    string
-	Missing string
-	Found   []string
+	File string
+	// Field is the field the column would give.
+	Field string
+	// Missing are the column names any one of which would do.
+	Missing []string
+	// Mapped says that --columns named the missing column.
+	Mapped bool
+	// Found are the file's columns.
+	Found []string
+	// Delimiter, when not 0, is the delimiter the header seems to use
+	// instead of the one the file was read with.
+	Delimiter rune
 }
 
 func (e *MissingColumnError) Error() string {
-	return fmt.Sprintf("%s: missing column %q (found: %s)", e.File, e.Missing, strings.Join(e.Found, ", "))
+	quoted := make([]string, len(e.Missing))
+	for i, m := range e.Missing {
+		quoted[i] = fmt.Sprintf("%q", m)
+	}
+	mapped := ""
+	if e.Mapped {
+		mapped = fmt.Sprintf(", which --columns maps to %s", e.Field)
+	}
+	return fmt.Sprintf("%s: missing column %s%s (found: %s)", e.File, strings.Join(quoted, " or "), mapped, listColumns(e.Found))
 }
 
-// Hint tells how to map the column.
+// Hint tells how to fix the command.
 func (e *MissingColumnError) Hint() string {
-	return fmt.Sprintf("map it with --columns %s=COLUMN", strings.SplitN(e.Missing, " ", 2)[0])
+	switch {
+	case e.Delimiter != 0:
+		return fmt.Sprintf("the header reads as a single column: if its fields are separated by %s, use --delimiter %s", delimiterName(e.Delimiter), delimiterFlag(e.Delimiter))
+	case e.Mapped:
+		return "check the column name given to --columns (names match ignoring case)"
+	}
+	return fmt.Sprintf("map it with --columns %s=COLUMN", e.Field)
 }
 
-// requireColumns checks that the file can give every row a user and a
-// segment; found are the file's own names, mapped the field names.
-func requireColumns(file string, found, mapped []string, opts *Options) error {
-	has := make(map[string]bool, len(mapped))
-	for _, m := range mapped {
-		has[m] = true
+// listColumns lists a header for a message, shortening a very long one.
+func listColumns(found []string) string {
+	const most = 20
+	if len(found) == 0 {
+		return "no columns"
 	}
-	missing := ""
+	if len(found) <= most {
+		return strings.Join(found, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(found[:most], ", "), len(found)-most)
+}
+
+func delimiterName(d rune) string {
+	if d == '\t' {
+		return "tabs"
+	}
+	return fmt.Sprintf("%q", string(d))
+}
+
+func delimiterFlag(d rune) string {
+	if d == '\t' {
+		return `'\t'`
+	}
+	return "'" + string(d) + "'"
+}
+
+// columnMap gives, for each field, the index of the file's column holding
+// it, or -1.
+type columnMap [numFields]int
+
+// mapColumns matches a file's column names to fields: case and surrounding
+// space are ignored, and --columns maps FIELD=COLUMN (a field so mapped is
+// never taken from a column of its own name). It fails when the file cannot
+// give every row a user and a segment, when a column --columns names is not
+// there, or when two columns give one field. delim is the CSV delimiter the
+// header was split with (0 for Parquet).
+func mapColumns(file string, found []string, opts *Options, delim rune) (columnMap, error) {
+	var m columnMap
+	for i := range m {
+		m[i] = -1
+	}
+	byColumn := make(map[string]int, len(opts.Columns))
+	for field, col := range opts.Columns {
+		if f := fieldIndex(field); f >= 0 {
+			byColumn[normalizeColumn(col)] = f
+		}
+	}
+	for i, name := range found {
+		name = normalizeColumn(name)
+		f, ok := byColumn[name]
+		if !ok {
+			f = fieldIndex(name)
+			if f < 0 {
+				continue // a column rtseg does not use
+			}
+			if _, remapped := opts.Columns[fieldNames[f]]; remapped {
+				continue // --columns takes this field from another column
+			}
+		}
+		if m[f] >= 0 {
+			return m, fmt.Errorf("%s: columns %q and %q both give %s; keep one of them", file, found[m[f]], found[i], fieldNames[f])
+		}
+		m[f] = i
+	}
+
+	missing := func(f int, alternatives ...int) error {
+		e := &MissingColumnError{File: file, Field: fieldNames[f], Found: found}
+		for _, a := range append([]int{f}, alternatives...) {
+			name := fieldNames[a]
+			if col, ok := opts.Columns[name]; ok {
+				name, e.Mapped = col, true
+			}
+			e.Missing = append(e.Missing, name)
+		}
+		if len(found) == 1 && delim != 0 {
+			e.Delimiter = guessDelimiter(found[0], delim)
+		}
+		return e
+	}
 	switch {
-	case !has["user_id"]:
-		missing = "user_id"
-	case !has["seg_id"] && !has["seg_code"]:
-		missing = "seg_id or seg_code"
-	case !has["seg_id"] && !has["member_id"] && opts.Defaults.MemberID == "":
-		missing = "member_id"
+	case m[fUserID] < 0:
+		return m, missing(fUserID)
+	case m[fSegID] < 0 && m[fSegCode] < 0:
+		return m, missing(fSegID, fSegCode)
+	case m[fSegID] < 0 && m[fMemberID] < 0 && strings.TrimSpace(opts.Defaults.MemberID) == "":
+		return m, missing(fMemberID)
 	}
-	if missing == "" {
-		return nil
+	for field, col := range opts.Columns {
+		if f := fieldIndex(field); f >= 0 && m[f] < 0 {
+			return m, &MissingColumnError{File: file, Field: field, Missing: []string{col}, Mapped: true, Found: found}
+		}
 	}
-	return &MissingColumnError{File: file, Missing: missing, Found: found}
+	return m, nil
+}
+
+// fieldIndex returns the index of a field name, or -1.
+func fieldIndex(name string) int {
+	for i, f := range fieldNames {
+		if f == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func normalizeColumn(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// guessDelimiter returns a delimiter that a header read as one column
+// seems to use, other than the one it was read with; 0 for none.
+func guessDelimiter(header string, used rune) rune {
+	for _, d := range []rune{',', ';', '\t', '|'} {
+		if d != used && strings.ContainsRune(header, d) {
+			return d
+		}
+	}
+	return 0
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // ErrEmpty is returned for an input with no header at all.
@@ -19,9 +21,17 @@ var ErrEmpty = errors.New("file is empty (no header line)")
 // Stdin is the INPUT that names standard input.
 const Stdin = "-"
 
+// Formats for Options.Format.
+const (
+	FormatAuto    = "auto"
+	FormatCSV     = "csv"
+	FormatParquet = "parquet"
+)
+
 // Options say how to read the inputs.
 type Options struct {
-	// Format is "csv", "parquet" or "auto" (by extension, then by content).
+	// Format is "csv", "parquet" or "auto" (the default: by extension, then
+	// by content).
 	Format string
 	// Columns maps field names to the file's column names (--columns).
 	Columns map[string]string
@@ -36,21 +46,22 @@ type Options struct {
 // fileReader reads the rows of one file.
 type fileReader interface {
 	Next() (Row, error)
+	Close() error
 }
 
-// Reader reads the rows of several inputs in order.
+// Reader reads the rows of several inputs in order, one file at a time.
 type Reader struct {
 	files   []string
 	opts    Options
 	cur     fileReader
-	closer  io.Closer
 	next    int
 	bytesIn atomic.Int64
 }
 
 // Files expands INPUT arguments into the files to read: a file as it is, a
 // directory's *.csv, *.csv.gz and *.parquet files sorted by name, a glob's
-// matches sorted by name, or "-" for standard input.
+// matches sorted by name (a matching directory is expanded as a directory
+// is), or "-" for standard input.
 func Files(inputs []string) ([]string, error) {
 	var files []string
 	for _, in := range inputs {
@@ -61,18 +72,9 @@ func Files(inputs []string) ([]string, error) {
 		info, err := os.Stat(in)
 		switch {
 		case err == nil && info.IsDir():
-			entries, err := os.ReadDir(in)
+			found, err := dataFiles(in)
 			if err != nil {
 				return nil, err
-			}
-			var found []string
-			for _, e := range entries {
-				if !e.IsDir() && isDataFile(e.Name()) {
-					found = append(found, filepath.Join(in, e.Name()))
-				}
-			}
-			if len(found) == 0 {
-				return nil, fmt.Errorf("%s: no *.csv, *.csv.gz or *.parquet files in this directory", in)
 			}
 			files = append(files, found...)
 		case err == nil:
@@ -86,12 +88,49 @@ func Files(inputs []string) ([]string, error) {
 				return nil, fmt.Errorf("%s: no file matches this pattern", in)
 			}
 			sort.Strings(matches)
-			files = append(files, matches...)
+			for _, m := range matches {
+				if info, err := os.Stat(m); err == nil && info.IsDir() {
+					found, err := dataFiles(m)
+					if err != nil {
+						return nil, err
+					}
+					files = append(files, found...)
+					continue
+				}
+				files = append(files, m)
+			}
 		default:
-			return nil, err
+			return nil, pathError(in, err)
 		}
 	}
 	return files, nil
+}
+
+// dataFiles lists a directory's input files in name order.
+func dataFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, pathError(dir, err)
+	}
+	var found []string
+	for _, e := range entries {
+		if !e.IsDir() && isDataFile(e.Name()) {
+			found = append(found, filepath.Join(dir, e.Name()))
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("%s: no *.csv, *.csv.gz or *.parquet files in this directory", dir)
+	}
+	return found, nil
+}
+
+// pathError names the path once: "x.csv: no such file or directory".
+func pathError(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", name, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 func isDataFile(name string) bool {
@@ -99,12 +138,35 @@ func isDataFile(name string) bool {
 	return strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".csv.gz") || strings.HasSuffix(n, ".parquet")
 }
 
-// Open prepares to read the inputs in order. Files are opened one at a time,
-// as reading reaches them.
+// Open prepares to read the inputs in order. It checks that every input
+// exists; files are opened one at a time, as reading reaches them.
 func Open(inputs []string, opts Options) (*Reader, error) {
+	switch opts.Format {
+	case "":
+		opts.Format = FormatAuto
+	case FormatAuto, FormatCSV, FormatParquet:
+	default:
+		return nil, fmt.Errorf("unknown format %q (want csv, parquet or auto)", opts.Format)
+	}
+	switch d := opts.Delimiter; {
+	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):
+		return nil, fmt.Errorf("delimiter %q cannot separate CSV fields", d)
+	}
 	files, err := Files(inputs)
 	if err != nil {
 		return nil, err
+	}
+	stdin := 0
+	for _, f := range files {
+		if f == Stdin {
+			stdin++
+		}
+	}
+	switch {
+	case stdin > 1:
+		return nil, errors.New(`standard input ("-") can be read only once`)
+	case stdin == 1 && opts.Format == FormatParquet:
+		return nil, errParquetStdin
 	}
 	if opts.Stdin == nil {
 		opts.Stdin = os.Stdin
@@ -112,12 +174,19 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	return &Reader{files: files, opts: opts}, nil
 }
 
+var errParquetStdin = errors.New("standard input: Parquet cannot be read from standard input (it needs random access); give the file's path instead")
+
+// Files returns the files the reader reads, in order.
+func (r *Reader) Files() []string { return append([]string(nil), r.files...) }
+
 // BytesRead is how many input bytes were read so far (compressed bytes for
 // .gz files). It is safe to call from another goroutine.
 func (r *Reader) BytesRead() int64 { return r.bytesIn.Load() }
 
-// Next returns the next row of the inputs, or io.EOF after the last one. An
-// error other than io.EOF means an input could not be read and ends the run.
+// Next returns the next row of the inputs, or io.EOF after the last one. A
+// record that breaks a rule is a row with a Reason, not an error. An error
+// other than io.EOF means an input could not be read and ends the run; it
+// names the file.
 func (r *Reader) Next() (Row, error) {
 	for {
 		if r.cur == nil {
@@ -130,7 +199,9 @@ func (r *Reader) Next() (Row, error) {
 		}
 		row, err := r.cur.Next()
 		if errors.Is(err, io.EOF) {
-			r.Close()
+			if err := r.Close(); err != nil {
+				return Row{}, err
+			}
 			continue
 		}
 		return row, err
@@ -139,79 +210,95 @@ func (r *Reader) Next() (Row, error) {
 
 // Close closes the file being read.
 func (r *Reader) Close() error {
-	var err error
-	if r.closer != nil {
-		err = r.closer.Close()
+	if r.cur == nil {
+		return nil
 	}
-	r.cur, r.closer = nil, nil
+	err := r.cur.Close()
+	r.cur = nil
 	return err
 }
+
+// Magic numbers that tell formats apart.
+var (
+	parquetMagic = []byte("PAR1")
+	gzipMagic    = []byte{0x1f, 0x8b}
+)
 
 func (r *Reader) openNext() error {
 	name := r.files[r.next]
 	r.next++
-	var src io.Reader
 	if name == Stdin {
-		src = r.opts.Stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		r.closer = f
-		src = f
+		return r.openStream(name, r.opts.Stdin, nil)
 	}
-	src = &countingReader{r: src, n: &r.bytesIn}
-	if strings.HasSuffix(strings.ToLower(name), ".gz") {
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			r.Close()
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		src = zr
-	}
-	format, src, err := sniff(name, src, r.opts.Format)
+	f, err := os.Open(name)
 	if err != nil {
-		r.Close()
-		return err
+		return pathError(name, err)
 	}
-	switch format {
-	case "parquet":
-		r.Close()
-		return fmt.Errorf("%s: Parquet input is not supported yet", name)
-	default:
-		fr, err := newCSVFile(name, src, &r.opts)
+	format := r.opts.Format
+	if format == FormatAuto {
+		format = formatOf(name, f)
+	}
+	if format == FormatParquet {
+		pf, err := newParquetFile(name, f, &r.opts, &r.bytesIn)
 		if err != nil {
-			r.Close()
+			f.Close()
 			return err
 		}
-		r.cur = fr
+		r.cur = pf
+		return nil
 	}
-	return nil
+	return r.openStream(name, f, f)
 }
 
-// sniff decides a file's format: the --format flag, else the extension, else
-// the Parquet magic bytes.
-func sniff(name string, src io.Reader, format string) (string, io.Reader, error) {
-	switch format {
-	case "csv", "parquet":
-		return format, src, nil
-	case "", "auto":
-	default:
-		return "", nil, fmt.Errorf("unknown format %q (want csv, parquet or auto)", format)
-	}
+// formatOf decides a file's format by its extension, then by its first
+// bytes.
+func formatOf(name string, f *os.File) string {
 	lower := strings.ToLower(name)
 	switch {
 	case strings.HasSuffix(lower, ".parquet"):
-		return "parquet", src, nil
+		return FormatParquet
 	case strings.HasSuffix(lower, ".csv"), strings.HasSuffix(lower, ".csv.gz"):
-		return "csv", src, nil
+		return FormatCSV
 	}
-	br := bufio.NewReader(src)
-	if magic, _ := br.Peek(4); string(magic) == "PAR1" {
-		return "parquet", br, nil
+	magic := make([]byte, len(parquetMagic))
+	if n, _ := f.ReadAt(magic, 0); n == len(magic) && string(magic) == string(parquetMagic) {
+		return FormatParquet
 	}
-	return "csv", br, nil
+	return FormatCSV
+}
+
+// openStream starts reading a CSV stream, decompressing it if it is gzip.
+func (r *Reader) openStream(name string, src io.Reader, closer io.Closer) error {
+	fail := func(err error) error {
+		if closer != nil {
+			closer.Close()
+		}
+		return err
+	}
+	br := bufio.NewReaderSize(&countingReader{r: src, n: &r.bytesIn}, 64<<10)
+	var in io.Reader = br
+	var zr *gzip.Reader
+	if head, _ := br.Peek(len(gzipMagic)); string(head) == string(gzipMagic) {
+		var err error
+		if zr, err = gzip.NewReader(br); err != nil {
+			return fail(fmt.Errorf("%s: not a readable gzip file: %w", name, err))
+		}
+		in = bufio.NewReaderSize(zr, 64<<10)
+	}
+	if head, _ := in.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
+		switch {
+		case name == Stdin:
+			return fail(errParquetStdin)
+		case zr != nil:
+			return fail(fmt.Errorf("%s: a compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)", name))
+		}
+	}
+	fr, err := newCSVFile(name, in, closer, &r.opts)
+	if err != nil {
+		return fail(err)
+	}
+	r.cur = fr
+	return nil
 }
 
 type countingReader struct {

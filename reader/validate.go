@@ -1,7 +1,6 @@
 package reader
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,19 +10,43 @@ import (
 
 // Limits of a row's fields, from the service's documentation.
 const (
-	MaxUserIDBytes     = 256
-	MaxSegCodeChars    = 50
-	MaxExpiration      = 259200 // 180 days in minutes
-	ExpirationNever    = 0
-	ExpirationRemove   = -1
-	deprecatedDomain   = "sha1mac"
-	canonicalSHA1UDID  = "sha1udid"
-	documentedSHA1UDID = "sh1udid"
+	MaxUserIDBytes   = 256
+	MaxSegCodeChars  = 50
+	MaxExpiration    = 259200 // 180 days in minutes
+	ExpirationNever  = 0
+	ExpirationRemove = -1
 )
 
-// domains are the accepted device-ID domains; the empty domain is a Xandr ID.
-var domains = map[string]bool{
-	"idfa": true, canonicalSHA1UDID: true, "md5udid": true, "openudid": true, "aaid": true,
+// Domains, as the service spells them. The docs also spell sha1udid as
+// "sh1udid"; both are accepted and sent as "sha1udid".
+const (
+	domainIDFA       = "idfa"
+	domainSHA1UDID   = "sha1udid"
+	domainSH1UDID    = "sh1udid"
+	domainMD5UDID    = "md5udid"
+	domainOpenUDID   = "openudid"
+	domainAAID       = "aaid"
+	domainDeprecated = "sha1mac"
+)
+
+// canonicalDomain returns the domain as it is sent (a constant, so that rows
+// do not each hold a copy) and whether it is accepted.
+func canonicalDomain(d string) (string, bool) {
+	switch strings.ToLower(d) {
+	case "":
+		return "", true
+	case domainIDFA:
+		return domainIDFA, true
+	case domainSHA1UDID, domainSH1UDID:
+		return domainSHA1UDID, true
+	case domainMD5UDID:
+		return domainMD5UDID, true
+	case domainOpenUDID:
+		return domainOpenUDID, true
+	case domainAAID:
+		return domainAAID, true
+	}
+	return "", false
 }
 
 // Defaults fill fields that a row leaves empty or that its file lacks.
@@ -37,17 +60,113 @@ type Defaults struct {
 }
 
 // Validate checks one record's fields against the rules of SPEC §3 and returns
-// the row, valid or carrying the reason it is not.
+// the row, valid or carrying the reason it is not. Fields are trimmed of
+// surrounding space; an empty field is absent and takes its default.
 func Validate(pos Position, raw Fields, d Defaults) Row {
+	v := newValidator(d)
+	rec := record{
+		{text: raw.UserID}, {text: raw.Domain}, {text: raw.SegID}, {text: raw.SegCode},
+		{text: raw.MemberID}, {text: raw.Value}, {text: raw.Expiration},
+	}
+	return v.row(pos, &rec)
+}
+
+// The fields of a record, in report order.
+const (
+	fUserID = iota
+	fDomain
+	fSegID
+	fSegCode
+	fMemberID
+	fValue
+	fExpiration
+	numFields
+)
+
+// fieldNames are the names of the fields, in report order.
+var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
+
+// cell is one field of a record as read: text (CSV, Parquet strings) or an
+// integer (Parquet integer columns). The zero cell is absent (an empty CSV
+// field, a null).
+type cell struct {
+	text  string
+	num   int64
+	isNum bool
+}
+
+// String gives the cell as text, as a report shows it.
+func (c cell) String() string {
+	if c.isNum {
+		return strconv.FormatInt(c.num, 10)
+	}
+	return c.text
+}
+
+// trimmed returns the cell without the space around its text.
+func (c cell) trimmed() cell {
+	if !c.isNum {
+		c.text = strings.TrimSpace(c.text)
+	}
+	return c
+}
+
+// present reports whether a trimmed cell holds a value.
+func (c cell) present() bool { return c.isNum || c.text != "" }
+
+// record is the fields of one input record, in report order.
+type record [numFields]cell
+
+// fields returns a copy of the record as text, for the report of an
+// invalid row.
+func (r *record) fields() Fields {
+	text := func(f int) string { return strings.Clone(r[f].String()) }
+	return Fields{
+		UserID: text(fUserID), Domain: text(fDomain), SegID: text(fSegID), SegCode: text(fSegCode),
+		MemberID: text(fMemberID), Value: text(fValue), Expiration: text(fExpiration),
+	}
+}
+
+// validator turns records into rows. Strings a valid row keeps are copied,
+// so that a row never pins a reader's buffer (a CSV line, an Arrow batch);
+// consecutive rows of one user share one copy of the user ID.
+type validator struct {
+	defaults Defaults
+	// def holds the defaults as trimmed cells, by field.
+	def     record
+	lastUID string
+}
+
+func newValidator(d Defaults) validator {
+	v := validator{defaults: d}
+	v.def[fDomain] = cell{text: strings.TrimSpace(d.Domain)}
+	v.def[fMemberID] = cell{text: strings.TrimSpace(d.MemberID)}
+	v.def[fValue] = cell{text: strings.TrimSpace(d.Value)}
+	v.def[fExpiration] = cell{text: strings.TrimSpace(d.Expiration)}
+	return v
+}
+
+// row validates one record. The record's cells may point into buffers that
+// the next read overwrites.
+func (v *validator) row(pos Position, rec *record) Row {
+	var t record
+	for f, c := range rec {
+		t[f] = c.trimmed()
+		if !t[f].present() {
+			t[f] = v.def[f]
+		}
+	}
 	row := Row{Pos: pos}
-	if reason := fill(&row, raw, d); reason != "" {
-		return Row{Pos: pos, Reason: reason, Raw: raw}
+	if reason := v.fill(&row, &t); reason != "" {
+		return Row{Pos: pos, Reason: reason, Raw: rec.fields()}
 	}
 	return row
 }
 
-func fill(row *Row, raw Fields, d Defaults) string {
-	uid := strings.TrimSpace(raw.UserID)
+// fill sets the row's fields from a trimmed record with its defaults
+// applied, or returns why it cannot.
+func (v *validator) fill(row *Row, t *record) string {
+	uid := t[fUserID].String()
 	switch {
 	case uid == "":
 		return "user_id is empty"
@@ -55,46 +174,47 @@ func fill(row *Row, raw Fields, d Defaults) string {
 		return fmt.Sprintf("user_id is %d bytes long, more than the %d allowed", len(uid), MaxUserIDBytes)
 	case !utf8.ValidString(uid):
 		return "user_id is not valid UTF-8"
-	case strings.IndexFunc(uid, unicode.IsControl) >= 0:
+	case hasControl(uid):
 		return "user_id contains a control character"
 	}
-	row.UserID = uid
 
-	domain := strings.ToLower(strings.TrimSpace(orDefault(raw.Domain, d.Domain)))
-	if domain == documentedSHA1UDID {
-		domain = canonicalSHA1UDID
-	}
+	domainText := t[fDomain].String()
+	domain, ok := canonicalDomain(domainText)
 	switch {
-	case domain == deprecatedDomain:
+	case strings.EqualFold(domainText, domainDeprecated):
 		return `domain "sha1mac" is deprecated (since 2019) and no longer accepted`
-	case domain != "" && !domains[domain]:
-		return fmt.Sprintf("domain %q is not one of idfa, sha1udid, md5udid, openudid, aaid (or empty for a Xandr user ID)", domain)
+	case !ok:
+		return fmt.Sprintf("domain %q is not one of idfa, sha1udid, md5udid, openudid, aaid (or empty for a Xandr user ID)", domainText)
 	}
 	row.Domain = domain
 
-	segID, segCode := strings.TrimSpace(raw.SegID), strings.TrimSpace(raw.SegCode)
+	segID, segCode := t[fSegID], t[fSegCode]
 	switch {
-	case segID != "" && segCode != "":
+	case segID.present() && segCode.present():
 		return "seg_id and seg_code are both given; give one of them"
-	case segID != "":
+	case segID.present():
 		id, reason := parseInt(segID, "seg_id", 1, 1<<63-1)
 		if reason != "" {
 			return reason
 		}
 		row.SegID = id
-	case segCode != "":
-		if n := utf8.RuneCountInString(segCode); n > MaxSegCodeChars {
+	case segCode.present():
+		code := segCode.String()
+		if !utf8.ValidString(code) {
+			return "seg_code is not valid UTF-8"
+		}
+		if n := utf8.RuneCountInString(code); n > MaxSegCodeChars {
 			return fmt.Sprintf("seg_code is %d characters long, more than the %d allowed", n, MaxSegCodeChars)
 		}
-		if !utf8.ValidString(segCode) || strings.IndexFunc(segCode, unicode.IsControl) >= 0 {
-			return "seg_code contains a control character or invalid UTF-8"
+		if hasControl(code) {
+			return "seg_code contains a control character"
 		}
-		row.SegCode = segCode
+		row.SegCode = strings.Clone(code)
 	default:
 		return "no segment: give seg_id, or seg_code with member_id"
 	}
 
-	if member := strings.TrimSpace(orDefault(raw.MemberID, d.MemberID)); member != "" {
+	if member := t[fMemberID]; member.present() {
 		id, reason := parseInt(member, "member_id", 1, 1<<63-1)
 		if reason != "" {
 			return reason
@@ -104,47 +224,92 @@ func fill(row *Row, raw Fields, d Defaults) string {
 		return "seg_code needs a member_id (a column or --member-id)"
 	}
 
-	if v := strings.TrimSpace(orDefault(raw.Value, d.Value)); v != "" {
-		n, reason := parseInt(v, "value", -1<<31, 1<<31-1)
+	if value := t[fValue]; value.present() {
+		n, reason := parseInt(value, "value", -1<<31, 1<<31-1)
 		if reason != "" {
 			return reason
 		}
 		row.Value, row.HasValue = int32(n), true
 	}
 
-	if d.Remove {
+	if v.defaults.Remove {
 		row.Expiration, row.HasExpiration = ExpirationRemove, true
-		return ""
-	}
-	if e := strings.TrimSpace(orDefault(raw.Expiration, d.Expiration)); e != "" {
-		n, reason := parseInt(e, "expiration", ExpirationRemove, MaxExpiration)
+	} else if exp := t[fExpiration]; exp.present() {
+		n, reason := parseInt(exp, "expiration", ExpirationRemove, MaxExpiration)
 		if reason != "" {
-			return fmt.Sprintf("expiration %q is not -1 (remove), 0 (never expires) or 1 to %d minutes (180 days)", e, MaxExpiration)
+			if strings.HasSuffix(reason, "whole number") {
+				return reason
+			}
+			return fmt.Sprintf("expiration %q is not -1 (remove), 0 (never expires) or 1 to %d minutes (180 days)", exp.String(), MaxExpiration)
 		}
 		row.Expiration, row.HasExpiration = int32(n), true
 	}
+
+	if uid != v.lastUID {
+		v.lastUID = strings.Clone(uid)
+	}
+	row.UserID = v.lastUID
 	return ""
 }
 
-func orDefault(v, def string) string {
-	if strings.TrimSpace(v) == "" {
-		return def
+// hasControl reports whether s holds a control character (C0, DEL or C1),
+// looking at ASCII bytes directly.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return strings.IndexFunc(s[i:], unicode.IsControl) >= 0
+		}
+		if c < 0x20 || c == 0x7f {
+			return true
+		}
 	}
-	return v
+	return false
 }
 
-// parseInt parses a base-10 integer strictly: no other base, no fraction, no
-// silent wrap-around.
-func parseInt(s, field string, lo, hi int64) (int64, string) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		if errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Sprintf("%s %q is out of range (%d to %d)", field, s, lo, hi)
+// parseInt reads an integer cell strictly: base 10 only, no fraction, no
+// silent wrap-around, within lo..hi.
+func parseInt(c cell, field string, lo, hi int64) (int64, string) {
+	n := c.num
+	if !c.isNum {
+		s := c.text
+		var err error
+		n, err = strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			if !isInteger(s) {
+				return 0, fmt.Sprintf("%s %q is not a whole number", field, s)
+			}
+			return 0, fmt.Sprintf("%s %s is out of range (%s)", field, s, rangeText(lo, hi))
 		}
-		return 0, fmt.Sprintf("%s %q is not a whole number", field, s)
 	}
 	if n < lo || n > hi {
-		return 0, fmt.Sprintf("%s %s is out of range (%d to %d)", field, s, lo, hi)
+		return 0, fmt.Sprintf("%s %d is out of range (%s)", field, n, rangeText(lo, hi))
 	}
 	return n, ""
+}
+
+// isInteger reports whether s is an optional sign and decimal digits.
+func isInteger(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func rangeText(lo, hi int64) string {
+	switch {
+	case lo == 1 && hi == 1<<63-1:
+		return "it must be 1 or more"
+	case lo == -1<<31 && hi == 1<<31-1:
+		return "it must fit in 32 bits: -2147483648 to 2147483647"
+	}
+	return fmt.Sprintf("%d to %d", lo, hi)
 }

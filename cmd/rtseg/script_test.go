@@ -54,6 +54,7 @@ func TestScripts(t *testing.T) {
 			"summary":       cmdSummary,
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
+			"parquet":       cmdParquet,
 		},
 	})
 }

@@ -1,0 +1,97 @@
+package reader
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"testing"
+)
+
+// FuzzCSV reads arbitrary bytes as CSV from standard input. Whatever the
+// input: no panic; either the file is refused as a whole before any row
+// (no header, missing columns, ...) or every record encoding/csv finds
+// yields exactly one row, valid or invalid, at the line that record starts
+// on; a valid row has a user and a segment, an invalid one a reason.
+func FuzzCSV(f *testing.F) {
+	seeds := []string{
+		"user_id,seg_id\nu1,1\n",
+		"\xEF\xBB\xBFUser_ID,SEG_ID,value\r\nu1,1,2\r\nu2,2,\r\n",
+		"user_id,seg_code,member_id\n\"a,b\",\"c \"\"d\"\"\",1\n\"multi\nline\",x,2\n",
+		"user_id,seg_id\nu1,\"unclosed\nu2,2\n",
+		"user_id,seg_id\nu\"1,1\nu2,2\n",
+		"user_id,seg_id,expiration\nu1,1\nu2,2,3,4\n\n\nu3,3,-1\n",
+		"user_id,seg_id\n,\n \t,0x1F\nu,1.9\nu,0100\nu,99999999999999999999\n",
+		"user_id,seg_id,domain\nu1,1,sha1mac\nu2,2,SH1UDID\nu3,3,email\n",
+		"user_id;seg_id\nu1;1\n",
+		"user_id,seg_id\r\nu1,1\ru2,2\r\n",
+		"user_id,seg_id\nu\x00,1\n\xff\xfe,2\n",
+		"",
+		"\n\n",
+		"user_id",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.HasPrefix(data, gzipMagic) || bytes.HasPrefix(data, parquetMagic) {
+			return // not CSV: the reader decompresses or refuses these
+		}
+		r, err := Open([]string{Stdin}, Options{Stdin: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []Row
+		for {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				if len(rows) > 0 {
+					t.Fatalf("error after %d rows: %v", len(rows), err)
+				}
+				return // the file is refused as a whole
+			}
+			rows = append(rows, row)
+		}
+
+		want := recordLines(t, data)
+		if len(rows) != len(want) {
+			t.Fatalf("%d rows, want one per record: %d (records start at lines %v)", len(rows), len(want), want)
+		}
+		for i, row := range rows {
+			if row.Pos.File != Stdin || row.Pos.Line != want[i] {
+				t.Errorf("row %d at %v, want %s:%d", i, row.Pos, Stdin, want[i])
+			}
+			if row.Valid() && (row.UserID == "" || row.SegID == 0 && (row.SegCode == "" || row.MemberID == 0)) {
+				t.Errorf("row %d is valid without a user or a segment: %+v", i, row)
+			}
+		}
+	})
+}
+
+// recordLines lists the start line of every record after the header, as
+// encoding/csv alone finds them.
+func recordLines(t *testing.T, data []byte) []int64 {
+	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, utf8BOM)))
+	if _, err := cr.Read(); err != nil {
+		t.Fatalf("the reader accepted a header that encoding/csv refuses: %v", err)
+	}
+	var lines []int64
+	for {
+		_, err := cr.Read()
+		var pe *csv.ParseError
+		switch {
+		case errors.Is(err, io.EOF):
+			return lines
+		case errors.As(err, &pe):
+			lines = append(lines, int64(pe.StartLine))
+		case err != nil:
+			t.Fatalf("encoding/csv: %v", err)
+		default:
+			line, _ := cr.FieldPos(0)
+			lines = append(lines, int64(line))
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+)
+
+// Parquet reading sizes: rows per record batch, and the read buffer of each
+// column's stream. With buffered streams, memory stays near batch size times
+// columns read, whatever the size of a row group.
+const (
+	parquetBatchRows  = 16 << 10
+	parquetBufferSize = 256 << 10
+)
+
+// parquetFile reads one Parquet file record batch by record batch, only the
+// columns that give fields.
+type parquetFile struct {
+	name  string
+	f     *os.File
+	pf    *file.Reader
+	rr    pqarrow.RecordReader
+	names [numFields]string // the column giving each field, "" for none
+	cells [numFields]func(int) cell
+	batch arrow.Record
+	i, n  int
+	rows  int64
+	v     validator
+}
+
+// newParquetFile reads a Parquet file's footer and schema, checks that the
+// columns rtseg needs are there with types it can read, and prepares to
+// read them.
+func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int64) (pq *parquetFile, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pq, err = nil, corrupt(name, fmt.Errorf("%v", p))
+		}
+	}()
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	// Without a buffered stream a whole column chunk is read into memory.
+	props.BufferedStreamEnabled = true
+	props.BufferSize = parquetBufferSize
+	pf, err := file.NewParquetReader(&countingReaderAt{f: f, n: counter}, file.WithReadProps(props))
+	if err != nil {
+		return nil, corrupt(name, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, corrupt(name, err)
+	}
+	// Read the columns by their Parquet types alone, ignoring the Arrow
+	// schema a writer may have stored: arrow v15 cannot make a batch of a
+	// dictionary column that spans row groups ("not implemented"), while
+	// the same column read as plain strings is fine. large_string columns
+	// read as strings too.
+	if fr.Manifest, err = pqarrow.NewSchemaManifest(pf.MetaData().Schema, nil, &fr.Props); err != nil {
+		pf.Close()
+		return nil, corrupt(name, err)
+	}
+	top := fr.Manifest.Fields
+	found := make([]string, len(top))
+	for i, sf := range top {
+		found[i] = sf.Field.Name
+	}
+	m, err := mapColumns(name, found, opts, 0)
+	if err != nil {
+		pf.Close()
+		return nil, err
+	}
+	pq = &parquetFile{name: name, f: f, pf: pf, v: newValidator(opts.Defaults)}
+	var leaves []int
+	for field, col := range m {
+		if col < 0 {
+			continue
+		}
+		sf := top[col]
+		if !readable(sf.Field.Type) || !sf.IsLeaf() {
+			pf.Close()
+			return nil, fmt.Errorf("%s: column %q (for %s) is %s; rtseg reads text and integer columns", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
+		}
+		pq.names[field] = sf.Field.Name
+		leaves = append(leaves, sf.ColIndex)
+	}
+	if pq.rr, err = fr.GetRecordReader(context.Background(), leaves, nil); err != nil {
+		pf.Close()
+		return nil, corrupt(name, err)
+	}
+	return pq, nil
+}
+
+// corrupt says that a file could not be read as Parquet.
+func corrupt(name string, err error) error {
+	return fmt.Errorf("%s: not a readable Parquet file (truncated or corrupt?): %w", name, err)
+}
+
+// Next returns the next row, numbered from 1 in the file, or io.EOF.
+func (p *parquetFile) Next() (Row, error) {
+	for p.i >= p.n {
+		if err := p.nextBatch(); err != nil {
+			return Row{}, err
+		}
+	}
+	var rec record
+	for f, c := range p.cells {
+		if c != nil {
+			rec[f] = c(p.i)
+		}
+	}
+	p.i++
+	p.rows++
+	return p.v.row(Position{File: p.name, Line: p.rows}, &rec), nil
+}
+
+// nextBatch reads the next record batch. Arrow may panic on a corrupt file;
+// that becomes an error naming the file.
+func (p *parquetFile) nextBatch() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = p.readError(fmt.Errorf("%v", r))
+		}
+	}()
+	p.batch, p.i, p.n = nil, 0, 0
+	if !p.rr.Next() {
+		// Err is io.EOF at a normal end in arrow v15.
+		if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			return p.readError(err)
+		}
+		return io.EOF
+	}
+	p.batch = p.rr.Record()
+	schema := p.batch.Schema()
+	for f, name := range p.names {
+		if name == "" {
+			continue
+		}
+		idx := schema.FieldIndices(name)
+		if len(idx) == 0 {
+			return p.readError(fmt.Errorf("column %q is missing from a record batch", name))
+		}
+		cells, err := cellsOf(p.batch.Column(idx[0]))
+		if err != nil {
+			return fmt.Errorf("%s: column %q: %w", p.name, name, err)
+		}
+		p.cells[f] = cells
+	}
+	p.n = int(p.batch.NumRows())
+	return nil
+}
+
+func (p *parquetFile) readError(err error) error {
+	return fmt.Errorf("%s: Parquet file unreadable after row %d (truncated or corrupt?): %w", p.name, p.rows, err)
+}
+
+// Close releases the batch and closes the file.
+func (p *parquetFile) Close() error {
+	p.rr.Release()
+	p.batch = nil
+	p.pf.Close()
+	return p.f.Close()
+}
+
+// readable reports whether rtseg can read a column of this type.
+func readable(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.STRING, arrow.BINARY,
+		arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return true
+	}
+	return false
+}
+
+// cellsOf returns a function giving the cells of a column: text for text
+// columns, integers for integer columns, absent for nulls. The text points
+// into the batch: the validator copies what a row keeps. Columns come as
+// their Parquet types read them (see newParquetFile): string and binary for
+// BYTE_ARRAY, whatever their Arrow type when written (dictionary,
+// large_string), and integers of every width and sign.
+func cellsOf(a arrow.Array) (func(int) cell, error) {
+	switch a := a.(type) {
+	case *array.String:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return cell{text: a.Value(i)}
+		}, nil
+	case *array.Binary:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return cell{text: a.ValueString(i)}
+		}, nil
+	case *array.Int8:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Int16:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Int32:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Int64:
+		return intCells(a, a.Value), nil
+	case *array.Uint8:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Uint16:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Uint32:
+		return intCells(a, func(i int) int64 { return int64(a.Value(i)) }), nil
+	case *array.Uint64:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			if v := a.Value(i); v > math.MaxInt64 {
+				return cell{text: strconv.FormatUint(v, 10)} // out of range: the validator says so
+			} else {
+				return cell{num: int64(v), isNum: true}
+			}
+		}, nil
+	}
+	return nil, fmt.Errorf("rtseg cannot read %s values", a.DataType())
+}
+
+func intCells(a arrow.Array, value func(int) int64) func(int) cell {
+	return func(i int) cell {
+		if a.IsNull(i) {
+			return cell{}
+		}
+		return cell{num: value(i), isNum: true}
+	}
+}
+
+// countingReaderAt counts the bytes read from a Parquet file.
+type countingReaderAt struct {
+	f *os.File
+	n *atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.f.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReaderAt) Seek(offset int64, whence int) (int64, error) {
+	return c.f.Seek(offset, whence)
+}

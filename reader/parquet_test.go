@@ -1,0 +1,219 @@
+package reader
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/rtseg/rtseg/reader/internal/fixture"
+)
+
+// parquetBytes writes records as Parquet in memory.
+func parquetBytes(t testing.TB, recs []fixture.Record, p fixture.Parquet) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := fixture.WriteParquet(&b, fixture.Of(recs), p); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+var someRecords = []fixture.Record{
+	{"u1", "", "1", "", "", "", ""},
+	{"u1", "", "2", "", "", "5", "0"},
+	{"u2", "idfa", "3", "", "", "", "1440"},
+	{"u3", "", "4", "", "", "", ""},
+	{"u4", "", "5", "", "", "", ""},
+}
+
+// writeArrow writes one Arrow record as a Parquet file.
+func writeArrow(t *testing.T, path string, rec arrow.Record) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(rec.Schema(), f, nil, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // closes f too
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestParquetColumns(t *testing.T) {
+	dir := t.TempDir()
+	cols := []fixture.Column{
+		{Name: "UID", Field: fixture.UserID, Type: fixture.String},
+		{Name: "segment", Field: fixture.SegID, Type: fixture.Int32},
+		{Name: "seg_id", Field: fixture.Value, Type: fixture.Int32},
+	}
+	path := filepath.Join(dir, "mapped.parquet")
+	os.WriteFile(path, parquetBytes(t, someRecords[:2], fixture.Parquet{Columns: cols}), 0o644)
+
+	rows := mustRead(t, []string{path}, Options{Columns: map[string]string{"user_id": "uid", "seg_id": "Segment"}})
+	want := []brief{{Line: 1, UserID: "u1", SegID: 1}, {Line: 2, UserID: "u1", SegID: 2}}
+	if got := briefs(rows); !reflect.DeepEqual(got, want) {
+		t.Errorf("mapped Parquet columns: rows %+v, want %+v", got, want)
+	}
+
+	_, err := readRows(t, []string{path}, Options{})
+	var mc *MissingColumnError
+	if !errors.As(err, &mc) || mc.Field != "user_id" || mc.Delimiter != 0 {
+		t.Fatalf("unmapped Parquet columns: error %v, want a missing user_id column", err)
+	}
+	if want := path + `: missing column "user_id" (found: UID, segment, seg_id)`; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+func TestParquetUnsupportedColumns(t *testing.T) {
+	mem := memory.DefaultAllocator
+	uid := array.NewStringBuilder(mem)
+	uid.Append("u1")
+	seg := array.NewFloat64Builder(mem)
+	seg.Append(10001)
+	list := array.NewListBuilder(mem, arrow.BinaryTypes.String)
+	list.Append(true)
+	list.ValueBuilder().(*array.StringBuilder).Append("u1")
+	ok := array.NewInt64Builder(mem)
+	ok.Append(1)
+
+	tests := []struct {
+		name   string
+		fields []arrow.Field
+		arrays []arrow.Array
+		want   string
+	}{
+		{name: "double seg_id",
+			fields: []arrow.Field{{Name: "user_id", Type: arrow.BinaryTypes.String}, {Name: "seg_id", Type: arrow.PrimitiveTypes.Float64}},
+			arrays: []arrow.Array{uid.NewArray(), seg.NewArray()},
+			want:   `x.parquet: column "seg_id" (for seg_id) is float64; rtseg reads text and integer columns`},
+		{name: "list user_id",
+			fields: []arrow.Field{{Name: "user_id", Type: arrow.ListOf(arrow.BinaryTypes.String)}, {Name: "seg_id", Type: arrow.PrimitiveTypes.Int64}},
+			arrays: []arrow.Array{list.NewArray(), ok.NewArray()},
+			want:   `x.parquet: column "user_id" (for user_id) is list<list: utf8, nullable>; rtseg reads text and integer columns`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := array.NewRecord(arrow.NewSchema(tt.fields, nil), tt.arrays, 1)
+			path := writeArrow(t, filepath.Join(t.TempDir(), "x.parquet"), rec)
+			_, err := readRows(t, []string{path}, Options{})
+			if err == nil || strings.ReplaceAll(err.Error(), path, "x.parquet") != tt.want {
+				t.Errorf("read %s: error %v, want %q", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParquetUint64 checks that an unsigned value past int64 is an invalid
+// row, not a wrapped-around negative number.
+func TestParquetUint64(t *testing.T) {
+	cols := []fixture.Column{{Name: "user_id", Field: fixture.UserID}, {Name: "seg_id", Field: fixture.SegID, Type: fixture.Uint64}}
+	recs := []fixture.Record{{"u1", "", "18446744073709551615"}, {"u2", "", "9223372036854775807"}}
+	path := writeFile(t, "big.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: cols})))
+	got := briefs(mustRead(t, []string{path}, Options{}))
+	want := []brief{
+		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 or more)"},
+		{Line: 2, UserID: "u2", SegID: 9223372036854775807},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %+v, want %+v", got, want)
+	}
+}
+
+// TestParquetBroken cuts and damages a Parquet file in many places: every
+// read ends in rows or in an error naming the file, never in a panic.
+func TestParquetBroken(t *testing.T) {
+	recs := make([]fixture.Record, 0, 3000)
+	for r := range fixture.Sorted(3000) {
+		recs = append(recs, r)
+	}
+	good := parquetBytes(t, recs, fixture.Parquet{Columns: fixture.TypedColumns(), RowGroupRows: 1000, Snappy: true})
+	dir := t.TempDir()
+
+	for _, n := range []int{0, 3, 4, 8, 100, len(good) / 2, len(good) - 9, len(good) - 8, len(good) - 1} {
+		path := filepath.Join(dir, "cut.parquet")
+		os.WriteFile(path, good[:n], 0o644)
+		rows, err := readRows(t, []string{path}, Options{})
+		if err == nil {
+			t.Errorf("file cut to %d of %d bytes: %d rows and no error, want an error", n, len(good), len(rows))
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), "truncated or corrupt") {
+			t.Errorf("file cut to %d bytes: error %q, want it to name the file and say it is truncated or corrupt", n, err)
+		}
+	}
+
+	// Damage the pages: a run of bytes overwritten at many offsets.
+	errs := 0
+	for off := 4; off < len(good)/2; off += len(good) / 40 {
+		bad := append([]byte(nil), good...)
+		for i := off; i < off+16 && i < len(bad); i++ {
+			bad[i] ^= 0x5a
+		}
+		path := filepath.Join(dir, "bad.parquet")
+		os.WriteFile(path, bad, 0o644)
+		_, err := readRows(t, []string{path}, Options{})
+		if err != nil {
+			errs++
+			if !strings.HasPrefix(err.Error(), path+": ") {
+				t.Errorf("damage at %d: error %q does not name the file", off, err)
+			}
+		}
+	}
+	if errs == 0 {
+		t.Errorf("no damaged file gave an error")
+	}
+}
+
+// TestParquetFormat checks how a file is recognised as Parquet, and where
+// Parquet cannot be read.
+func TestParquetFormat(t *testing.T) {
+	data := parquetBytes(t, someRecords, fixture.Parquet{})
+	want := len(someRecords)
+
+	noExt := writeFile(t, "export", string(data))
+	if rows := mustRead(t, []string{noExt}, Options{}); len(rows) != want {
+		t.Errorf("Parquet without an extension: %d rows, want %d", len(rows), want)
+	}
+	empty := writeFile(t, "empty.parquet", string(parquetBytes(t, nil, fixture.Parquet{})))
+	if rows := mustRead(t, []string{empty}, Options{}); len(rows) != 0 {
+		t.Errorf("Parquet without rows: %d rows, want none", len(rows))
+	}
+	forced := writeFile(t, "export.dat", string(data))
+	if rows := mustRead(t, []string{forced}, Options{Format: FormatParquet}); len(rows) != want {
+		t.Errorf("--format parquet: %d rows, want %d", len(rows), want)
+	}
+
+	if _, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)}); !errors.Is(err, errParquetStdin) {
+		t.Errorf("Parquet on standard input: error %v, want %v", err, errParquetStdin)
+	}
+	if _, err := Open([]string{Stdin}, Options{Format: FormatParquet}); !errors.Is(err, errParquetStdin) {
+		t.Errorf("--format parquet with -: error %v, want %v", err, errParquetStdin)
+	}
+
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(data)
+	zw.Close()
+	gz := writeFile(t, "export.gz", z.String())
+	_, err := readRows(t, []string{gz}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "compressed Parquet file cannot be read") {
+		t.Errorf("gzipped Parquet: error %v, want one saying it cannot be read", err)
+	}
+}

@@ -1,0 +1,141 @@
+package reader
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+func TestValidate(t *testing.T) {
+	pos := Position{File: "in.csv", Line: 7}
+	base := Fields{UserID: "12345678900987654321", SegID: "10001"}
+	with := func(change func(*Fields)) Fields {
+		f := base
+		change(&f)
+		return f
+	}
+	tests := []struct {
+		name     string
+		raw      Fields
+		defaults Defaults
+		want     Row    // compared when reason is empty
+		reason   string // the whole reason, when not empty
+	}{
+		{name: "minimal", raw: base,
+			want: Row{UserID: "12345678900987654321", SegID: 10001}},
+		{name: "all fields", raw: Fields{UserID: " 6d92078a ", Domain: "AAID", SegID: "12", MemberID: "1234", Value: "-5", Expiration: "259200"},
+			want: Row{UserID: "6d92078a", Domain: "aaid", SegID: 12, MemberID: 1234, Value: -5, HasValue: true, Expiration: 259200, HasExpiration: true}},
+		{name: "seg_code with member_id", raw: Fields{UserID: "u", SegCode: "loyal-customers", MemberID: "1234"},
+			want: Row{UserID: "u", SegCode: "loyal-customers", MemberID: 1234}},
+		{name: "expiration 0 never expires", raw: with(func(f *Fields) { f.Expiration = "0" }),
+			want: Row{UserID: base.UserID, SegID: 10001, Expiration: 0, HasExpiration: true}},
+		{name: "absent expiration stays absent", raw: with(func(f *Fields) { f.Expiration = "  " }),
+			want: Row{UserID: base.UserID, SegID: 10001}},
+		{name: "value 0 is a value", raw: with(func(f *Fields) { f.Value = "0" }),
+			want: Row{UserID: base.UserID, SegID: 10001, HasValue: true}},
+		{name: "expiration -1 removes", raw: with(func(f *Fields) { f.Expiration = "-1" }),
+			want: Row{UserID: base.UserID, SegID: 10001, Expiration: -1, HasExpiration: true}},
+		{name: "leading zeros are decimal", raw: with(func(f *Fields) { f.SegID = "0100" }),
+			want: Row{UserID: base.UserID, SegID: 100}},
+		{name: "sh1udid is sha1udid", raw: with(func(f *Fields) { f.Domain = "sh1udid" }),
+			want: Row{UserID: base.UserID, Domain: "sha1udid", SegID: 10001}},
+		{name: "defaults fill absent fields", raw: Fields{UserID: "u", SegCode: "c"},
+			defaults: Defaults{Domain: "idfa", MemberID: "99", Value: "3", Expiration: "1440"},
+			want:     Row{UserID: "u", Domain: "idfa", SegCode: "c", MemberID: 99, Value: 3, HasValue: true, Expiration: 1440, HasExpiration: true}},
+		{name: "a field beats its default", raw: with(func(f *Fields) { f.Expiration = "0"; f.Domain = "aaid" }),
+			defaults: Defaults{Domain: "idfa", Expiration: "1440"},
+			want:     Row{UserID: base.UserID, Domain: "aaid", SegID: 10001, HasExpiration: true}},
+		{name: "remove overrides expiration", raw: with(func(f *Fields) { f.Expiration = "1440" }),
+			defaults: Defaults{Remove: true},
+			want:     Row{UserID: base.UserID, SegID: 10001, Expiration: -1, HasExpiration: true}},
+
+		{name: "empty user_id", raw: with(func(f *Fields) { f.UserID = " " }), reason: "user_id is empty"},
+		{name: "long user_id", raw: with(func(f *Fields) { f.UserID = strings.Repeat("x", 257) }),
+			reason: "user_id is 257 bytes long, more than the 256 allowed"},
+		{name: "user_id of 256 bytes", raw: with(func(f *Fields) { f.UserID = strings.Repeat("x", 256) }),
+			want: Row{UserID: strings.Repeat("x", 256), SegID: 10001}},
+		{name: "control character", raw: with(func(f *Fields) { f.UserID = "a\nb" }), reason: "user_id contains a control character"},
+		{name: "DEL", raw: with(func(f *Fields) { f.UserID = "ab\x7f" }), reason: "user_id contains a control character"},
+		{name: "C1 control after non-ASCII", raw: with(func(f *Fields) { f.UserID = "é\u0090x" }), reason: "user_id contains a control character"},
+		{name: "non-ASCII letters", raw: with(func(f *Fields) { f.UserID = "ünïcødé" }), want: Row{UserID: "ünïcødé", SegID: 10001}},
+		{name: "invalid UTF-8", raw: with(func(f *Fields) { f.UserID = "a\xffb" }), reason: "user_id is not valid UTF-8"},
+		{name: "sha1mac", raw: with(func(f *Fields) { f.Domain = "SHA1MAC" }),
+			reason: `domain "sha1mac" is deprecated (since 2019) and no longer accepted`},
+		{name: "unknown domain", raw: with(func(f *Fields) { f.Domain = "email" }),
+			reason: `domain "email" is not one of idfa, sha1udid, md5udid, openudid, aaid (or empty for a Xandr user ID)`},
+		{name: "no segment", raw: Fields{UserID: "u"}, reason: "no segment: give seg_id, or seg_code with member_id"},
+		{name: "both seg_id and seg_code", raw: with(func(f *Fields) { f.SegCode = "c"; f.MemberID = "1" }),
+			reason: "seg_id and seg_code are both given; give one of them"},
+		{name: "seg_id zero", raw: with(func(f *Fields) { f.SegID = "0" }), reason: "seg_id 0 is out of range (it must be 1 or more)"},
+		{name: "seg_id negative", raw: with(func(f *Fields) { f.SegID = "-3" }), reason: "seg_id -3 is out of range (it must be 1 or more)"},
+		{name: "seg_id hex", raw: with(func(f *Fields) { f.SegID = "0x1F" }), reason: `seg_id "0x1F" is not a whole number`},
+		{name: "seg_id fraction", raw: with(func(f *Fields) { f.SegID = "1.9" }), reason: `seg_id "1.9" is not a whole number`},
+		{name: "seg_id underscore", raw: with(func(f *Fields) { f.SegID = "1_000" }), reason: `seg_id "1_000" is not a whole number`},
+		{name: "seg_id past int64", raw: with(func(f *Fields) { f.SegID = "99999999999999999999" }),
+			reason: "seg_id 99999999999999999999 is out of range (it must be 1 or more)"},
+		{name: "seg_code too long", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 51), MemberID: "1"},
+			reason: "seg_code is 51 characters long, more than the 50 allowed"},
+		{name: "seg_code of 50 characters", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: "1"},
+			want: Row{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: 1}},
+		{name: "seg_code control character", raw: Fields{UserID: "u", SegCode: "a\tb", MemberID: "1"},
+			reason: "seg_code contains a control character"},
+		{name: "seg_code without member_id", raw: Fields{UserID: "u", SegCode: "c"},
+			reason: "seg_code needs a member_id (a column or --member-id)"},
+		{name: "member_id zero", raw: Fields{UserID: "u", SegCode: "c", MemberID: "0"},
+			reason: "member_id 0 is out of range (it must be 1 or more)"},
+		{name: "member_id text", raw: Fields{UserID: "u", SegCode: "c", MemberID: "acme"},
+			reason: `member_id "acme" is not a whole number`},
+		{name: "value past 32 bits", raw: with(func(f *Fields) { f.Value = "2147483648" }),
+			reason: "value 2147483648 is out of range (it must fit in 32 bits: -2147483648 to 2147483647)"},
+		{name: "value not a number", raw: with(func(f *Fields) { f.Value = "high" }), reason: `value "high" is not a whole number`},
+		{name: "expiration past 180 days", raw: with(func(f *Fields) { f.Expiration = "259201" }),
+			reason: `expiration "259201" is not -1 (remove), 0 (never expires) or 1 to 259200 minutes (180 days)`},
+		{name: "expiration -2", raw: with(func(f *Fields) { f.Expiration = "-2" }),
+			reason: `expiration "-2" is not -1 (remove), 0 (never expires) or 1 to 259200 minutes (180 days)`},
+		{name: "expiration fraction", raw: with(func(f *Fields) { f.Expiration = "1.5" }),
+			reason: `expiration "1.5" is not a whole number`},
+		{name: "bad default", raw: base, defaults: Defaults{Expiration: "forever"},
+			reason: `expiration "forever" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Validate(pos, tt.raw, tt.defaults)
+			if got.Pos != pos {
+				t.Errorf("Validate(%+v).Pos = %v, want %v", tt.raw, got.Pos, pos)
+			}
+			if tt.reason != "" {
+				if got.Reason != tt.reason {
+					t.Errorf("Validate(%+v).Reason = %q, want %q", tt.raw, got.Reason, tt.reason)
+				}
+				if got.Raw != tt.raw {
+					t.Errorf("Validate(%+v).Raw = %+v, want the fields as read", tt.raw, got.Raw)
+				}
+				return
+			}
+			tt.want.Pos = pos
+			if got != tt.want {
+				t.Errorf("Validate(%+v) =\n%+v, want\n%+v", tt.raw, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestValidatorSharesUserID checks that consecutive rows of one user hold
+// one copy of its ID, not one each, and never the reader's buffer.
+func TestValidatorSharesUserID(t *testing.T) {
+	v := newValidator(Defaults{})
+	first := "u1"
+	rec := record{{text: first}, {}, {text: "1"}}
+	a := v.row(Position{}, &rec)
+	rec[fUserID] = cell{text: " u1"}
+	b := v.row(Position{}, &rec)
+	if a.UserID != "u1" || b.UserID != "u1" {
+		t.Fatalf("user IDs %q, %q, want u1", a.UserID, b.UserID)
+	}
+	if unsafe.StringData(a.UserID) != unsafe.StringData(b.UserID) {
+		t.Errorf("two rows of one user hold two copies of its ID")
+	}
+	if unsafe.StringData(a.UserID) == unsafe.StringData(first) {
+		t.Errorf("a row holds the text it was read from")
+	}
+}
