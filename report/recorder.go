@@ -33,7 +33,7 @@ type Recorder struct {
 
 	// Owned by the recorder goroutine.
 	sum      Summary
-	segments map[string]*SegmentSummary
+	segments map[reader.Segment]*SegmentSummary
 	err      error
 	line     Line
 }
@@ -44,7 +44,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 		cfg:      cfg,
 		events:   make(chan func(), 256),
 		done:     make(chan struct{}),
-		segments: map[string]*SegmentSummary{},
+		segments: map[reader.Segment]*SegmentSummary{},
 	}
 	r.sum.Command = cfg.Command
 	go func() {
@@ -238,11 +238,10 @@ func (r *Recorder) segmentOf(row *reader.Row) *SegmentSummary {
 			return nil
 		}
 	}
-	key := seg.String()
-	s := r.segments[key]
+	s := r.segments[seg]
 	if s == nil {
-		s = &SegmentSummary{Segment: key, SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
-		r.segments[key] = s
+		s = &SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
+		r.segments[seg] = s
 	}
 	return s
 }

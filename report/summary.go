@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rtseg/rtseg/reader"
 )
 
 // Summary is the run's account, written as JSON with --summary.
@@ -97,7 +99,7 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	}
 }
 
-func sortSegments(m map[string]*SegmentSummary) []SegmentSummary {
+func sortSegments(m map[reader.Segment]*SegmentSummary) []SegmentSummary {
 	out := make([]SegmentSummary, 0, len(m))
 	for _, s := range m {
 		out = append(out, *s)

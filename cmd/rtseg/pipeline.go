@@ -179,28 +179,78 @@ func (spillFailed) Hint() string {
 }
 
 func readRows(ctx context.Context, s *stages, group grouper) error {
-	const batch = 1024
-	n := 0
-	defer func() { s.recorder.Read(n) }()
-	for ctx.Err() == nil {
-		row, err := s.reader.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
+	batches, stop := readAhead(s.reader)
+	defer stop()
+	for b := range batches {
+		for i := range b.rows {
+			if ctx.Err() != nil {
+				s.recorder.Read(i)
+				return nil
+			}
+			row := &b.rows[i]
+			if !row.Valid() {
+				s.recorder.Invalid(*row)
+				continue
+			}
+			if err := group.Add(*row); err != nil {
+				s.recorder.Read(i + 1)
+				return err
+			}
 		}
-		if err != nil {
-			return err
-		}
-		if n++; n == batch {
-			s.recorder.Read(n)
-			n = 0
-		}
-		if !row.Valid() {
-			s.recorder.Invalid(row)
-			continue
-		}
-		if err := group.Add(row); err != nil {
-			return err
+		s.recorder.Read(len(b.rows))
+		if b.err != nil {
+			if errors.Is(b.err, io.EOF) {
+				return nil
+			}
+			return b.err
 		}
 	}
 	return nil
+}
+
+// rowBatch is a run of rows read ahead, and the error that ended reading
+// (io.EOF at the end), if any.
+type rowBatch struct {
+	rows []reader.Row
+	err  error
+}
+
+// readAheadRows is how many rows go in one batch read ahead.
+const readAheadRows = 512
+
+// readAhead reads rows on a goroutine of its own, in batches, so that
+// decoding and grouping each use a core. Rows count as read once taken from
+// the channel. stop ends reading and waits for the goroutine, so that the
+// reader may be closed after it.
+func readAhead(rd *reader.Reader) (<-chan rowBatch, func()) {
+	out := make(chan rowBatch, 4)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		for {
+			b := rowBatch{rows: make([]reader.Row, 0, readAheadRows)}
+			for len(b.rows) < readAheadRows {
+				row, err := rd.Next()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.rows = append(b.rows, row)
+			}
+			select {
+			case out <- b:
+			case <-quit:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return out, func() {
+		close(quit)
+		<-done
+	}
 }
