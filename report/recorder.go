@@ -96,46 +96,53 @@ func (r *Recorder) Superseded(row reader.Row, by reader.Position) {
 	}
 }
 
+// Each method below keeps only a request's rows and the size of its body,
+// not the body: a recorder behind a fast reader then holds no bodies.
+
 // Valid records, for rtseg validate, a request that would be sent.
 func (r *Recorder) Valid(req *chunker.Request) {
+	entries, size := req.Entries, len(req.Body)
 	r.events <- func() {
-		r.countRequest(req, 0, len(req.Entries))
-		r.eachRow(req, func(row *reader.Row) { r.record(row, Valid, "", 0) })
+		r.countRequest(size, 0, len(entries))
+		eachRow(entries, func(row *reader.Row) { r.record(row, Valid, "", 0) })
 	}
 }
 
 // Skipped records a request that an earlier run delivered (--state-dir).
 func (r *Recorder) Skipped(req *chunker.Request) {
+	entries := req.Entries
 	r.events <- func() {
-		r.eachRow(req, func(row *reader.Row) { r.record(row, Skipped, "delivered by an earlier run", 0) })
+		eachRow(entries, func(row *reader.Row) { r.record(row, Skipped, "delivered by an earlier run", 0) })
 	}
 }
 
 // Unsent records a request that was never sent, with why.
 func (r *Recorder) Unsent(req *chunker.Request, reason string) {
+	entries := req.Entries
 	r.events <- func() {
-		r.eachRow(req, func(row *reader.Row) { r.record(row, Failed, reason, 0) })
+		eachRow(entries, func(row *reader.Row) { r.record(row, Failed, reason, 0) })
 	}
 }
 
 // Sent records what became of a request that the uploader handled.
 func (r *Recorder) Sent(res uploader.Result) {
+	entries, size := res.Request.Entries, len(res.Request.Body)
+	res.Request = nil
 	r.events <- func() {
-		req := res.Request
 		resent := map[int]bool{}
 		for _, e := range res.Resent {
 			resent[e] = true
 		}
 		if res.Attempts > 0 {
-			r.countRequest(req, res.Attempts, len(req.Entries)-len(res.Resent))
+			r.countRequest(size, res.Attempts, len(entries)-len(res.Resent))
 			r.sum.Retries += int64(res.Retries)
 			r.sum.Throttled += int64(res.Throttled)
 		}
-		for i := range req.Entries {
+		for i := range entries {
 			if resent[i] {
 				continue
 			}
-			rows := req.Entries[i].Rows
+			rows := entries[i].Rows
 			for j := range rows {
 				switch msg, warned := res.Warned[uploader.RowRef{Entry: i, Block: j}]; {
 				case res.Err != nil:
@@ -150,18 +157,18 @@ func (r *Recorder) Sent(res uploader.Result) {
 	}
 }
 
-func (r *Recorder) countRequest(req *chunker.Request, attempts, users int) {
+func (r *Recorder) countRequest(bodySize, attempts, users int) {
 	r.sum.Requests++
 	r.sum.Users += int64(users)
 	r.live.requests.Add(1)
 	r.live.users.Add(int64(users))
-	r.sum.BytesSent += int64(len(req.Body) * max(attempts, 1))
+	r.sum.BytesSent += int64(bodySize * max(attempts, 1))
 }
 
-func (r *Recorder) eachRow(req *chunker.Request, f func(*reader.Row)) {
-	for i := range req.Entries {
-		for j := range req.Entries[i].Rows {
-			f(&req.Entries[i].Rows[j])
+func eachRow(entries []chunker.Entry, f func(*reader.Row)) {
+	for i := range entries {
+		for j := range entries[i].Rows {
+			f(&entries[i].Rows[j])
 		}
 	}
 }

@@ -87,11 +87,17 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	add(s.Warned, "warned")
 	add(s.Failed, "failed")
 	add(s.Skipped, "skipped")
-	fmt.Fprintf(w, "rtseg: %d rows read: %s\n", s.RowsRead, strings.Join(parts, ", "))
-	if s.Command != "validate" {
+	if len(parts) == 0 {
+		fmt.Fprintf(w, "rtseg: %d rows read: nothing to do\n", s.RowsRead)
+	} else {
+		fmt.Fprintf(w, "rtseg: %d rows read: %s\n", s.RowsRead, strings.Join(parts, ", "))
+	}
+	switch {
+	case s.RowsRead == 0:
+	case s.Command != "validate":
 		fmt.Fprintf(w, "rtseg: %d users in %d requests (%d retries, %d throttled), %d bytes sent in %.1fs\n",
 			s.Users, s.Requests, s.Retries, s.Throttled, s.BytesSent, s.ElapsedSeconds)
-	} else {
+	default:
 		fmt.Fprintf(w, "rtseg: would send %d users in %d requests (%d bytes)\n", s.Users, s.Requests, s.BytesSent)
 	}
 	if !s.Reconciles() {

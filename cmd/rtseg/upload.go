@@ -187,7 +187,9 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			status, runFailure = exitFailure, fmt.Errorf("--summary: %w", err)
 		}
 	}
-	sum.WriteHuman(e.stderr)
+	if runFailure == nil || sum.RowsRead > 0 {
+		sum.WriteHuman(e.stderr)
+	}
 	if o.report != "" && (sum.RowsRead > sum.Accepted+sum.Valid || o.reportAll) {
 		fmt.Fprintf(e.stderr, "rtseg: report: %s\n", o.report)
 	}
