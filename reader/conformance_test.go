@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -220,7 +221,7 @@ func TestConformance(t *testing.T) {
 			for i, rec := range recs {
 				pos := Position{File: path, Line: f.line(recs, i)}
 				want := Validate(pos, fieldsOf(rec), Defaults{})
-				if rows[i] != want {
+				if !reflect.DeepEqual(rows[i], want) {
 					t.Errorf("%s: record %d:\n got %+v\nwant %+v", f.name, i, rows[i], want)
 				}
 			}

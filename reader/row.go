@@ -51,7 +51,9 @@ type Row struct {
 	HasExpiration bool
 
 	Reason string
-	Raw    Fields
+	// Raw is set for invalid rows only: a pointer keeps valid rows, which
+	// grouping holds by the million, small.
+	Raw *Fields
 }
 
 // Valid reports whether the row passed validation.
@@ -75,7 +77,10 @@ func (r *Row) Removes() bool { return r.HasExpiration && r.Expiration == Expirat
 // to be sent for a valid one (defaults applied).
 func (r *Row) Fields() Fields {
 	if !r.Valid() {
-		return r.Raw
+		if r.Raw == nil {
+			return Fields{}
+		}
+		return *r.Raw
 	}
 	f := Fields{UserID: r.UserID, Domain: r.Domain, SegCode: r.SegCode}
 	if r.SegID != 0 {

@@ -158,7 +158,8 @@ func (v *validator) row(pos Position, rec *record) Row {
 	}
 	row := Row{Pos: pos}
 	if reason := v.fill(&row, &t); reason != "" {
-		return Row{Pos: pos, Reason: reason, Raw: rec.fields()}
+		raw := rec.fields()
+		return Row{Pos: pos, Reason: reason, Raw: &raw}
 	}
 	return row
 }

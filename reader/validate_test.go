@@ -107,7 +107,7 @@ func TestValidate(t *testing.T) {
 				if got.Reason != tt.reason {
 					t.Errorf("Validate(%+v).Reason = %q, want %q", tt.raw, got.Reason, tt.reason)
 				}
-				if got.Raw != tt.raw {
+				if got.Raw == nil || *got.Raw != tt.raw {
 					t.Errorf("Validate(%+v).Raw = %+v, want the fields as read", tt.raw, got.Raw)
 				}
 				return

@@ -236,11 +236,12 @@ func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
 func (r *Recorder) segmentOf(row *reader.Row) *SegmentSummary {
 	seg := row.Segment()
 	if !row.Valid() {
+		raw := row.Fields()
 		seg = reader.Segment{}
-		if id, err := strconv.ParseInt(strings.TrimSpace(row.Raw.SegID), 10, 64); err == nil && id > 0 {
+		if id, err := strconv.ParseInt(strings.TrimSpace(raw.SegID), 10, 64); err == nil && id > 0 {
 			seg.ID = id
-		} else if m, err := strconv.ParseInt(strings.TrimSpace(row.Raw.MemberID), 10, 64); err == nil && row.Raw.SegCode != "" {
-			seg.MemberID, seg.Code = m, strings.TrimSpace(row.Raw.SegCode)
+		} else if m, err := strconv.ParseInt(strings.TrimSpace(raw.MemberID), 10, 64); err == nil && raw.SegCode != "" {
+			seg.MemberID, seg.Code = m, strings.TrimSpace(raw.SegCode)
 		} else {
 			return nil
 		}
