@@ -162,15 +162,7 @@ func (h *Handler) serveProcessed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _, limit, _ := h.cfg.api.limits()
-	if a.usageReads == nil {
-		a.usageReads = map[int64]*window{}
-	}
-	win := a.usageReads[member]
-	if win == nil {
-		nw := newWindow(time.Second)
-		win = &nw
-		a.usageReads[member] = win
-	}
+	win := memberWindow(&a.usageReads, member, time.Second)
 	win.add(now, 1)
 	a.stats.MaxUsageReadsInWindow = max(a.stats.MaxUsageReadsInWindow, win.max)
 	if win.count(now) > limit {

@@ -122,7 +122,7 @@ type APIStats struct {
 type apiState struct {
 	byID       map[int64]*Segment
 	byCode     map[string]*Segment // "member:lowercase code"
-	segReads   map[int64]*spanLog
+	segReads   map[int64]*window
 	usageReads map[int64]*window
 	usage      map[int64]map[time.Time]*usageHour
 	// cur is the hour of the request being processed; curMember its caller.
@@ -212,20 +212,14 @@ func (h *Handler) serveSegmentLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, span, _, pageSize := h.cfg.api.limits()
-	if a.segReads == nil {
-		a.segReads = map[int64]*spanLog{}
-	}
-	log := a.segReads[member]
-	if log == nil {
-		log = &spanLog{span: span}
-		a.segReads[member] = log
-	}
-	log.add(now, 1)
-	a.stats.MaxSegmentReadsInWindow = max(a.stats.MaxSegmentReadsInWindow, log.max)
-	if log.total > limit {
+	reads := memberWindow(&a.segReads, member, span)
+	reads.add(now, 1)
+	a.stats.MaxSegmentReadsInWindow = max(a.stats.MaxSegmentReadsInWindow, reads.max)
+	if reads.count(now) > limit {
+		_, wait := reads.fits(now, 0, limit)
 		a.stats.ReadsThrottled++
 		w.Header().Set("x-ratelimit-code", "api-read")
-		w.Header().Set("Retry-After", retryAfter(log.wait(now)))
+		w.Header().Set("Retry-After", retryAfter(wait))
 		writeError(w, http.StatusTooManyRequests, ErrRateExceeded, fmt.Sprintf(MsgSegmentRateLimited, limit, int(span.Seconds())))
 		return
 	}
@@ -342,34 +336,4 @@ func segmentObject(s *Segment) map[string]any {
 		"advertiser_id":       nil,
 		"piggyback_pixels":    nil,
 	}
-}
-
-// spanLog counts events over the last span, for a limit that holds in every
-// window of that span.
-type spanLog struct {
-	span   time.Duration
-	events []time.Time
-	total  int
-	max    int // the most ever counted in one window
-}
-
-func (l *spanLog) add(now time.Time, n int) {
-	cut := 0
-	for cut < len(l.events) && !l.events[cut].After(now.Add(-l.span)) {
-		cut++
-	}
-	l.events = l.events[cut:]
-	for range n {
-		l.events = append(l.events, now)
-	}
-	l.total = len(l.events)
-	l.max = max(l.max, l.total)
-}
-
-// wait is how long until the oldest counted event leaves the window.
-func (l *spanLog) wait(now time.Time) time.Duration {
-	if len(l.events) == 0 {
-		return 0
-	}
-	return max(l.events[0].Add(l.span).Sub(now), 0)
 }

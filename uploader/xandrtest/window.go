@@ -85,3 +85,18 @@ func (w *window) add(at time.Time, n int) {
 	}
 	w.prune()
 }
+
+// memberWindow returns a member's window of span in *m, making both as
+// needed.
+func memberWindow(m *map[int64]*window, member int64, span time.Duration) *window {
+	if *m == nil {
+		*m = map[int64]*window{}
+	}
+	w := (*m)[member]
+	if w == nil {
+		nw := newWindow(span)
+		w = &nw
+		(*m)[member] = w
+	}
+	return w
+}
