@@ -53,8 +53,9 @@ func (l *latest) add(row reader.Row, out Output) error {
 	return nil
 }
 
-// reset starts the next user; the rows already taken are left to their
-// taker.
+// reset starts the next user, reusing the room of the last one's rows,
+// which the packer has copied.
 func (l *latest) reset(u reader.User) {
-	l.user, l.rows, l.index = u, nil, nil
+	clear(l.rows) // drop the text the rows point to
+	l.user, l.rows, l.index = u, l.rows[:0], nil
 }

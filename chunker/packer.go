@@ -91,8 +91,19 @@ type Packer struct {
 	hold    int
 	chunks  [][]reader.Row
 	order   []int
+	kept    []reader.Row
 	scratch []byte
+	// block is where the rows of packed entries are kept: requests share
+	// blocks, so that packing a user allocates nothing of its own.
+	block []reader.Row
+	// lastBody and lastUsers are the size of the last request sent, which
+	// the next one is likely to match: its room is made once, not grown.
+	lastBody, lastUsers int
 }
+
+// blockRows is how many rows a block of kept rows holds, unless one user
+// needs more.
+const blockRows = 2048
 
 // maxHold bounds the full requests held back, and the memory they take.
 const maxHold = 8
@@ -126,7 +137,8 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 //
 // Each user must be added once; a grouper that may meet a user again (as
 // Adjacent does on input that is not quite sorted) must say so, so that the
-// requests holding it again are marked Ordered.
+// requests holding it again are marked Ordered. The packer keeps copies of
+// the rows: the caller may reuse the slice.
 func (p *Packer) AddUser(u reader.User, rows []reader.Row) error {
 	return p.add(u, rows, false)
 }
@@ -137,8 +149,19 @@ func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
 	if err != nil || len(rows) == 0 {
 		return err
 	}
+	rows = p.keep(rows)
 	p.chunks = p.chunks[:0]
-	for len(rows) > 0 {
+	// Most users fit in one entry: encoding it once tells, and the
+	// encoding is kept for placing it.
+	encoded := false
+	if len(rows) <= p.limits.MaxSegments {
+		p.scratch = encodeEntry(p.scratch[:0], u, rows)
+		encoded = len(bodyOpen)+len(p.scratch)+len(bodyClose) <= p.limits.MaxBytes
+	}
+	if encoded {
+		p.chunks = append(p.chunks, rows)
+	}
+	for !encoded && len(rows) > 0 {
 		n := p.fitBlocks(u, rows)
 		p.chunks = append(p.chunks, rows[:n:n])
 		rows = rows[n:]
@@ -151,7 +174,9 @@ func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
 		next = max(next, p.lastHolding(u)+1)
 	}
 	for i, chunk := range p.chunks {
-		p.scratch = encodeEntry(p.scratch[:0], u, chunk)
+		if !encoded {
+			p.scratch = encodeEntry(p.scratch[:0], u, chunk)
+		}
 		at := next
 		if i == 0 && at == p.head {
 			// The head takes first entries until one no longer
@@ -217,7 +242,7 @@ func (p *Packer) laterWins(rows []reader.Row) ([]reader.Row, error) {
 		return cmp.Compare(i, j)
 	})
 	p.order = order
-	kept := make([]reader.Row, 0, len(rows))
+	kept := p.kept[:0]
 	for k := 0; k < len(order); {
 		// order[k:end] are the rows of one segment: each is replaced
 		// by the next, and the last wins.
@@ -233,7 +258,19 @@ func (p *Packer) laterWins(rows []reader.Row) ([]reader.Row, error) {
 		kept = append(kept, rows[order[end-1]])
 		k = end
 	}
+	p.kept = kept
 	return kept, nil
+}
+
+// keep copies a user's rows into the current block, so that the caller may
+// reuse its slice once AddUser returns.
+func (p *Packer) keep(rows []reader.Row) []reader.Row {
+	if cap(p.block)-len(p.block) < len(rows) {
+		p.block = make([]reader.Row, 0, max(blockRows, len(rows)))
+	}
+	start := len(p.block)
+	p.block = append(p.block, rows...)
+	return p.block[start:len(p.block):len(p.block)]
 }
 
 // compareSegment orders rows by segment: seg_id, then member_id and seg_code.
@@ -279,7 +316,8 @@ func (p *Packer) fits(r *pending, size int) bool {
 // place appends the entry encoded in p.scratch to r.
 func (p *Packer) place(r *pending, e Entry, again bool) {
 	if len(r.req.Entries) == 0 {
-		r.body = append(make([]byte, 0, 4096), bodyOpen...)
+		r.body = append(make([]byte, 0, min(p.limits.MaxBytes, max(4096, p.lastBody+p.lastBody/8))), bodyOpen...)
+		r.req.Entries = make([]Entry, 0, max(16, p.lastUsers))
 	} else {
 		r.body = append(r.body, ',')
 	}
@@ -309,6 +347,7 @@ func (p *Packer) flushFirst() error {
 	req := &first.req
 	req.Seq = p.seq
 	req.Body = append(first.body, bodyClose...)
+	p.lastBody, p.lastUsers = len(req.Body), len(req.Entries)
 	p.seq++
 	return p.out.Request(req)
 }
