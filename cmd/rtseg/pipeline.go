@@ -179,7 +179,7 @@ func (spillFailed) Hint() string {
 }
 
 func readRows(ctx context.Context, s *stages, group grouper) error {
-	batches, stop := readAhead(s.reader)
+	batches, free, stop := readAhead(s.reader)
 	defer stop()
 	for b := range batches {
 		for i := range b.rows {
@@ -204,6 +204,11 @@ func readRows(ctx context.Context, s *stages, group grouper) error {
 			}
 			return b.err
 		}
+		// The rows were copied on; the batch's room can be filled again.
+		select {
+		case free <- b.rows[:0]:
+		default:
+		}
 	}
 	return nil
 }
@@ -218,19 +223,29 @@ type rowBatch struct {
 // readAheadRows is how many rows go in one batch read ahead.
 const readAheadRows = 512
 
+// readAheadBatches is how many batches may wait to be taken.
+const readAheadBatches = 4
+
 // readAhead reads rows on a goroutine of its own, in batches, so that
 // decoding and grouping each use a core. Rows count as read once taken from
-// the channel. stop ends reading and waits for the goroutine, so that the
-// reader may be closed after it.
-func readAhead(rd *reader.Reader) (<-chan rowBatch, func()) {
-	out := make(chan rowBatch, 4)
+// the channel. Batches whose rows were taken may be handed back on free, to
+// be filled again rather than allocated. stop ends reading and waits for the
+// goroutine, so that the reader may be closed after it.
+func readAhead(rd *reader.Reader) (<-chan rowBatch, chan<- []reader.Row, func()) {
+	out := make(chan rowBatch, readAheadBatches)
+	free := make(chan []reader.Row, readAheadBatches+2)
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(out)
 		for {
-			b := rowBatch{rows: make([]reader.Row, 0, readAheadRows)}
+			var b rowBatch
+			select {
+			case b.rows = <-free:
+			default:
+				b.rows = make([]reader.Row, 0, readAheadRows)
+			}
 			for len(b.rows) < readAheadRows {
 				row, err := rd.Next()
 				if err != nil {
@@ -249,7 +264,7 @@ func readAhead(rd *reader.Reader) (<-chan rowBatch, func()) {
 			}
 		}
 	}()
-	return out, func() {
+	return out, free, func() {
 		close(quit)
 		<-done
 	}
