@@ -32,19 +32,24 @@ type Recorder struct {
 	live live
 
 	// Owned by the recorder goroutine.
-	sum      Summary
-	segments map[reader.Segment]*SegmentSummary
-	err      error
-	line     Line
+	sum Summary
+	// bySegID and byCode hold each segment's counts: most rows name
+	// segments by ID, and a map keyed by a number alone is the cheaper
+	// look-up for a count made on every row.
+	bySegID map[int64]*SegmentSummary
+	byCode  map[reader.Segment]*SegmentSummary
+	err     error
+	line    Line
 }
 
 // NewRecorder starts a recorder. Close it to get the summary.
 func NewRecorder(cfg RecorderConfig) *Recorder {
 	r := &Recorder{
-		cfg:      cfg,
-		events:   make(chan func(), 256),
-		done:     make(chan struct{}),
-		segments: map[reader.Segment]*SegmentSummary{},
+		cfg:     cfg,
+		events:  make(chan func(), 256),
+		done:    make(chan struct{}),
+		bySegID: map[int64]*SegmentSummary{},
+		byCode:  map[reader.Segment]*SegmentSummary{},
 	}
 	r.sum.Command = cfg.Command
 	go func() {
@@ -246,12 +251,24 @@ func (r *Recorder) segmentOf(row *reader.Row) *SegmentSummary {
 			return nil
 		}
 	}
-	s := r.segments[seg]
+	if seg.ID != 0 {
+		s := r.bySegID[seg.ID]
+		if s == nil {
+			s = newSegmentSummary(seg)
+			r.bySegID[seg.ID] = s
+		}
+		return s
+	}
+	s := r.byCode[seg]
 	if s == nil {
-		s = &SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
-		r.segments[seg] = s
+		s = newSegmentSummary(seg)
+		r.byCode[seg] = s
 	}
 	return s
+}
+
+func newSegmentSummary(seg reader.Segment) *SegmentSummary {
+	return &SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
 }
 
 // Close waits for every recorded outcome, flushes the report and returns the
@@ -269,6 +286,6 @@ func (r *Recorder) Close() (*Summary, error) {
 	if r.cfg.Failed != nil {
 		errs = append(errs, r.cfg.Failed.Close())
 	}
-	r.sum.Segments = sortSegments(r.segments)
+	r.sum.Segments = sortSegments(r.bySegID, r.byCode)
 	return &r.sum, errors.Join(errs...)
 }

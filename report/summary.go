@@ -105,9 +105,12 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	}
 }
 
-func sortSegments(m map[reader.Segment]*SegmentSummary) []SegmentSummary {
-	out := make([]SegmentSummary, 0, len(m))
-	for _, s := range m {
+func sortSegments(byID map[int64]*SegmentSummary, byCode map[reader.Segment]*SegmentSummary) []SegmentSummary {
+	out := make([]SegmentSummary, 0, len(byID)+len(byCode))
+	for _, s := range byID {
+		out = append(out, *s)
+	}
+	for _, s := range byCode {
 		out = append(out, *s)
 	}
 	sort.Slice(out, func(i, j int) bool {
