@@ -214,15 +214,19 @@ func TestConformance(t *testing.T) {
 				recs = typed
 			}
 			path := f.write(t, t.TempDir(), recs)
-			rows := mustRead(t, []string{path}, Options{})
-			if len(rows) != len(recs) {
-				t.Fatalf("%s: %d rows, want %d", f.name, len(rows), len(recs))
-			}
-			for i, rec := range recs {
-				pos := Position{File: path, Line: f.line(recs, i)}
-				want := Validate(pos, fieldsOf(rec), Defaults{})
-				if !reflect.DeepEqual(rows[i], want) {
-					t.Errorf("%s: record %d:\n got %+v\nwant %+v", f.name, i, rows[i], want)
+			// CSV records are decoded in chunks: in one, and each
+			// record in a chunk of its own.
+			for _, chunk := range []int{0, 1} {
+				rows := mustRead(t, []string{path}, Options{chunkBytes: chunk})
+				if len(rows) != len(recs) {
+					t.Fatalf("%s: %d rows, want %d", f.name, len(rows), len(recs))
+				}
+				for i, rec := range recs {
+					pos := Position{File: path, Line: f.line(recs, i)}
+					want := Validate(pos, fieldsOf(rec), Defaults{})
+					if !reflect.DeepEqual(rows[i], want) {
+						t.Errorf("%s, chunks of %d bytes: record %d:\n got %+v\nwant %+v", f.name, chunk, i, rows[i], want)
+					}
 				}
 			}
 		})

@@ -2,10 +2,14 @@ package reader
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"runtime"
+	"strings"
 
 	"github.com/gocarina/gocsv"
 )
@@ -19,7 +23,8 @@ var errRecordTooLong = errors.New("record too long")
 
 // csvRecord receives one CSV record from gocsv. Every field is a string so
 // that numbers are parsed by the validator, strictly, and never by gocsv
-// (which would read "0100" as 64 and an empty cell as 0).
+// (which would read "0100" as 64 and an empty cell as 0). The tags map the
+// header; UnmarshalCSVWithFields takes the fields.
 type csvRecord struct {
 	UserID     string `csv:"user_id"`
 	Domain     string `csv:"domain"`
@@ -30,17 +35,37 @@ type csvRecord struct {
 	Expiration string `csv:"expiration"`
 }
 
-// csvFile reads one CSV stream through gocsv's pull API on our own
-// *csv.Reader, which knows each record's start line.
+// UnmarshalCSVWithFields implements gocsv.TypeUnmarshalCSVWithFields: gocsv
+// hands each field over with its (mapped) column name, sparing the
+// reflection and the allocation it spends on each field otherwise.
+func (r *csvRecord) UnmarshalCSVWithFields(key, value string) error {
+	switch key {
+	case "user_id":
+		r.UserID = value
+	case "domain":
+		r.Domain = value
+	case "seg_id":
+		r.SegID = value
+	case "seg_code":
+		r.SegCode = value
+	case "member_id":
+		r.MemberID = value
+	case "value":
+		r.Value = value
+	case "expiration":
+		r.Expiration = value
+	}
+	return nil
+}
+
+// csvFile reads one CSV stream: the header through gocsv's pull API on our
+// own *csv.Reader, and the records after it in chunks decoded on several
+// goroutines (see decoding).
 type csvFile struct {
-	name    string
-	cr      *csv.Reader
-	um      *gocsv.Unmarshaller
-	v       validator
-	columns int
-	guard   *recordGuard
-	closer  io.Closer
-	line    int // start line of the last record read
+	dec    decoding
+	closer io.Closer
+	batch  decoded
+	next   int // the next row of batch
 }
 
 var (
@@ -49,25 +74,26 @@ var (
 	utf16BEBOM = []byte{0xFE, 0xFF}
 )
 
-// newCSVFile reads the header of a CSV stream and maps its columns. closer,
-// if not nil, is closed with the file.
+// newCSVFile reads the header of a CSV stream, maps its columns and starts
+// decoding the records after it. closer, if not nil, is closed with the file.
 func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*csvFile, error) {
-	f := &csvFile{name: name, v: newValidator(opts.Defaults), closer: closer}
-	f.guard = &recordGuard{r: src, limit: MaxRecordBytes}
-	br := bufio.NewReaderSize(f.guard, 64<<10)
+	guard := &recordGuard{r: src, limit: MaxRecordBytes}
+	br := bufio.NewReaderSize(guard, 64<<10)
 	if err := skipBOM(name, br); err != nil {
 		return nil, err
 	}
-	f.cr = csv.NewReader(br)
-	f.cr.ReuseRecord = true
-	f.cr.Comma = ','
+	// The csv.Reader shares br (bufio.NewReader returns a *bufio.Reader
+	// big enough as it is), so the records start at br's next byte.
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true
+	cr.Comma = ','
 	if opts.Delimiter != 0 {
-		f.cr.Comma = opts.Delimiter
+		cr.Comma = opts.Delimiter
 	}
 	// FieldsPerRecord stays 0: the header sets it, and a record with another
 	// number of fields is an error rather than fields shifted into the
 	// wrong columns.
-	um, err := gocsv.NewUnmarshaller(f.cr, &csvRecord{})
+	um, err := gocsv.NewUnmarshaller(cr, &csvRecord{})
 	var pe *csv.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
@@ -75,24 +101,39 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 	case errors.As(err, &pe):
 		return nil, fmt.Errorf("%s:%d: malformed header: %s", name, pe.StartLine, parseProblem(pe))
 	case err != nil:
-		return nil, fmt.Errorf("%s: read header: %w", name, f.readError(err))
+		return nil, fmt.Errorf("%s: read header: %w", name, readError(err))
 	}
 	found := append([]string(nil), um.Headers...)
-	m, err := mapColumns(name, found, opts, f.cr.Comma)
+	m, err := mapColumns(name, found, opts, cr.Comma)
 	if err != nil {
 		return nil, err
 	}
 	mapped := make([]string, len(found))
+	for i := range mapped {
+		mapped[i] = "_" // a column no field reads
+	}
 	for field, col := range m {
 		if col >= 0 {
 			mapped[col] = fieldNames[field]
 		}
 	}
-	if err := um.RenormalizeHeaders(func([]string) []string { return mapped }); err != nil {
-		return nil, fmt.Errorf("%s: header: %w", name, err)
+	// The header ends on the line its last field starts on, plus the line
+	// breaks inside that field.
+	headerLine, _ := cr.FieldPos(0)
+	lastLine, _ := cr.FieldPos(len(found) - 1)
+	firstLine := int64(lastLine+strings.Count(found[len(found)-1], "\n")) + 1
+	// From here the splitting goroutine bounds each record itself.
+	guard.limit = math.MaxInt64
+	f := &csvFile{closer: closer}
+	f.dec = decoding{
+		name:       name,
+		comma:      cr.Comma,
+		header:     mapped,
+		columns:    len(found),
+		defaults:   opts.Defaults,
+		chunkBytes: cmp.Or(opts.chunkBytes, defaultChunkBytes),
 	}
-	f.um, f.columns = um, len(found)
-	f.guard.start = f.cr.InputOffset()
+	f.dec.start(br, firstLine, int64(headerLine), min(max(1, runtime.GOMAXPROCS(0)), maxDecoders))
 	return f, nil
 }
 
@@ -111,33 +152,27 @@ func skipBOM(name string, br *bufio.Reader) error {
 
 // Next returns the next record as a row, valid or not, or io.EOF.
 func (f *csvFile) Next() (Row, error) {
-	v, err := f.um.Read()
-	f.guard.start = f.cr.InputOffset()
-	if err == nil {
-		f.line, _ = f.cr.FieldPos(0)
-		rec := v.(*csvRecord)
-		r := record{
-			{text: rec.UserID}, {text: rec.Domain}, {text: rec.SegID}, {text: rec.SegCode},
-			{text: rec.MemberID}, {text: rec.Value}, {text: rec.Expiration},
+	for f.next == len(f.batch.rows) {
+		if f.batch.err != nil {
+			return Row{}, f.batch.err
 		}
-		return f.v.row(Position{File: f.name, Line: int64(f.line)}, &r), nil
+		if f.batch.rows != nil {
+			select {
+			case f.dec.freeRows <- f.batch.rows[:0]:
+			default:
+			}
+		}
+		f.batch, f.next = decoded{err: io.EOF}, 0
+		if res, ok := <-f.dec.results; ok {
+			f.batch = <-res
+		}
 	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) && pe.Err != nil && isRecordProblem(pe.Err) {
-		f.line = pe.StartLine
-		return Row{Pos: Position{File: f.name, Line: int64(pe.StartLine)}, Reason: f.reason(pe)}, nil
-	}
-	if errors.Is(err, io.EOF) {
-		return Row{}, io.EOF
-	}
-	if errors.Is(err, errRecordTooLong) {
-		return Row{}, fmt.Errorf("%s: the record after line %d is longer than %d MiB: is a quote left open?", f.name, f.line, MaxRecordBytes>>20)
-	}
-	return Row{}, fmt.Errorf("read %s after line %d: %w", f.name, f.line, f.readError(err))
+	f.next++
+	return f.batch.rows[f.next-1], nil
 }
 
 // readError makes a decompression error say what it means.
-func (f *csvFile) readError(err error) error {
+func readError(err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("the file ends early (truncated?): %w", err)
@@ -147,26 +182,23 @@ func (f *csvFile) readError(err error) error {
 	return err
 }
 
-// Close closes the file.
+// Close stops decoding and closes the file. Closing the file ends a read
+// the splitting goroutine may be blocked in; standard input, which is not
+// closed, is not waited for.
 func (f *csvFile) Close() error {
-	if f.closer == nil {
-		return nil
+	f.dec.halt()
+	var err error
+	if f.closer != nil {
+		err = f.closer.Close()
+		<-f.dec.split
 	}
-	return f.closer.Close()
+	return err
 }
 
 // isRecordProblem tells a malformed record, which is an invalid row, from a
 // failure to read, which ends the run.
 func isRecordProblem(err error) bool {
 	return errors.Is(err, csv.ErrFieldCount) || errors.Is(err, csv.ErrQuote) || errors.Is(err, csv.ErrBareQuote)
-}
-
-// reason says what is wrong with a malformed record.
-func (f *csvFile) reason(pe *csv.ParseError) string {
-	if errors.Is(pe.Err, csv.ErrFieldCount) {
-		return fmt.Sprintf("malformed CSV record: its number of fields differs from the header's %d", f.columns)
-	}
-	return "malformed CSV record: " + parseProblem(pe)
 }
 
 func parseProblem(pe *csv.ParseError) string {

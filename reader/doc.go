@@ -2,26 +2,33 @@
 //
 // It owns finding the files an INPUT names (file, directory, glob or "-"),
 // decoding CSV and Parquet, and validating each record against the rules of
-// the Instant Audience Service (SPEC §3). Reading is pull-based and
-// synchronous, like encoding/csv: Next returns one Row at a time and io.EOF
-// at the end. A record that breaks a rule is not an error: it comes back as a
-// Row whose Reason says why, with its position and its fields as read, so the
-// run goes on and the report can name it. Errors end the run: an input that
-// cannot be opened or decoded, a header without the columns every row needs.
+// the Instant Audience Service (SPEC §3). Reading is pull-based, like
+// encoding/csv: Next returns one Row at a time and io.EOF at the end, and
+// Close stops any goroutine the reader started. A record that breaks a rule
+// is not an error: it comes back as a Row whose Reason says why, with its
+// position and its fields as read, so the run goes on and the report can
+// name it. Errors end the run: an input that cannot be opened or decoded, a
+// header without the columns every row needs.
 //
 // Columns are matched by name, ignoring case and surrounding space, in any
 // order; --columns (Options.Columns) maps a field to another column name, for
 // CSV and Parquet alike. Other columns are ignored.
 //
-// CSV goes through gocarina/gocsv's pull API on the reader's own
-// encoding/csv Reader (RFC 4180 quoting, any single-rune delimiter), after a
-// UTF-8 byte order mark is dropped and gzip is decompressed (recognised by
-// its magic bytes). Every field is read as text and every number parsed
-// here, in base 10, range-checked. A row's position is the line its record
-// starts on, the header being line 1. A malformed record (a stray quote, a
-// quote left open, the wrong number of fields) is an invalid row; a record
-// longer than MaxRecordBytes ends the run, since only a quote left open
-// makes one.
+// CSV goes through gocarina/gocsv on the reader's own encoding/csv Readers
+// (RFC 4180 quoting, any single-rune delimiter), after a UTF-8 byte order
+// mark is dropped and gzip is decompressed (recognised by its magic bytes).
+// gocsv's pull API reads the header. The records after it are cut into
+// chunks of whole records, by the same quoting rules encoding/csv follows,
+// and decoded on several goroutines, since decoding costs several times what
+// cutting does: each chunk's records are read by an encoding/csv Reader and
+// handed, behind the mapped header, to gocsv's Decoder API, whose
+// TypeUnmarshalCSVWithFields hook takes each field without reflection. Rows
+// come out in input order. Every field is read as text and every number
+// parsed here, in base 10, range-checked. A row's position is the line its
+// record starts on, the header being line 1. A malformed record (a stray
+// quote, a quote left open, the wrong number of fields) is an invalid row; a
+// record longer than MaxRecordBytes ends the run, since only a quote left
+// open makes one.
 //
 // Parquet goes through apache/arrow/go/v15, record batch by record batch,
 // reading only the columns that give fields, with buffered column streams so

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"testing"
 )
 
@@ -12,7 +14,8 @@ import (
 // input: no panic; either the file is refused as a whole before any row
 // (no header, missing columns, ...) or every record encoding/csv finds
 // yields exactly one row, valid or invalid, at the line that record starts
-// on; a valid row has a user and a segment, an invalid one a reason.
+// on; a valid row has a user and a segment, an invalid one a reason; and
+// cutting the records into chunks of one record each changes nothing.
 func FuzzCSV(f *testing.F) {
 	seeds := []string{
 		"user_id,seg_id\nu1,1\n",
@@ -29,6 +32,9 @@ func FuzzCSV(f *testing.F) {
 		"",
 		"\n\n",
 		"user_id",
+		"user_id,seg_id\n\"u1\"x\",1\nu2,\"2\nu3\",3\nu4,4\n",
+		"user_id,seg_id\nu\"1,\"1\nu2\",2\r\n\"u\"\"3\r\n\"\"\",3\r\n",
+		"user_id\tseg_id\n\"a\tb\"\t1\n\"c\"\t\"2\"\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -37,23 +43,17 @@ func FuzzCSV(f *testing.F) {
 		if bytes.HasPrefix(data, gzipMagic) || bytes.HasPrefix(data, parquetMagic) {
 			return // not CSV: the reader decompresses or refuses these
 		}
-		r, err := Open([]string{Stdin}, Options{Stdin: bytes.NewReader(data)})
-		if err != nil {
-			t.Fatal(err)
+		rows, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)})
+		// Records cut into chunks of one record each read the same.
+		single, singleErr := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data), chunkBytes: 1})
+		if !reflect.DeepEqual(rows, single) || fmt.Sprint(err) != fmt.Sprint(singleErr) {
+			t.Fatalf("a record to a chunk reads otherwise:\n got %+v, %v\nwant %+v, %v", single, singleErr, rows, err)
 		}
-		var rows []Row
-		for {
-			row, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
+		if err != nil {
+			if len(rows) > 0 {
+				t.Fatalf("error after %d rows: %v", len(rows), err)
 			}
-			if err != nil {
-				if len(rows) > 0 {
-					t.Fatalf("error after %d rows: %v", len(rows), err)
-				}
-				return // the file is refused as a whole
-			}
-			rows = append(rows, row)
+			return // the file is refused as a whole
 		}
 
 		want := recordLines(t, data)

@@ -41,6 +41,10 @@ type Options struct {
 	Defaults Defaults
 	// Stdin is read for the input "-".
 	Stdin io.Reader
+
+	// chunkBytes is the size of the chunks CSV records are decoded in;
+	// 0 means defaultChunkBytes. Tests make it tiny.
+	chunkBytes int
 }
 
 // fileReader reads the rows of one file.

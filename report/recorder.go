@@ -33,23 +33,18 @@ type Recorder struct {
 
 	// Owned by the recorder goroutine.
 	sum Summary
-	// bySegID and byCode hold each segment's counts: most rows name
-	// segments by ID, and a map keyed by a number alone is the cheaper
-	// look-up for a count made on every row.
-	bySegID map[int64]*SegmentSummary
-	byCode  map[reader.Segment]*SegmentSummary
-	err     error
-	line    Line
+	// segments counts rows by segment.
+	segments segmentCounts
+	err      error
+	line     Line
 }
 
 // NewRecorder starts a recorder. Close it to get the summary.
 func NewRecorder(cfg RecorderConfig) *Recorder {
 	r := &Recorder{
-		cfg:     cfg,
-		events:  make(chan func(), 256),
-		done:    make(chan struct{}),
-		bySegID: map[int64]*SegmentSummary{},
-		byCode:  map[reader.Segment]*SegmentSummary{},
+		cfg:    cfg,
+		events: make(chan func(), 256),
+		done:   make(chan struct{}),
 	}
 	r.sum.Command = cfg.Command
 	go func() {
@@ -215,10 +210,11 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 }
 
 func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
-	s := r.segmentOf(row)
-	if s == nil {
+	seg, ok := segmentOf(row)
+	if !ok {
 		return
 	}
+	s := r.segments.of(seg)
 	switch o {
 	case Accepted:
 		s.Accepted++
@@ -236,39 +232,75 @@ func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
 	}
 }
 
-// segmentOf finds the summary of a row's segment; an invalid row counts under
+// segmentOf is the segment a row counts under: an invalid row counts under
 // the segment its fields name, if they name one.
-func (r *Recorder) segmentOf(row *reader.Row) *SegmentSummary {
-	seg := row.Segment()
-	if !row.Valid() {
-		raw := row.Fields()
-		seg = reader.Segment{}
-		if id, err := strconv.ParseInt(strings.TrimSpace(raw.SegID), 10, 64); err == nil && id > 0 {
-			seg.ID = id
-		} else if m, err := strconv.ParseInt(strings.TrimSpace(raw.MemberID), 10, 64); err == nil && raw.SegCode != "" {
-			seg.MemberID, seg.Code = m, strings.TrimSpace(raw.SegCode)
-		} else {
-			return nil
-		}
+func segmentOf(row *reader.Row) (reader.Segment, bool) {
+	if row.Valid() {
+		return row.Segment(), true
 	}
-	if seg.ID != 0 {
-		s := r.bySegID[seg.ID]
-		if s == nil {
-			s = newSegmentSummary(seg)
-			r.bySegID[seg.ID] = s
-		}
-		return s
+	raw := row.Fields()
+	if id, err := strconv.ParseInt(strings.TrimSpace(raw.SegID), 10, 64); err == nil && id > 0 {
+		return reader.Segment{ID: id}, true
 	}
-	s := r.byCode[seg]
-	if s == nil {
-		s = newSegmentSummary(seg)
-		r.byCode[seg] = s
+	if m, err := strconv.ParseInt(strings.TrimSpace(raw.MemberID), 10, 64); err == nil && raw.SegCode != "" {
+		return reader.Segment{MemberID: m, Code: strings.TrimSpace(raw.SegCode)}, true
 	}
-	return s
+	return reader.Segment{}, false
 }
 
-func newSegmentSummary(seg reader.Segment) *SegmentSummary {
-	return &SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code}
+// counts are one segment's counts in a summary.
+type counts struct {
+	Added, Removed, Accepted, Warned, Invalid, Failed int64
+}
+
+// segmentCounts counts rows by segment. It is looked up for every row:
+// segments named by ID, the most, are found by the ID alone, and the counts
+// sit in one slice without pointers, which the garbage collector need not
+// scan however many segments there are.
+type segmentCounts struct {
+	byID   map[int64]int32 // index in counts
+	byCode map[reader.Segment]int32
+	counts []counts
+}
+
+// of returns the counts of a segment, from its first row on.
+func (c *segmentCounts) of(seg reader.Segment) *counts {
+	if c.byID == nil {
+		c.byID, c.byCode = map[int64]int32{}, map[reader.Segment]int32{}
+	}
+	var i int32
+	var ok bool
+	if seg.ID != 0 {
+		if i, ok = c.byID[seg.ID]; !ok {
+			i = int32(len(c.counts))
+			c.byID[seg.ID] = i
+			c.counts = append(c.counts, counts{})
+		}
+	} else if i, ok = c.byCode[seg]; !ok {
+		i = int32(len(c.counts))
+		c.byCode[seg] = i
+		c.counts = append(c.counts, counts{})
+	}
+	return &c.counts[i]
+}
+
+// summaries lists the segments' counts, sorted: by ID, then by member and
+// code.
+func (c *segmentCounts) summaries() []SegmentSummary {
+	out := make([]SegmentSummary, 0, len(c.counts))
+	add := func(seg reader.Segment, i int32) {
+		n := c.counts[i]
+		out = append(out, SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code,
+			Added: n.Added, Removed: n.Removed, Accepted: n.Accepted, Warned: n.Warned, Invalid: n.Invalid, Failed: n.Failed})
+	}
+	for id, i := range c.byID {
+		add(reader.Segment{ID: id}, i)
+	}
+	for seg, i := range c.byCode {
+		add(seg, i)
+	}
+	sortSegments(out)
+	return out
 }
 
 // Close waits for every recorded outcome, flushes the report and returns the
@@ -286,6 +318,6 @@ func (r *Recorder) Close() (*Summary, error) {
 	if r.cfg.Failed != nil {
 		errs = append(errs, r.cfg.Failed.Close())
 	}
-	r.sum.Segments = sortSegments(r.bySegID, r.byCode)
+	r.sum.Segments = r.segments.summaries()
 	return &r.sum, errors.Join(errs...)
 }

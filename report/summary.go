@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/rtseg/rtseg/reader"
 )
 
 // Summary is the run's account, written as JSON with --summary.
@@ -105,14 +103,7 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	}
 }
 
-func sortSegments(byID map[int64]*SegmentSummary, byCode map[reader.Segment]*SegmentSummary) []SegmentSummary {
-	out := make([]SegmentSummary, 0, len(byID)+len(byCode))
-	for _, s := range byID {
-		out = append(out, *s)
-	}
-	for _, s := range byCode {
-		out = append(out, *s)
-	}
+func sortSegments(out []SegmentSummary) {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if (a.SegID != 0) != (b.SegID != 0) {
@@ -126,5 +117,4 @@ func sortSegments(byID map[int64]*SegmentSummary, byCode map[reader.Segment]*Seg
 		}
 		return a.Segment < b.Segment
 	})
-	return out
 }
