@@ -188,6 +188,9 @@ func readRecord(br *bufio.Reader, buf []byte, line int64, comma rune) ([]byte, i
 // which ends a record at the end of the line where it meets a malformed
 // quote.
 func quotedAtEnd(line []byte, inQuotes bool, comma rune) bool {
+	if !inQuotes && bytes.IndexByte(line, '"') < 0 {
+		return false // the common case: no quote, so no quoted field
+	}
 	commaLen := utf8.RuneLen(comma)
 	// encoding/csv reads "\r\n" as "\n".
 	line = bytes.TrimSuffix(line, []byte{'\n'})
