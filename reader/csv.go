@@ -171,6 +171,14 @@ func (f *csvFile) Next() (Row, error) {
 	return f.batch.rows[f.next-1], nil
 }
 
+// nextBatch appends the rows left in the batch decoded last.
+func (f *csvFile) nextBatch(batch []Row) []Row {
+	n := min(cap(batch)-len(batch), len(f.batch.rows)-f.next)
+	batch = append(batch, f.batch.rows[f.next:f.next+n]...)
+	f.next += n
+	return batch
+}
+
 // readError makes a decompression error say what it means.
 func readError(err error) error {
 	switch {

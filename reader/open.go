@@ -212,6 +212,35 @@ func (r *Reader) Next() (Row, error) {
 	}
 }
 
+// NextBatch appends rows to batch, up to its capacity, as Next would return
+// them, and returns it; the error is what Next would return after the last
+// row appended (io.EOF at the end). It spares a caller that takes rows by
+// the thousand a call for each.
+func (r *Reader) NextBatch(batch []Row) ([]Row, error) {
+	for len(batch) < cap(batch) {
+		if b, ok := r.cur.(batchReader); ok {
+			n := len(batch)
+			batch = b.nextBatch(batch)
+			if len(batch) > n {
+				continue
+			}
+		}
+		row, err := r.Next()
+		if err != nil {
+			return batch, err
+		}
+		batch = append(batch, row)
+	}
+	return batch, nil
+}
+
+// batchReader is a fileReader that can hand over the rows it holds at once.
+type batchReader interface {
+	// nextBatch appends to batch, up to its capacity, rows already
+	// decoded, if any.
+	nextBatch(batch []Row) []Row
+}
+
 // Close closes the file being read.
 func (r *Reader) Close() error {
 	if r.cur == nil {

@@ -246,14 +246,7 @@ func readAhead(rd *reader.Reader) (<-chan rowBatch, chan<- []reader.Row, func())
 			default:
 				b.rows = make([]reader.Row, 0, readAheadRows)
 			}
-			for len(b.rows) < readAheadRows {
-				row, err := rd.Next()
-				if err != nil {
-					b.err = err
-					break
-				}
-				b.rows = append(b.rows, row)
-			}
+			b.rows, b.err = rd.NextBatch(b.rows)
 			select {
 			case out <- b:
 			case <-quit:
