@@ -253,35 +253,50 @@ type counts struct {
 	Added, Removed, Accepted, Warned, Invalid, Failed int64
 }
 
-// segmentCounts counts rows by segment. It is looked up for every row:
-// segments named by ID, the most, are found by the ID alone, and the counts
-// sit in one slice without pointers, which the garbage collector need not
-// scan however many segments there are.
+// segmentCounts counts rows by segment. It is looked up for every row, so
+// it is keyed by numbers and strings alone (a key that is a struct holding a
+// string hashes far slower): segments named by ID, the most, by the ID,
+// others by member, then code. The counts sit in one slice without
+// pointers, which the garbage collector need not scan however many segments
+// there are.
 type segmentCounts struct {
 	byID   map[int64]int32 // index in counts
-	byCode map[reader.Segment]int32
+	byCode map[int64]map[string]int32
 	counts []counts
 }
 
 // of returns the counts of a segment, from its first row on.
 func (c *segmentCounts) of(seg reader.Segment) *counts {
-	if c.byID == nil {
-		c.byID, c.byCode = map[int64]int32{}, map[reader.Segment]int32{}
-	}
-	var i int32
-	var ok bool
 	if seg.ID != 0 {
-		if i, ok = c.byID[seg.ID]; !ok {
-			i = int32(len(c.counts))
+		i, ok := c.byID[seg.ID]
+		if !ok {
+			if c.byID == nil {
+				c.byID = map[int64]int32{}
+			}
+			i = c.add()
 			c.byID[seg.ID] = i
-			c.counts = append(c.counts, counts{})
 		}
-	} else if i, ok = c.byCode[seg]; !ok {
-		i = int32(len(c.counts))
-		c.byCode[seg] = i
-		c.counts = append(c.counts, counts{})
+		return &c.counts[i]
+	}
+	codes := c.byCode[seg.MemberID]
+	i, ok := codes[seg.Code]
+	if !ok {
+		if codes == nil {
+			if c.byCode == nil {
+				c.byCode = map[int64]map[string]int32{}
+			}
+			codes = map[string]int32{}
+			c.byCode[seg.MemberID] = codes
+		}
+		i = c.add()
+		codes[seg.Code] = i
 	}
 	return &c.counts[i]
+}
+
+func (c *segmentCounts) add() int32 {
+	c.counts = append(c.counts, counts{})
+	return int32(len(c.counts) - 1)
 }
 
 // summaries lists the segments' counts, sorted: by ID, then by member and
@@ -296,8 +311,10 @@ func (c *segmentCounts) summaries() []SegmentSummary {
 	for id, i := range c.byID {
 		add(reader.Segment{ID: id}, i)
 	}
-	for seg, i := range c.byCode {
-		add(seg, i)
+	for member, codes := range c.byCode {
+		for code, i := range codes {
+			add(reader.Segment{MemberID: member, Code: code}, i)
+		}
 	}
 	sortSegments(out)
 	return out
