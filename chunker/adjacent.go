@@ -33,6 +33,11 @@ func NewAdjacent(p *Packer, memory int64) *Adjacent {
 	return &Adjacent{p: p, seen: newSeen(memory)}
 }
 
+// OnFilterGrow has f told the size in bytes of the filter of users already
+// packed each time it grows, from the first row on: so that a caller can
+// budget memory for what Adjacent holds.
+func (g *Adjacent) OnFilterGrow(f func(size int64)) { g.seen.grown = f }
+
 // Add takes the next valid row.
 func (g *Adjacent) Add(row reader.Row) error {
 	if u := row.User(); len(g.cur.rows) == 0 || u != g.cur.user {

@@ -2,6 +2,7 @@ package chunker
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,5 +117,30 @@ func TestHashUserSeparatesDomain(t *testing.T) {
 	}
 	if strings.Contains("idfa", "\xff") {
 		t.Fatal("unreachable")
+	}
+}
+
+// OnFilterGrow tells the filter's size each time it grows.
+func TestAdjacentOnFilterGrow(t *testing.T) {
+	const bound = 64 << 20
+	p, err := NewPacker(DefaultLimits, &collect{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewAdjacent(p, bound)
+	var sizes []int64
+	g.OnFilterGrow(func(size int64) { sizes = append(sizes, size) })
+	// The first layer, of 1 MiB, holds 349,525 users; the next is of 2 MiB.
+	for i := range 360_000 {
+		if err := g.Add(row(int64(i+2), "user-"+strconv.Itoa(i), 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{1 << 20, 3 << 20}
+	if !slices.Equal(sizes, want) {
+		t.Errorf("filter sizes told %v, want %v", sizes, want)
 	}
 }

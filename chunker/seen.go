@@ -11,6 +11,9 @@ import "github.com/rtseg/rtseg/reader"
 type seen struct {
 	layers []layer
 	left   int64 // bytes the filter may still take
+	size   int64 // bytes the filter takes
+	// grown, if not nil, is told the filter's size each time it grows.
+	grown func(size int64)
 }
 
 type layer struct {
@@ -57,6 +60,10 @@ func (s *seen) grow() {
 		return // the bound is reached: the last layer takes the rest
 	}
 	s.left -= size
+	s.size += size
+	if s.grown != nil {
+		s.grown(s.size)
+	}
 	bits := uint64(size) * 8
 	s.layers = append(s.layers, layer{
 		bits:  make([]uint64, size/8),

@@ -53,6 +53,8 @@ type grouping struct {
 	sorted bool
 	memory int64
 	tmpDir string
+	// budget, if not nil, makes room in memory for what grouping holds.
+	budget *memoryBudget
 }
 
 // grouper gathers each user's rows and feeds the packer.
@@ -66,8 +68,13 @@ type grouper interface {
 // --tmp-dir past --group-memory.
 func (gr grouping) grouper(p *chunker.Packer) grouper {
 	if gr.sorted {
-		return chunker.NewAdjacent(p, gr.memory)
+		a := chunker.NewAdjacent(p, gr.memory)
+		if gr.budget != nil {
+			a.OnFilterGrow(gr.budget.grouping)
+		}
+		return a
 	}
+	gr.budget.grouping(gr.memory)
 	return chunker.NewGrouper(p, chunker.GroupConfig{Memory: gr.memory, TmpDir: gr.tmpDir})
 }
 

@@ -59,11 +59,14 @@ type env struct {
 	// signal tells which signal interrupted the run: 2 (SIGINT), 15
 	// (SIGTERM) or 0 for none.
 	signal func() int
+	// tuneMemory lets a run set the collector's pace and a soft memory
+	// limit (see memoryBudget): the process is its own.
+	tuneMemory bool
 }
 
 func run(args []string) int {
 	ctx, sig := withSignals(context.Background())
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig, tuneMemory: true}
 	return e.execute(ctx, args)
 }
 

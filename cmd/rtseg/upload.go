@@ -122,6 +122,9 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	if e.tuneMemory {
+		group.budget = newMemoryBudget(e.getenv)
+	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
