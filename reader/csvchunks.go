@@ -262,6 +262,7 @@ type worker struct {
 	bad     []Row      // malformed records, as invalid rows
 	badAt   []int      // how many well-formed records come before each
 	recs    []csvRecord
+	rec     record // the record being validated: text cells only
 }
 
 // decode reads a chunk's records with encoding/csv and has gocsv decode
@@ -316,12 +317,10 @@ func (d *decoding) decode(c *chunk, w *worker) decoded {
 			rows = append(rows, w.bad[bad])
 			bad++
 		}
-		rec := &w.recs[i]
-		r := record{
-			{text: rec.UserID}, {text: rec.Domain}, {text: rec.SegID}, {text: rec.SegCode},
-			{text: rec.MemberID}, {text: rec.Value}, {text: rec.Expiration},
-		}
-		rows = append(rows, w.v.row(Position{File: d.name, Line: line}, &r))
+		rec, r := &w.recs[i], &w.rec
+		r[fUserID].text, r[fDomain].text, r[fSegID].text, r[fSegCode].text = rec.UserID, rec.Domain, rec.SegID, rec.SegCode
+		r[fMemberID].text, r[fValue].text, r[fExpiration].text = rec.MemberID, rec.Value, rec.Expiration
+		rows = append(rows, w.v.row(Position{File: d.name, Line: line}, r))
 	}
 	rows = append(rows, w.bad[bad:]...)
 	return decoded{rows: rows}
