@@ -196,7 +196,12 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	if o == Invalid || o == Warned || o == Failed {
 		r.live.rejected.Add(1)
 	}
-	r.countSegment(row, o)
+	switch o {
+	case Accepted, Warned, Invalid, Failed:
+		// Only these count by segment; a segment none of whose rows
+		// has one is left out of the summary.
+		r.countSegment(row, o)
+	}
 	if r.err != nil {
 		return
 	}

@@ -154,3 +154,27 @@ func TestRecorderCountsIndependently(t *testing.T) {
 		t.Errorf("Reconciles() = true for 3 rows read and 2 outcomes")
 	}
 }
+
+// A segment none of whose rows is accepted, warned, invalid or failed (rows
+// rtseg validate would send, rows skipped or superseded) is left out of the
+// summary's segments rather than listed with nothing but zeros.
+func TestSummarySegmentsHaveCounts(t *testing.T) {
+	rec := NewRecorder(RecorderConfig{Command: "validate"})
+	rec.Read(4)
+	rec.Invalid(reader.Validate(reader.Position{File: "in.csv", Line: 2}, reader.Fields{UserID: "u1", SegID: "7", Value: "x"}, reader.Defaults{}))
+	rec.Superseded(row(3, "u2", 8, 60), reader.Position{File: "in.csv", Line: 4})
+	rec.Valid(&chunker.Request{Body: []byte(`{}`), Entries: []chunker.Entry{
+		{User: reader.User{ID: "u2"}, Rows: []reader.Row{row(4, "u2", 8, 120), row(5, "u2", 9, 5)}},
+	}})
+	sum, err := rec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Reconciles() || sum.Valid != 2 || sum.Invalid != 1 || sum.Superseded != 1 {
+		t.Errorf("summary: %d valid, %d invalid, %d superseded of %d read", sum.Valid, sum.Invalid, sum.Superseded, sum.RowsRead)
+	}
+	want := []SegmentSummary{{Segment: "7", SegID: 7, Invalid: 1}}
+	if len(sum.Segments) != 1 || sum.Segments[0] != want[0] {
+		t.Errorf("segments %+v, want %+v", sum.Segments, want)
+	}
+}

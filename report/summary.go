@@ -21,15 +21,17 @@ type Summary struct {
 	Failed     int64  `json:"failed"`
 	Skipped    int64  `json:"skipped"`
 	// Valid counts, for rtseg validate, the rows that would be sent.
-	Valid          int64            `json:"valid,omitempty"`
-	Users          int64            `json:"users"`
-	Requests       int64            `json:"requests"`
-	Retries        int64            `json:"retries"`
-	Throttled      int64            `json:"throttled"`
-	BytesSent      int64            `json:"bytes_sent"`
-	ElapsedSeconds float64          `json:"elapsed_seconds"`
-	ExitStatus     int              `json:"exit_status"`
-	Segments       []SegmentSummary `json:"segments"`
+	Valid          int64   `json:"valid,omitempty"`
+	Users          int64   `json:"users"`
+	Requests       int64   `json:"requests"`
+	Retries        int64   `json:"retries"`
+	Throttled      int64   `json:"throttled"`
+	BytesSent      int64   `json:"bytes_sent"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	ExitStatus     int     `json:"exit_status"`
+	// Segments lists the segments with rows accepted, warned, invalid
+	// or failed, sorted by ID, then by member and code.
+	Segments []SegmentSummary `json:"segments"`
 	// StartedAt and FinishedAt bound the run in UTC; with Endpoint (where
 	// requests went, without any query) and MemberID (when known) they tell
 	// rtseg reconcile which usage statistics to compare.
