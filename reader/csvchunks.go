@@ -14,10 +14,10 @@ import (
 )
 
 // The records of a CSV stream are decoded on several goroutines, since
-// gocsv's decoding (reflection, and an allocation per field) costs several
-// times what reading the records does. One goroutine cuts the stream after
-// the header into chunks of whole records; workers decode each chunk with a
-// csv.Reader and a gocsv.Unmarshaller of their own, behind a copy of the
+// decoding and validating them cost several times what cutting the stream
+// into records does. One goroutine cuts the stream after the header into
+// chunks of whole records; workers read each chunk's records with a
+// csv.Reader of their own and have gocsv decode them, behind the mapped
 // header; Next hands the rows on in input order, with the error that ended
 // reading, if any, after the rows before it.
 
@@ -243,9 +243,11 @@ func (d *decoding) work() {
 				return
 			}
 			c.res <- d.decode(c, &w)
-			select {
-			case d.freeData <- c.data[:0]:
-			default:
+			if cap(c.data) <= 2*d.chunkBytes+64<<10 { // not one grown by a huge record
+				select {
+				case d.freeData <- c.data[:0]:
+				default:
+				}
 			}
 		case <-d.quit:
 			return
