@@ -56,3 +56,34 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(users*segs*b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(users*b.N)/b.Elapsed().Seconds(), "users/s")
 }
+
+// BenchmarkValidateSorted runs rtseg validate --sorted (read, validate,
+// group, pack, record; nothing sent) over a CSV sorted by user, as the
+// readers' acceptance measures it, and reports rows per second.
+func BenchmarkValidateSorted(b *testing.B) {
+	const users, segs = 100_000, 4
+	in := filepath.Join(b.TempDir(), "sorted.csv")
+	f, err := os.Create(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "user_id,domain,seg_id,seg_code,member_id,value,expiration")
+	for u := range users {
+		for s := range segs {
+			fmt.Fprintf(w, "%d,,%d,,,%d,1440\n", 10_000_000_000+u, 1000+(u*7+s*13)%5000, s)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	e := &env{stdin: os.Stdin, stdout: io.Discard, stderr: io.Discard, signal: func() int { return 0 }, getenv: func(string) string { return "" }}
+	args := []string{"validate", "--sorted", "--progress", "none", "--report", filepath.Join(b.TempDir(), "report.csv"), in}
+	for b.Loop() {
+		if code := e.execute(context.Background(), args); code != exitOK {
+			b.Fatalf("rtseg validate exited %d", code)
+		}
+	}
+	b.ReportMetric(float64(users*segs*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
