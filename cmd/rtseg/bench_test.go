@@ -18,24 +18,15 @@ import (
 // ceiling, far above the service's limits.
 func BenchmarkPipeline(b *testing.B) {
 	const users, segs = 20_000, 5
-	in := filepath.Join(b.TempDir(), "in.csv")
-	f, err := os.Create(in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "user_id,domain,seg_id,value,expiration")
 	// Each user's rows are spread over the file, as in an unsorted export.
-	for s := 0; s < segs; s++ {
-		for u := 0; u < users; u++ {
-			id := (u*7919 + s*104729) % users
-			fmt.Fprintf(w, "%d,idfa,%d,%d,1440\n", 1_000_000_000+id, 100+s, id%100)
+	in := benchCSV(b, "user_id,domain,seg_id,value,expiration", func(w io.Writer) {
+		for s := 0; s < segs; s++ {
+			for u := 0; u < users; u++ {
+				id := (u*7919 + s*104729) % users
+				fmt.Fprintf(w, "%d,idfa,%d,%d,1440\n", 1_000_000_000+id, 100+s, id%100)
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
+	})
 
 	emu := xandrtest.NewServer(xandrtest.WithToken("bench"), xandrtest.WithRateLimits(1<<30, 1<<30))
 	defer emu.Close()
@@ -62,22 +53,13 @@ func BenchmarkPipeline(b *testing.B) {
 // readers' acceptance measures it, and reports rows per second.
 func BenchmarkValidateSorted(b *testing.B) {
 	const users, segs = 100_000, 4
-	in := filepath.Join(b.TempDir(), "sorted.csv")
-	f, err := os.Create(in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "user_id,domain,seg_id,seg_code,member_id,value,expiration")
-	for u := range users {
-		for s := range segs {
-			fmt.Fprintf(w, "%d,,%d,,,%d,1440\n", 10_000_000_000+u, 1000+(u*7+s*13)%5000, s)
+	in := benchCSV(b, "user_id,domain,seg_id,seg_code,member_id,value,expiration", func(w io.Writer) {
+		for u := range users {
+			for s := range segs {
+				fmt.Fprintf(w, "%d,,%d,,,%d,1440\n", 10_000_000_000+u, 1000+(u*7+s*13)%5000, s)
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	f.Close()
+	})
 	e := &env{stdin: os.Stdin, stdout: io.Discard, stderr: io.Discard, signal: func() int { return 0 }, getenv: func(string) string { return "" }}
 	args := []string{"validate", "--sorted", "--progress", "none", "--report", filepath.Join(b.TempDir(), "report.csv"), in}
 	for b.Loop() {
@@ -86,4 +68,25 @@ func BenchmarkValidateSorted(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(users*segs*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// benchCSV writes a CSV file of the header and the lines rows writes, in a
+// temporary directory, and returns its path.
+func benchCSV(b *testing.B, header string, rows func(w io.Writer)) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "in.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, header)
+	rows(w)
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
