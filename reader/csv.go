@@ -219,17 +219,17 @@ func parseProblem(pe *csv.ParseError) string {
 	return fmt.Sprintf("%v (line %d, column %d)", pe.Err, pe.Line, pe.Column)
 }
 
-// recordGuard passes a stream on until the record being read grows past
-// its limit: start is the offset where that record begins.
+// recordGuard passes a stream on until more than limit bytes were read: it
+// bounds the header, which must end within MaxRecordBytes. (The splitting
+// goroutine bounds each record after it.)
 type recordGuard struct {
 	r     io.Reader
 	read  int64
-	start int64
 	limit int64
 }
 
 func (g *recordGuard) Read(p []byte) (int, error) {
-	if g.read-g.start > g.limit {
+	if g.read > g.limit {
 		return 0, errRecordTooLong
 	}
 	n, err := g.r.Read(p)
