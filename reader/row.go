@@ -1,8 +1,10 @@
 package reader
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Position is where a row came from: the file and, for CSV, the 1-based line on
@@ -109,6 +111,23 @@ type Segment struct {
 	ID       int64
 	MemberID int64
 	Code     string
+}
+
+// Compare orders segments as rtseg lists them: those named by ID first, by
+// ID, then the others by member, then code. It returns -1, 0 or +1.
+func (s Segment) Compare(t Segment) int {
+	switch {
+	case (s.ID != 0) != (t.ID != 0):
+		if s.ID != 0 {
+			return -1
+		}
+		return 1
+	case s.ID != t.ID:
+		return cmp.Compare(s.ID, t.ID)
+	case s.MemberID != t.MemberID:
+		return cmp.Compare(s.MemberID, t.MemberID)
+	}
+	return strings.Compare(s.Code, t.Code)
 }
 
 // String gives "123" for a segment ID and "member:code" otherwise.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -321,7 +322,10 @@ func (c *segmentCounts) summaries() []SegmentSummary {
 			add(reader.Segment{MemberID: member, Code: code}, i)
 		}
 	}
-	sortSegments(out)
+	slices.SortFunc(out, func(a, b SegmentSummary) int {
+		return reader.Segment{ID: a.SegID, MemberID: a.MemberID, Code: a.SegCode}.Compare(
+			reader.Segment{ID: b.SegID, MemberID: b.MemberID, Code: b.SegCode})
+	})
 	return out
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 )
@@ -103,20 +102,4 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	if !s.Reconciles() {
 		fmt.Fprintf(w, "rtseg: error: the outcomes do not add up to the rows read; please report this\n")
 	}
-}
-
-func sortSegments(out []SegmentSummary) {
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if (a.SegID != 0) != (b.SegID != 0) {
-			return a.SegID != 0
-		}
-		if a.SegID != b.SegID {
-			return a.SegID < b.SegID
-		}
-		if a.MemberID != b.MemberID {
-			return a.MemberID < b.MemberID
-		}
-		return a.Segment < b.Segment
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -319,21 +320,8 @@ func (c *SegmentClient) Check(ctx context.Context, refs []SegmentRef, now time.T
 		ch.Problem, ch.Reason = judge(&ch, now)
 		out = append(out, ch)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return segmentLess(out[i].Ref.Segment, out[j].Ref.Segment) })
+	slices.SortStableFunc(out, func(a, b SegmentCheck) int { return a.Ref.Segment.Compare(b.Ref.Segment) })
 	return out, nil
-}
-
-func segmentLess(a, b reader.Segment) bool {
-	if (a.ID != 0) != (b.ID != 0) {
-		return a.ID != 0
-	}
-	if a.ID != b.ID {
-		return a.ID < b.ID
-	}
-	if a.MemberID != b.MemberID {
-		return a.MemberID < b.MemberID
-	}
-	return a.Code < b.Code
 }
 
 // judge decides a segment's problem, the gravest first.
