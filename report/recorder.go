@@ -197,12 +197,7 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	if o == Invalid || o == Warned || o == Failed {
 		r.live.rejected.Add(1)
 	}
-	switch o {
-	case Accepted, Warned, Invalid, Failed:
-		// Only these count by segment; a segment none of whose rows
-		// has one is left out of the summary.
-		r.countSegment(row, o)
-	}
+	r.countSegment(row, o)
 	if r.err != nil {
 		return
 	}
@@ -215,7 +210,13 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	}
 }
 
+// countSegment counts a row accepted, warned, invalid or failed under its
+// segment. Other outcomes count under none: a segment none of whose rows has
+// one of these is left out of the summary, and is not looked up.
 func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
+	if o != Accepted && o != Warned && o != Invalid && o != Failed {
+		return
+	}
 	seg, ok := segmentOf(row)
 	if !ok {
 		return
@@ -254,11 +255,6 @@ func segmentOf(row *reader.Row) (reader.Segment, bool) {
 	return reader.Segment{}, false
 }
 
-// counts are one segment's counts in a summary.
-type counts struct {
-	Added, Removed, Accepted, Warned, Invalid, Failed int64
-}
-
 // segmentCounts counts rows by segment. It is looked up for every row, so
 // it is keyed by numbers and strings alone (a key that is a struct holding a
 // string hashes far slower): segments named by ID, the most, by the ID,
@@ -268,11 +264,11 @@ type counts struct {
 type segmentCounts struct {
 	byID   map[int64]int32 // index in counts
 	byCode map[int64]map[string]int32
-	counts []counts
+	counts []SegmentCounts
 }
 
 // of returns the counts of a segment, from its first row on.
-func (c *segmentCounts) of(seg reader.Segment) *counts {
+func (c *segmentCounts) of(seg reader.Segment) *SegmentCounts {
 	if seg.ID != 0 {
 		i, ok := c.byID[seg.ID]
 		if !ok {
@@ -301,7 +297,7 @@ func (c *segmentCounts) of(seg reader.Segment) *counts {
 }
 
 func (c *segmentCounts) add() int32 {
-	c.counts = append(c.counts, counts{})
+	c.counts = append(c.counts, SegmentCounts{})
 	return int32(len(c.counts) - 1)
 }
 
@@ -310,9 +306,8 @@ func (c *segmentCounts) add() int32 {
 func (c *segmentCounts) summaries() []SegmentSummary {
 	out := make([]SegmentSummary, 0, len(c.counts))
 	add := func(seg reader.Segment, i int32) {
-		n := c.counts[i]
 		out = append(out, SegmentSummary{Segment: seg.String(), SegID: seg.ID, MemberID: seg.MemberID, SegCode: seg.Code,
-			Added: n.Added, Removed: n.Removed, Accepted: n.Accepted, Warned: n.Warned, Invalid: n.Invalid, Failed: n.Failed})
+			SegmentCounts: c.counts[i]})
 	}
 	for id, i := range c.byID {
 		add(reader.Segment{ID: id}, i)

@@ -173,7 +173,7 @@ func TestSummarySegmentsHaveCounts(t *testing.T) {
 	if !sum.Reconciles() || sum.Valid != 2 || sum.Invalid != 1 || sum.Superseded != 1 {
 		t.Errorf("summary: %d valid, %d invalid, %d superseded of %d read", sum.Valid, sum.Invalid, sum.Superseded, sum.RowsRead)
 	}
-	want := []SegmentSummary{{Segment: "7", SegID: 7, Invalid: 1}}
+	want := []SegmentSummary{{Segment: "7", SegID: 7, SegmentCounts: SegmentCounts{Invalid: 1}}}
 	if len(sum.Segments) != 1 || sum.Segments[0] != want[0] {
 		t.Errorf("segments %+v, want %+v", sum.Segments, want)
 	}

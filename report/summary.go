@@ -46,12 +46,18 @@ type SegmentSummary struct {
 	SegID    int64  `json:"seg_id,omitempty"`
 	MemberID int64  `json:"member_id,omitempty"`
 	SegCode  string `json:"seg_code,omitempty"`
-	Added    int64  `json:"added"`
-	Removed  int64  `json:"removed"`
-	Accepted int64  `json:"accepted"`
-	Warned   int64  `json:"warned"`
-	Invalid  int64  `json:"invalid"`
-	Failed   int64  `json:"failed"`
+	SegmentCounts
+}
+
+// SegmentCounts are the rows of a segment by outcome (added and removed
+// split the accepted ones).
+type SegmentCounts struct {
+	Added    int64 `json:"added"`
+	Removed  int64 `json:"removed"`
+	Accepted int64 `json:"accepted"`
+	Warned   int64 `json:"warned"`
+	Invalid  int64 `json:"invalid"`
+	Failed   int64 `json:"failed"`
 }
 
 // Reconciles reports whether every row read has exactly one outcome.
