@@ -69,9 +69,7 @@ type grouper interface {
 func (gr grouping) grouper(p *chunker.Packer) grouper {
 	if gr.sorted {
 		a := chunker.NewAdjacent(p, gr.memory)
-		if gr.budget != nil {
-			a.OnFilterGrow(gr.budget.grouping)
-		}
+		a.OnFilterGrow(gr.budget.grouping)
 		return a
 	}
 	gr.budget.grouping(gr.memory)
