@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,18 +14,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
 )
 
 // JournalFile is the journal's name inside --state-dir.
 const JournalFile = "journal"
 
 // journalVersion changes when the journal's format does.
-const journalVersion = 1
+const journalVersion = 2
 
 // Input identifies one input file as it was when a run started.
 type Input struct {
@@ -35,13 +39,32 @@ type Input struct {
 	// likely (appended or rewritten files), without reading all of a large
 	// export at every start.
 	Sample string `json:"sample"`
+	// name is the file as the run names it in rows' positions.
+	name string
 }
 
 // Identity is what must not change between a run and its resumption: the
-// inputs, and the settings that decide which requests are made.
+// inputs. Flags may change: the journal knows requests by their content.
 type Identity struct {
-	Inputs   []Input `json:"inputs"`
-	Settings string  `json:"settings"`
+	Inputs []Input `json:"inputs"`
+}
+
+// Identify fingerprints the files a run reads, in order. Standard input
+// cannot be resumed: it reads differently every time.
+func Identify(files []string) (Identity, error) {
+	var id Identity
+	for _, f := range files {
+		if f == reader.Stdin {
+			return Identity{}, errors.New("--state-dir: standard input cannot be resumed; write it to a file first")
+		}
+		in, err := Fingerprint(f)
+		if err != nil {
+			return Identity{}, fmt.Errorf("--state-dir: %w", err)
+		}
+		in.name = f
+		id.Inputs = append(id.Inputs, in)
+	}
+	return id, nil
 }
 
 // sampleSize is how much of each end of a file the fingerprint reads.
@@ -97,21 +120,54 @@ func (e *ChangedError) Hint() string {
 	return "rerun with --restart to start over and send everything, or point --state-dir elsewhere"
 }
 
-// Journal records, durably, which requests the service acknowledged, so that
-// a run started again after a crash sends only the rest. Each record is
-// appended and fsynced before the request counts as done; a record torn by a
-// crash is ignored on reading.
+// Journal records, durably, which request bodies the service acknowledged,
+// so that a run started again after a crash sends only the rest. A request
+// is known by a digest of its exact body, not by its place in the run: a
+// run resumed with other flags (workers, limits, --max-users) sends again
+// whatever now packs differently. Each record is appended and fsynced
+// before the request counts as done; a record torn by a crash is ignored on
+// reading.
+//
+// A request that may repeat a user of an earlier request (chunker's
+// Ordered) carries later values of associations. The journal keeps where
+// each of its rows came from, so that a resumed run never sends an earlier
+// value of an association after the service acknowledged a later one (see
+// Later).
 //
 // Its methods are safe for concurrent use.
 type Journal struct {
-	mu   sync.Mutex
-	dir  string
-	f    *os.File
-	lock *os.File
-	done map[int]bool
-	buf  []byte
+	mu    sync.Mutex
+	dir   string
+	f     *os.File
+	lock  *os.File
+	acked map[digest]struct{}
+	// later holds, for each association in an acknowledged Ordered
+	// request, the position of the latest such row in input order.
+	later map[uint64]place
+	// files gives each input's place in the run's order.
+	files map[string]int
+	buf   []byte
 	// resumed is set when an earlier run's journal was found and kept.
 	resumed bool
+}
+
+// digest identifies a request body: the first 128 bits of its SHA-256.
+type digest [16]byte
+
+func digestOf(body []byte) digest {
+	sum := sha256.Sum256(body)
+	return digest(sum[:16])
+}
+
+// place is a row's position in input order: the file's index among the
+// run's inputs, then the line.
+type place struct {
+	file int32
+	line int64
+}
+
+func (p place) before(q place) bool {
+	return p.file < q.file || p.file == q.file && p.line < q.line
 }
 
 type journalHeader struct {
@@ -120,8 +176,8 @@ type journalHeader struct {
 }
 
 // OpenJournal opens the journal in dir for a run with this identity. A
-// journal left by a run with another identity is refused with a
-// *ChangedError, unless restart, which starts it anew.
+// journal left by a run with other inputs is refused with a *ChangedError,
+// unless restart, which starts it anew.
 func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
@@ -134,7 +190,11 @@ func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
 		lock.Close()
 		return nil, fmt.Errorf("--state-dir %s: another rtseg run is using it", dir)
 	}
-	j := &Journal{dir: dir, lock: lock, done: map[int]bool{}}
+	j := &Journal{dir: dir, lock: lock, files: map[string]int{}}
+	j.reset()
+	for i, in := range id.Inputs {
+		j.files[in.name] = i
+	}
 	path := filepath.Join(dir, JournalFile)
 	if !restart {
 		err = j.load(path, id)
@@ -149,6 +209,11 @@ func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
 	return j, nil
 }
 
+func (j *Journal) reset() {
+	j.acked = map[digest]struct{}{}
+	j.later = map[uint64]place{}
+}
+
 // load reads an existing journal, keeps its records and opens it to append
 // after the last whole record.
 func (j *Journal) load(path string, id Identity) error {
@@ -159,7 +224,9 @@ func (j *Journal) load(path string, id Identity) error {
 	nl := bytes.IndexByte(data, '\n')
 	var h journalHeader
 	if nl < 0 || json.Unmarshal(data[:nl], &h) != nil || h.Version != journalVersion {
-		// A crash while the header was written leaves nothing acknowledged.
+		// A crash while the header was written leaves nothing
+		// acknowledged; a journal of another version is started anew,
+		// which at worst sends again what it recorded.
 		return os.ErrNotExist
 	}
 	if what := changed(h.Identity, id); what != "" {
@@ -167,12 +234,11 @@ func (j *Journal) load(path string, id Identity) error {
 	}
 	good := nl + 1
 	sc := bufio.NewScanner(bytes.NewReader(data[good:]))
+	sc.Buffer(nil, len(data))
 	for sc.Scan() {
-		seq, ok := parseRecord(sc.Text())
-		if !ok || good+len(sc.Bytes()) >= len(data) { // torn: no newline after it
+		if !j.parseRecord(sc.Text()) || good+len(sc.Bytes()) >= len(data) { // torn: no newline after it
 			break
 		}
-		j.done[seq] = true
 		good += len(sc.Bytes()) + 1
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
@@ -214,7 +280,7 @@ func (j *Journal) create(path string, id Identity) error {
 	}
 	syncDir(j.dir)
 	j.f = f
-	j.done = map[int]bool{}
+	j.reset()
 	return nil
 }
 
@@ -227,9 +293,6 @@ func syncDir(dir string) {
 
 // changed names the first difference between what was recorded and now.
 func changed(was, now Identity) string {
-	if was.Settings != now.Settings {
-		return "the flags that decide the requests changed"
-	}
 	if len(was.Inputs) != len(now.Inputs) {
 		return fmt.Sprintf("the inputs changed (%d files then, %d now)", len(was.Inputs), len(now.Inputs))
 	}
@@ -249,58 +312,160 @@ func changed(was, now Identity) string {
 	return ""
 }
 
-func journalRecord(seq int) string {
-	body := "done " + strconv.Itoa(seq)
-	return fmt.Sprintf("%s %08x", body, crc32.ChecksumIEEE([]byte(body)))
+// A record is one line: "ack DIGEST" for a request body, then, for an
+// Ordered request, " later" and its rows as (association, file, line)
+// triples in base64, then the CRC-32 of all that.
+const (
+	ackPrefix   = "ack "
+	laterMarker = " later "
+	laterSize   = 8 + 4 + 8
+)
+
+func (j *Journal) appendRecord(b []byte, d digest, req *chunker.Request) []byte {
+	start := len(b)
+	b = append(b, ackPrefix...)
+	b = hex.AppendEncode(b, d[:])
+	if req.Ordered {
+		raw := make([]byte, 0, req.Rows()*laterSize)
+		for _, e := range req.Entries {
+			for i := range e.Rows {
+				row := &e.Rows[i]
+				p := j.placeOf(row.Pos)
+				raw = binary.BigEndian.AppendUint64(raw, associationKey(row))
+				raw = binary.BigEndian.AppendUint32(raw, uint32(p.file))
+				raw = binary.BigEndian.AppendUint64(raw, uint64(p.line))
+			}
+		}
+		b = append(b, laterMarker...)
+		b = base64.RawStdEncoding.AppendEncode(b, raw)
+	}
+	return fmt.Appendf(b, " %08x\n", crc32.ChecksumIEEE(b[start:]))
 }
 
-func parseRecord(line string) (int, bool) {
+// parseRecord takes one record into the journal; it reports false for a
+// record that is not whole.
+func (j *Journal) parseRecord(line string) bool {
 	i := strings.LastIndexByte(line, ' ')
 	if i < 0 {
-		return 0, false
+		return false
 	}
 	body := line[:i]
-	seqText, ok := strings.CutPrefix(body, "done ")
+	if fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(body))) != line[i+1:] {
+		return false
+	}
+	body, ok := strings.CutPrefix(body, ackPrefix)
 	if !ok {
-		return 0, false
+		return false
 	}
-	seq, err := strconv.Atoi(seqText)
-	if err != nil || journalRecord(seq) != line {
-		return 0, false
+	hexDigest, rows, ordered := strings.Cut(body, laterMarker)
+	var d digest
+	if n, err := hex.Decode(d[:], []byte(hexDigest)); err != nil || n != len(d) {
+		return false
 	}
-	return seq, true
+	var raw []byte
+	if ordered {
+		var err error
+		if raw, err = base64.RawStdEncoding.DecodeString(rows); err != nil || len(raw)%laterSize != 0 {
+			return false
+		}
+	}
+	j.acked[d] = struct{}{}
+	for ; len(raw) > 0; raw = raw[laterSize:] {
+		key := binary.BigEndian.Uint64(raw)
+		p := place{file: int32(binary.BigEndian.Uint32(raw[8:])), line: int64(binary.BigEndian.Uint64(raw[12:]))}
+		j.noteLater(key, p)
+	}
+	return true
 }
 
-// Done reports whether request seq was acknowledged in an earlier run.
-func (j *Journal) Done(seq int) bool {
+func (j *Journal) noteLater(key uint64, p place) {
+	if was, ok := j.later[key]; !ok || was.before(p) {
+		j.later[key] = p
+	}
+}
+
+func (j *Journal) placeOf(pos reader.Position) place {
+	return place{file: int32(j.files[pos.File]), line: pos.Line}
+}
+
+// Acknowledged reports whether the service acknowledged this exact request
+// body in an earlier run.
+func (j *Journal) Acknowledged(req *chunker.Request) bool {
+	d := digestOf(req.Body)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.done[seq]
+	_, ok := j.acked[d]
+	return ok
+}
+
+// Later reports whether the service acknowledged, in an earlier run, a
+// later row for the same user and segment as row, and where that row is.
+// Such a row must not be sent: its value would replace the later one.
+func (j *Journal) Later(row *reader.Row) (reader.Position, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.later) == 0 {
+		return reader.Position{}, false
+	}
+	p, ok := j.later[associationKey(row)]
+	if !ok || !j.placeOf(row.Pos).before(p) {
+		return reader.Position{}, false
+	}
+	for name, i := range j.files {
+		if int32(i) == p.file {
+			return reader.Position{File: name, Line: p.line}, true
+		}
+	}
+	return reader.Position{Line: p.line}, true
+}
+
+// associationKey hashes a row's user and segment with FNV-1a: the journal
+// keeps it across runs, so the hash must not be seeded.
+func associationKey(row *reader.Row) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h = (h ^ 0xff) * prime // a byte no valid field holds: "ab"+"c" differs from "a"+"bc"
+	}
+	add(row.Domain)
+	add(row.UserID)
+	add(row.SegCode)
+	for _, n := range []uint64{uint64(row.SegID), uint64(row.MemberID)} {
+		for k := 0; k < 8; k++ {
+			h = (h ^ (n >> (8 * k) & 0xff)) * prime
+		}
+	}
+	return h
 }
 
 // Resumed reports whether the journal was left by an earlier run of the
 // same inputs, which may have been sending until a moment ago.
 func (j *Journal) Resumed() bool { return j.resumed }
 
-// Acknowledged reports how many requests the journal holds.
-func (j *Journal) Acknowledged() int {
+// Len reports how many request bodies the journal holds.
+func (j *Journal) Len() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.done)
+	return len(j.acked)
 }
 
-// Record appends request seq as acknowledged and syncs it to disk.
-func (j *Journal) Record(seq int) error {
+// Record appends a request the service acknowledged, whole, and syncs it to
+// disk.
+func (j *Journal) Record(req *chunker.Request) error {
+	d := digestOf(req.Body)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.buf = append(append(j.buf[:0], journalRecord(seq)...), '\n')
+	j.buf = j.appendRecord(j.buf[:0], d, req)
 	if _, err := j.f.Write(j.buf); err != nil {
 		return fmt.Errorf("--state-dir: write journal: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("--state-dir: sync journal: %w", err)
 	}
-	j.done[seq] = true
+	j.acked[d] = struct{}{}
 	return nil
 }
 

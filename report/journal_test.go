@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtseg/rtseg/chunker"
+	"github.com/rtseg/rtseg/reader"
 )
 
 func testIdentity(t *testing.T, dir string) Identity {
@@ -17,35 +20,111 @@ func testIdentity(t *testing.T, dir string) Identity {
 			t.Fatal(err)
 		}
 	}
-	fp, err := Fingerprint(in)
+	id, err := Identify([]string{in})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Identity{Inputs: []Input{fp}, Settings: "max-users=1000"}
+	return id
 }
 
-func TestJournalResumes(t *testing.T) {
-	dir := t.TempDir()
-	id := testIdentity(t, dir)
-	j, err := OpenJournal(filepath.Join(dir, "state"), id, false)
+// packed is a request as the packer would make it: one user with rows for
+// the given segments, at lines from line on, in the identity's file.
+func packed(t *testing.T, file, user string, ordered bool, line int64, segs ...int64) *chunker.Request {
+	t.Helper()
+	var rows []reader.Row
+	for i, s := range segs {
+		rows = append(rows, reader.Row{Pos: reader.Position{File: file, Line: line + int64(i)}, UserID: user, SegID: s})
+	}
+	req := chunker.Encode(0, []chunker.Entry{{User: reader.User{ID: user}, Rows: rows}})
+	req.Ordered = ordered
+	return req
+}
+
+func openJournal(t *testing.T, state string, id Identity) *Journal {
+	t.Helper()
+	j, err := OpenJournal(state, id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, seq := range []int{0, 2, 5} {
-		if err := j.Record(seq); err != nil {
+	return j
+}
+
+func TestJournalKnowsBodies(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
+	a, b, c := packed(t, in, "a", false, 2, 1), packed(t, in, "b", false, 3, 1, 2), packed(t, in, "c", false, 5, 1)
+	for _, req := range []*chunker.Request{a, b} {
+		if err := j.Record(req); err != nil {
 			t.Fatal(err)
 		}
 	}
 	j.Close()
 
-	j, err = OpenJournal(filepath.Join(dir, "state"), id, false)
-	if err != nil {
+	j = openJournal(t, state, id)
+	defer j.Close()
+	if !j.Resumed() || j.Len() != 2 {
+		t.Errorf("reopened journal: Resumed()=%v Len()=%d, want true 2", j.Resumed(), j.Len())
+	}
+	// The same body packed at another place in the run is still known:
+	// requests are known by content, not by their number.
+	moved := chunker.Encode(41, b.Entries)
+	for _, tc := range []struct {
+		name string
+		req  *chunker.Request
+		want bool
+	}{
+		{"recorded a", a, true},
+		{"recorded b, renumbered", moved, true},
+		{"never sent", c, false},
+		{"b without one of its rows", packed(t, in, "b", false, 3, 1), false},
+	} {
+		if got := j.Acknowledged(tc.req); got != tc.want {
+			t.Errorf("Acknowledged(%s) = %v after reopening, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestJournalLaterValues(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
+	// User u came back at line 50 (an Ordered request) with segments 1
+	// and 2; the request holding its rows from line 10 was never
+	// acknowledged. A request not marked Ordered records no later values.
+	if err := j.Record(packed(t, in, "u", true, 50, 1, 2)); err != nil {
 		t.Fatal(err)
 	}
+	if err := j.Record(packed(t, in, "v", false, 60, 1)); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	j = openJournal(t, state, id)
 	defer j.Close()
-	for seq, want := range map[int]bool{0: true, 1: false, 2: true, 5: true, 6: false} {
-		if got := j.Done(seq); got != want {
-			t.Errorf("Done(%d) = %v after reopening, want %v", seq, got, want)
+	row := func(user string, line, seg int64) *reader.Row {
+		return &reader.Row{Pos: reader.Position{File: in, Line: line}, UserID: user, SegID: seg}
+	}
+	for _, tc := range []struct {
+		name string
+		row  *reader.Row
+		want int64 // the later row's line, 0 for none
+	}{
+		{"u's earlier row for segment 1", row("u", 10, 1), 50},
+		{"u's earlier row for segment 2", row("u", 11, 2), 51},
+		{"u's earlier row for a segment not sent again", row("u", 12, 3), 0},
+		{"the acknowledged row itself", row("u", 50, 1), 0},
+		{"a row after it", row("u", 70, 1), 0},
+		{"another user", row("w", 10, 1), 0},
+		{"an earlier row of an unordered request's user", row("v", 10, 1), 0},
+	} {
+		pos, ok := j.Later(tc.row)
+		if got := map[bool]int64{true: pos.Line}[ok]; got != tc.want || ok && pos.File != in {
+			t.Errorf("Later(%s) = %v, %v; want line %d of %s", tc.name, pos, ok, tc.want, in)
 		}
 	}
 }
@@ -53,55 +132,49 @@ func TestJournalResumes(t *testing.T) {
 func TestJournalTornRecord(t *testing.T) {
 	dir := t.TempDir()
 	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
 	state := filepath.Join(dir, "state")
-	j, err := OpenJournal(state, id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Record(7)
+	j := openJournal(t, state, id)
+	seven, eight, nine := packed(t, in, "7", true, 7, 1), packed(t, in, "8", false, 8, 1), packed(t, in, "9", false, 9, 1)
+	j.Record(seven)
 	j.Close()
 	// A kill -9 in the middle of writing the next record.
 	f, err := os.OpenFile(filepath.Join(state, JournalFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("done 8 1a2")
+	f.WriteString("ack 0a1b2c")
 	f.Close()
 
 	j, err = OpenJournal(state, id, false)
 	if err != nil {
 		t.Fatalf("reopening a torn journal: %v", err)
 	}
-	if !j.Done(7) || j.Done(8) {
-		t.Errorf("torn journal: Done(7)=%v Done(8)=%v, want true false", j.Done(7), j.Done(8))
+	if !j.Acknowledged(seven) || j.Acknowledged(eight) {
+		t.Errorf("torn journal: Acknowledged(7)=%v Acknowledged(8)=%v, want true false", j.Acknowledged(seven), j.Acknowledged(eight))
 	}
 	// Appending after the torn tail keeps the journal readable.
-	if err := j.Record(9); err != nil {
+	if err := j.Record(nine); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
-	j, err = OpenJournal(state, id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j = openJournal(t, state, id)
 	defer j.Close()
-	if got := j.Acknowledged(); got != 2 || !j.Done(9) {
-		t.Errorf("after appending past a torn record: %d acknowledged, Done(9)=%v; want 2, true", got, j.Done(9))
+	if got := j.Len(); got != 2 || !j.Acknowledged(nine) {
+		t.Errorf("after appending past a torn record: %d acknowledged, Acknowledged(9)=%v; want 2, true", got, j.Acknowledged(nine))
 	}
 }
 
 func TestJournalRefusesChangedInput(t *testing.T) {
 	dir := t.TempDir()
 	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
 	state := filepath.Join(dir, "state")
-	j, err := OpenJournal(state, id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j.Record(0)
+	req := packed(t, in, "u", false, 2, 1)
+	j := openJournal(t, state, id)
+	j.Record(req)
 	j.Close()
 
-	in := filepath.Join(dir, "in.csv")
 	for _, tc := range []struct {
 		name, want string
 		change     func()
@@ -126,26 +199,25 @@ func TestJournalRefusesChangedInput(t *testing.T) {
 			if err != nil {
 				t.Fatalf("with restart: %v", err)
 			}
-			if j.Done(0) {
+			if j.Acknowledged(req) {
 				t.Errorf("with restart, the old record is still there")
 			}
-			j.Record(0)
+			j.Record(req)
 			j.Close()
-			id = now
 		})
 	}
-	if _, err := OpenJournal(state, Identity{Inputs: id.Inputs, Settings: "max-users=10"}, false); err == nil {
-		t.Errorf("a change of settings was not refused")
+}
+
+func TestIdentifyRefusesStdin(t *testing.T) {
+	if _, err := Identify([]string{reader.Stdin}); err == nil || !strings.Contains(err.Error(), "standard input cannot be resumed") {
+		t.Errorf("Identify(stdin) = %v, want a refusal", err)
 	}
 }
 
 func TestJournalLocked(t *testing.T) {
 	dir := t.TempDir()
 	id := testIdentity(t, dir)
-	j, err := OpenJournal(filepath.Join(dir, "state"), id, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := openJournal(t, filepath.Join(dir, "state"), id)
 	defer j.Close()
 	if _, err := OpenJournal(filepath.Join(dir, "state"), id, false); err == nil {
 		t.Errorf("a second run could open a state directory in use")

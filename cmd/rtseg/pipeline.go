@@ -117,7 +117,7 @@ func (s *stages) sent(res uploader.Result) {
 		s.inFlight.Add(-1)
 	}
 	if s.journal != nil && final && res.Err == nil {
-		if err := s.journal.Record(res.Request.Seq); err != nil {
+		if err := s.journal.Record(res.Request); err != nil {
 			s.journalErr.CompareAndSwap(nil, &err)
 		}
 	}
@@ -139,7 +139,7 @@ func (p *packed) Request(req *chunker.Request) error {
 			return fmt.Errorf("--requests-dir: %w", err)
 		}
 	}
-	if p.s.journal != nil && p.s.journal.Done(req.Seq) {
+	if p.s.journal != nil && p.s.journal.Acknowledged(req) {
 		p.s.recorder.Skipped(req)
 		return nil
 	}
@@ -196,6 +196,12 @@ func readRows(ctx context.Context, s *stages, group grouper) error {
 			if !row.Valid() {
 				s.recorder.Invalid(*row)
 				continue
+			}
+			if s.journal != nil {
+				if by, ok := s.journal.Later(row); ok {
+					s.recorder.Superseded(*row, by)
+					continue
+				}
 			}
 			if err := group.Add(*row); err != nil {
 				s.recorder.Read(i + 1)

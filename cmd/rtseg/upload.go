@@ -144,7 +144,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 	}
 	if send && o.stateDir != "" {
-		if s.journal, err = openJournal(o, args); err != nil {
+		if s.journal, err = openJournal(o, rd.Files()); err != nil {
 			return asExitError(err)
 		}
 		defer s.journal.Close()
