@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -187,36 +186,6 @@ func (o *options) grouping() (grouping, error) {
 
 func (o *options) limits() chunker.Limits {
 	return chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes}
-}
-
-// tolerance is --max-rejected: a count, or a percentage of rows read.
-type tolerance struct {
-	count   int64
-	percent float64
-	isPct   bool
-}
-
-func parseTolerance(s string) (tolerance, error) {
-	s = strings.TrimSpace(s)
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v < 0 || v > 100 {
-			return tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage from 0%% to 100%%", s)
-		}
-		return tolerance{percent: v, isPct: true}, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage such as 1%%", s)
-	}
-	return tolerance{count: n}, nil
-}
-
-func (t tolerance) allows(rejected, read int64) bool {
-	if t.isPct {
-		return float64(rejected) <= t.percent/100*float64(read)
-	}
-	return rejected <= t.count
 }
 
 // readToken reads --token-file, trimming the trailing newline.

@@ -9,15 +9,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rtseg/rtseg/report"
 	"github.com/spf13/cobra"
 )
 
-// Exit statuses (SPEC §2).
+// Exit statuses (SPEC §2), as report decides them.
 const (
-	exitOK          = 0
-	exitFailure     = 1 // the run could not be done
-	exitRejected    = 2 // more rows than tolerated were invalid, warned or failed
-	exitInterrupted = 128
+	exitOK          = report.StatusOK
+	exitFailure     = report.StatusFailure
+	exitRejected    = report.StatusRejected
+	exitInterrupted = report.StatusInterrupted
 )
 
 // exitError carries an exit status up to main, with the error to print (nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		return usageError(cmd, "%v", err)
 	}
 	ro.Stdin = e.stdin
-	tol, err := parseTolerance(o.maxRejected)
+	tol, err := report.ParseTolerance(o.maxRejected)
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
@@ -165,26 +166,17 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	runErr := runPipeline(cmd.Context(), s)
 	sum, recErr := s.recorder.Close()
 	stopProgress()
-	closeErr := files.close()
+	if closeErr := files.close(); runErr == nil && (recErr != nil || closeErr != nil) {
+		runErr = fmt.Errorf("write report: %w", errors.Join(recErr, closeErr))
+	}
 	sum.ElapsedSeconds = time.Since(start).Seconds()
-	describeRun(sum, o, start, send)
-
-	status := exitOK
-	var runFailure error
-	switch {
-	case runErr != nil:
-		status, runFailure = exitFailure, runErr
-	case recErr != nil || closeErr != nil:
-		status, runFailure = exitFailure, fmt.Errorf("write report: %w", errors.Join(recErr, closeErr))
-	case !sum.Reconciles():
-		status, runFailure = exitFailure, errors.New("the outcomes do not add up to the rows read")
-	case !tol.allows(sum.Rejected(), sum.RowsRead):
-		status = exitRejected
+	endpoint := ""
+	if send {
+		endpoint = bareURL(o.endpoint)
 	}
-	if n := e.signal(); n != 0 && status != exitFailure {
-		status = exitInterrupted + n
-	}
-	sum.ExitStatus = status
+	member, _ := strconv.ParseInt(o.memberID, 10, 64)
+	sum.Describe(start, time.Now(), endpoint, member)
+	status, runFailure := sum.Status(tol, runErr, e.signal())
 	if o.summary != "" {
 		if err := sum.WriteFile(o.summary); err != nil && runFailure == nil {
 			status, runFailure = exitFailure, fmt.Errorf("--summary: %w", err)
@@ -193,12 +185,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if runFailure == nil || sum.RowsRead > 0 {
 		sum.WriteHuman(e.stderr)
 	}
-	if o.report != "" && (sum.RowsRead > sum.Accepted+sum.Valid || o.reportAll) {
-		fmt.Fprintf(e.stderr, "rtseg: report: %s\n", o.report)
-	}
-	if status == exitRejected {
-		fmt.Fprintf(e.stderr, "rtseg: %d rows rejected (invalid, warned or failed), more than --max-rejected %s allows\n", sum.Rejected(), o.maxRejected)
-	}
+	sum.WriteEnd(e.stderr, tol, o.report, o.reportAll)
 	if status == exitOK {
 		return nil
 	}

@@ -1,0 +1,125 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Exit statuses of a run (SPEC §2).
+const (
+	StatusOK          = 0
+	StatusFailure     = 1   // the run could not be done
+	StatusRejected    = 2   // more rows than tolerated were invalid, warned or failed
+	StatusInterrupted = 128 // plus the signal's number: 130 for SIGINT, 143 for SIGTERM
+)
+
+// ErrUnaccounted is a run whose outcomes do not add up to the rows it read.
+var ErrUnaccounted = errors.New("the outcomes do not add up to the rows read")
+
+// Tolerance is --max-rejected: how many rejected rows a run may have and
+// still succeed, as a count or a percentage of the rows read.
+type Tolerance struct {
+	text    string
+	count   int64
+	percent float64
+	isPct   bool
+}
+
+// ParseTolerance reads --max-rejected: "N" or "P%".
+func ParseTolerance(s string) (Tolerance, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v < 0 || v > 100 {
+			return Tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage from 0%% to 100%%", s)
+		}
+		return Tolerance{text: s, percent: v, isPct: true}, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return Tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage such as 1%%", s)
+	}
+	return Tolerance{text: s, count: n}, nil
+}
+
+// Allows reports whether rejected rows out of read are tolerated.
+func (t Tolerance) Allows(rejected, read int64) bool {
+	if t.isPct {
+		return float64(rejected) <= t.percent/100*float64(read)
+	}
+	return rejected <= t.count
+}
+
+// String gives the tolerance as it was written.
+func (t Tolerance) String() string {
+	if t.text == "" {
+		return "0"
+	}
+	return t.text
+}
+
+// Status decides the run's exit status and sets ExitStatus: a failure if
+// the run ended with runErr or its outcomes do not add up (the error is
+// returned), else rejected if more rows were rejected than tol allows,
+// else OK; a run stopped by a signal (its number, 0 for none) that did not
+// fail exits 128 plus the number.
+func (s *Summary) Status(tol Tolerance, runErr error, signal int) (int, error) {
+	status := StatusOK
+	switch {
+	case runErr != nil:
+		status = StatusFailure
+	case !s.Reconciles():
+		status, runErr = StatusFailure, ErrUnaccounted
+	case !tol.Allows(s.Rejected(), s.RowsRead):
+		status = StatusRejected
+	}
+	if signal != 0 && status != StatusFailure {
+		status = StatusInterrupted + signal
+	}
+	s.ExitStatus = status
+	return status, runErr
+}
+
+// WriteEnd writes, after the human summary, where the report is when it
+// lists any row (reportPath "" for none), and why the run exits rejected.
+func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, reportAll bool) {
+	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid || reportAll) {
+		fmt.Fprintf(w, "rtseg: report: %s\n", reportPath)
+	}
+	if s.ExitStatus == StatusRejected {
+		fmt.Fprintf(w, "rtseg: %d rows rejected (invalid, warned or failed), more than --max-rejected %s allows\n", s.Rejected(), tol)
+	}
+}
+
+// Describe records what rtseg reconcile needs: when the run started and
+// ended (now), where it sent (endpoint, without credentials or query; ""
+// for validate), and its member: member if known, else the one member its
+// segments name, if there is one.
+func (s *Summary) Describe(start, now time.Time, endpoint string, member int64) {
+	s.StartedAt, s.FinishedAt = start.UTC(), now.UTC()
+	s.Endpoint = endpoint
+	if member <= 0 {
+		member = s.onlyMember()
+	}
+	s.MemberID = member
+}
+
+// onlyMember is the one member the summary's segments name, or 0 when they
+// name none or several.
+func (s *Summary) onlyMember() int64 {
+	var member int64
+	for _, seg := range s.Segments {
+		switch {
+		case seg.MemberID == 0 || seg.MemberID == member:
+		case member == 0:
+			member = seg.MemberID
+		default:
+			return 0
+		}
+	}
+	return member
+}

@@ -1,0 +1,124 @@
+package report
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTolerance(t *testing.T) {
+	for _, tc := range []struct {
+		in             string
+		rejected, read int64
+		allows         bool
+	}{
+		{"0", 0, 100, true},
+		{"0", 1, 100, false},
+		{"5", 5, 10, true},
+		{"5", 6, 10, false},
+		{"10%", 10, 100, true},
+		{"10%", 11, 100, false},
+		{"0.1%", 1, 1000, true},
+		{"0.1%", 2, 1000, false},
+		{" 100% ", 7, 7, true},
+		{"0%", 0, 0, true},
+	} {
+		tol, err := ParseTolerance(tc.in)
+		if err != nil {
+			t.Errorf("ParseTolerance(%q) = %v", tc.in, err)
+			continue
+		}
+		if got := tol.Allows(tc.rejected, tc.read); got != tc.allows {
+			t.Errorf("ParseTolerance(%q).Allows(%d of %d) = %v, want %v", tc.in, tc.rejected, tc.read, got, tc.allows)
+		}
+	}
+	for _, bad := range []string{"", "-1", "x", "101%", "-1%", "1.5", "%"} {
+		_, err := ParseTolerance(bad)
+		if err == nil || !strings.HasPrefix(err.Error(), "--max-rejected ") {
+			t.Errorf("ParseTolerance(%q) = %v, want an error naming --max-rejected", bad, err)
+		}
+	}
+}
+
+func TestSummaryStatus(t *testing.T) {
+	boom := errors.New("authentication refused")
+	clean := Summary{RowsRead: 10, Accepted: 10}
+	rejected := Summary{RowsRead: 10, Accepted: 7, Invalid: 1, Warned: 1, Failed: 1}
+	unaccounted := Summary{RowsRead: 10, Accepted: 9}
+	for _, tc := range []struct {
+		name    string
+		sum     Summary
+		tol     string
+		runErr  error
+		signal  int
+		want    int
+		wantErr error
+	}{
+		{"all accepted", clean, "0", nil, 0, StatusOK, nil},
+		{"rejected beyond the tolerance", rejected, "2", nil, 0, StatusRejected, nil},
+		{"rejected within the tolerance", rejected, "30%", nil, 0, StatusOK, nil},
+		{"the run failed", clean, "0", boom, 0, StatusFailure, boom},
+		{"outcomes do not add up", unaccounted, "100%", nil, 0, StatusFailure, ErrUnaccounted},
+		{"SIGINT", clean, "0", nil, 2, 130, nil},
+		{"SIGTERM over a rejected run", rejected, "0", nil, 15, 143, nil},
+		{"a failure stays a failure under a signal", clean, "0", boom, 15, StatusFailure, boom},
+	} {
+		tol, err := ParseTolerance(tc.tol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := tc.sum
+		got, gotErr := sum.Status(tol, tc.runErr, tc.signal)
+		if got != tc.want || !errors.Is(gotErr, tc.wantErr) || (tc.wantErr == nil) != (gotErr == nil) {
+			t.Errorf("%s: Status = %d, %v; want %d, %v", tc.name, got, gotErr, tc.want, tc.wantErr)
+		}
+		if sum.ExitStatus != got {
+			t.Errorf("%s: ExitStatus = %d, want %d as returned", tc.name, sum.ExitStatus, got)
+		}
+	}
+}
+
+func TestWriteEnd(t *testing.T) {
+	tol, _ := ParseTolerance("1")
+	var b strings.Builder
+	sum := Summary{RowsRead: 10, Accepted: 7, Invalid: 3}
+	sum.Status(tol, nil, 0)
+	sum.WriteEnd(&b, tol, "r.csv", false)
+	want := "rtseg: report: r.csv\nrtseg: 3 rows rejected (invalid, warned or failed), more than --max-rejected 1 allows\n"
+	if b.String() != want {
+		t.Errorf("WriteEnd wrote\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	sum = Summary{RowsRead: 10, Accepted: 10}
+	sum.Status(tol, nil, 0)
+	sum.WriteEnd(&b, tol, "r.csv", false)
+	if b.String() != "" {
+		t.Errorf("WriteEnd for a run whose report lists nothing wrote %q", b.String())
+	}
+}
+
+func TestDescribeFindsTheMember(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	seg := func(member int64) SegmentSummary { return SegmentSummary{MemberID: member} }
+	for _, tc := range []struct {
+		name   string
+		flag   int64
+		segs   []SegmentSummary
+		member int64
+	}{
+		{"the flag wins", 7, []SegmentSummary{seg(9)}, 7},
+		{"one member named by codes", 0, []SegmentSummary{seg(0), seg(9), seg(9)}, 9},
+		{"several members: none is the run's", 0, []SegmentSummary{seg(9), seg(8)}, 0},
+		{"segments by ID only", 0, []SegmentSummary{seg(0)}, 0},
+	} {
+		s := Summary{Segments: tc.segs}
+		s.Describe(start, start.Add(time.Hour), "https://x.example/rt-segment", tc.flag)
+		if s.MemberID != tc.member {
+			t.Errorf("%s: MemberID = %d, want %d", tc.name, s.MemberID, tc.member)
+		}
+		if !s.StartedAt.Equal(start) || !s.FinishedAt.Equal(start.Add(time.Hour)) || s.Endpoint != "https://x.example/rt-segment" {
+			t.Errorf("%s: Describe recorded %v to %v at %q", tc.name, s.StartedAt, s.FinishedAt, s.Endpoint)
+		}
+	}
+}
