@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rtseg/rtseg/reader"
@@ -95,42 +94,24 @@ func (e *env) runSegmentsCheck(cmd *cobra.Command, sf *segmentFlags, args []stri
 	if err != nil {
 		return asExitError(err)
 	}
-	res.write(e.stdout, e.stderr)
-	if bad := res.problems(); bad > 0 {
-		return &exitError{code: exitRejected, err: fmt.Errorf("%d of %d segments cannot take users now", bad, len(res.checks)),
-			hint: "the service would drop adds to them without a word; fix the input or the segments, then check again"}
+	res.Write(e.stdout, e.stderr)
+	if err := res.Err(); err != nil {
+		return &exitError{code: exitRejected, err: err}
 	}
 	return nil
 }
 
-// segmentUse is how an input uses one segment.
-type segmentUse struct {
-	rows  int64
-	first reader.Position
-	owner int64 // from a row's member_id
-}
-
-// segmentCheck is the outcome of a check: each segment with what the
-// service says of it and how the input uses it.
-type segmentCheck struct {
-	checks    []uploader.SegmentCheck
-	uses      map[reader.Segment]*segmentUse
-	validRows int64
-	calls     int64
-	// unowned counts the ID segments whose owner could not be checked.
-	unowned int
-}
-
-// checkSegments reads the inputs, collects the distinct segments of their
-// valid rows and checks them with the Segment Service.
-func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro reader.Options, readsPerMinute int) (*segmentCheck, error) {
-	res, err := collectSegments(ctx, args, ro)
+// checkSegments reads the inputs and checks the segments of their valid
+// rows with the Segment Service.
+func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro reader.Options, readsPerMinute int) (*uploader.SegmentReport, error) {
+	rd, err := reader.Open(args, ro)
 	if err != nil {
 		return nil, err
 	}
-	refs := res.refs()
-	if len(refs) == 0 {
-		return res, nil
+	defer rd.Close()
+	res, err := uploader.CollectSegments(ctx, rd)
+	if err != nil || len(res.Uses) == 0 {
+		return res, err
 	}
 	auth, err := e.auth(o)
 	if err != nil {
@@ -149,125 +130,7 @@ func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro r
 	if err != nil {
 		return nil, fmt.Errorf("--api: %w", err)
 	}
-	res.checks, err = client.Check(ctx, refs, time.Now())
-	res.calls = client.Calls()
-	if err != nil {
-		return nil, fmt.Errorf("look up segments: %w", err)
-	}
-	return res, nil
-}
-
-// collectSegments reads every row and counts, per distinct segment, the valid
-// rows that reference it.
-func collectSegments(ctx context.Context, args []string, ro reader.Options) (*segmentCheck, error) {
-	rd, err := reader.Open(args, ro)
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	res := &segmentCheck{uses: map[reader.Segment]*segmentUse{}}
-	for ctx.Err() == nil {
-		row, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			return res, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !row.Valid() {
-			continue
-		}
-		res.validRows++
-		seg := row.Segment()
-		u := res.uses[seg]
-		if u == nil {
-			u = &segmentUse{first: row.Pos}
-			res.uses[seg] = u
-		}
-		u.rows++
-		if u.owner == 0 {
-			u.owner = row.MemberID
-		}
-	}
-	return nil, ctx.Err()
-}
-
-// refs lists the segments to check, each with the member that should own
-// it: the row's member_id, else the one member of all the rows.
-func (res *segmentCheck) refs() []uploader.SegmentRef {
-	members := map[int64]bool{}
-	for _, u := range res.uses {
-		if u.owner != 0 {
-			members[u.owner] = true
-		}
-	}
-	var only int64
-	if len(members) == 1 {
-		for m := range members {
-			only = m
-		}
-	}
-	refs := make([]uploader.SegmentRef, 0, len(res.uses))
-	for seg, u := range res.uses {
-		owner := u.owner
-		if owner == 0 {
-			owner = only
-		}
-		if owner == 0 {
-			res.unowned++
-		}
-		refs = append(refs, uploader.SegmentRef{Segment: seg, Owner: owner})
-	}
-	return refs
-}
-
-func (res *segmentCheck) problems() int {
-	n := 0
-	for _, c := range res.checks {
-		if c.Problem != uploader.ProblemNone {
-			n++
-		}
-	}
-	return n
-}
-
-// write prints one line per problem segment, starting with the first row
-// that references it, then a line of totals; notes go to notes.
-func (res *segmentCheck) write(out, notes io.Writer) {
-	kinds := map[uploader.Problem]int{}
-	for _, c := range res.checks {
-		if c.Problem == uploader.ProblemNone {
-			continue
-		}
-		kinds[c.Problem]++
-		u := res.uses[c.Ref.Segment]
-		fmt.Fprintf(out, "%s: %s: %s (%s)\n", u.first, c.Problem, c.Reason, plural(u.rows, "row"))
-	}
-	bad := res.problems()
-	line := fmt.Sprintf("rtseg: %s referenced by %s checked in %s: ",
-		plural(int64(len(res.checks)), "segment"), plural(res.validRows, "valid row"), plural(res.calls, "lookup"))
-	if bad == 0 {
-		line += "all usable"
-	} else {
-		var parts []string
-		for _, p := range []uploader.Problem{uploader.ProblemMissing, uploader.ProblemInactive, uploader.ProblemOtherMember, uploader.ProblemFresh} {
-			if kinds[p] > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", kinds[p], p))
-			}
-		}
-		line += fmt.Sprintf("%d usable, %d not (%s)", len(res.checks)-bad, bad, strings.Join(parts, ", "))
-	}
-	fmt.Fprintln(out, line)
-	if res.unowned > 0 {
-		fmt.Fprintf(notes, "rtseg: note: who owns %s was not checked: no member is known; give --member-id\n", plural(int64(res.unowned), "segment"))
-	}
-}
-
-func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return res, res.Check(ctx, client, time.Now())
 }
 
 // preflight runs the segment check before an upload and refuses to start
@@ -306,12 +169,11 @@ func (e *env) preflight(cmd *cobra.Command, o *options, args []string, ro *reade
 		done()
 		return func() {}, asExitError(fmt.Errorf("--preflight: %w", err))
 	}
-	res.write(e.stderr, e.stderr)
-	if bad := res.problems(); bad > 0 {
+	res.Write(e.stderr, e.stderr)
+	var bad *uploader.SegmentsError
+	if errors.As(res.Err(), &bad) {
 		done()
-		return func() {}, &exitError{code: exitFailure,
-			err:  fmt.Errorf("--preflight: %d of %d segments cannot take users now; nothing was sent", bad, len(res.checks)),
-			hint: "fix the input or the segments and run again (each line above names the first row using the segment); without --preflight the service drops adds to them without a word"}
+		return func() {}, &exitError{code: exitFailure, err: &uploader.PreflightError{SegmentsError: bad}}
 	}
 	return done, nil
 }
