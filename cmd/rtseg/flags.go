@@ -187,16 +187,3 @@ func (o *options) grouping() (grouping, error) {
 func (o *options) limits() chunker.Limits {
 	return chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes}
 }
-
-// readToken reads --token-file, trimming the trailing newline.
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("--token-file %s: the file is empty", path)
-	}
-	return t, nil
-}

@@ -3,10 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rtseg/rtseg/reader"
@@ -231,29 +229,7 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 // auth picks the credentials: --token-file, XANDR_TOKEN, or a login with
 // XANDR_USERNAME and XANDR_PASSWORD.
 func (e *env) auth(o *options) (uploader.Auth, error) {
-	if o.tokenFile != "" {
-		t, err := readToken(o.tokenFile)
-		if err != nil {
-			return nil, err
-		}
-		return uploader.StaticToken{Value: uploader.NewSecret(t)}, nil
-	}
-	if t := strings.TrimSpace(e.getenv("XANDR_TOKEN")); t != "" {
-		return uploader.StaticToken{Value: uploader.NewSecret(t)}, nil
-	}
-	user, pass := e.getenv("XANDR_USERNAME"), e.getenv("XANDR_PASSWORD")
-	if user != "" && pass != "" {
-		authURL, err := url.JoinPath(o.api, "auth")
-		if err != nil {
-			return nil, fmt.Errorf("--api %q: %w", o.api, err)
-		}
-		if err := uploader.CheckEndpoint(authURL); err != nil {
-			return nil, err
-		}
-		return &uploader.Login{URL: authURL, Username: user, Password: uploader.NewSecret(pass), Timeout: o.timeout}, nil
-	}
-	return nil, &exitError{code: exitFailure, err: errors.New("no credentials"),
-		hint: "set XANDR_TOKEN, pass --token-file, or set XANDR_USERNAME and XANDR_PASSWORD (try 'rtseg demo' to see rtseg work without any)"}
+	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
 }
 
 // outputs are the files a run writes.
