@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
 	"time"
 
 	"github.com/rtseg/rtseg/uploader/xandrtest"
@@ -46,7 +42,7 @@ so a run's faults can be reproduced.`,
     --fault-slow 0.05 --fault-slow-by 40s --token-expiry 10m --rps 20 --users-per-second 200`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkFaults(faults); err != nil {
+			if err := faults.Check(); err != nil {
 				return usageError(cmd, "%v", err)
 			}
 			if rps < 1 || ups < 1 || logins < 1 || loginSpan <= 0 {
@@ -69,37 +65,12 @@ so a run's faults can be reproduced.`,
 			if tokenExpiry > 0 {
 				opts = append(opts, xandrtest.WithTokenExpiry(tokenExpiry))
 			}
-			h := xandrtest.NewHandler(opts...)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(e.stdout, "rtseg: emulator listening on http://%s (POST /rt-segment, POST /auth, GET /state)\n", ln.Addr())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-cmd.Context().Done():
-			}
-			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(shutdown)
-			if stateOut != "" {
-				f, err := os.Create(stateOut)
-				if err != nil {
-					return fmt.Errorf("--state-out: %w", err)
-				}
-				defer f.Close()
-				if err := h.State().WriteJSON(f); err != nil {
-					return fmt.Errorf("--state-out: %w", err)
-				}
-			}
-			if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return xandrtest.NewHandler(opts...).Serve(cmd.Context(), ln, stateOut)
 		},
 	}
 	f := cmd.Flags()
@@ -124,23 +95,4 @@ so a run's faults can be reproduced.`,
 	f.Uint64Var(&seed, "fault-seed", 1, "seed of the generator that picks the calls that meet a fault")
 	f.StringVar(&stateOut, "state-out", "", "write the final state here as JSON on exit")
 	return cmd
-}
-
-// checkFaults refuses fractions outside 0..1 or adding up to more than 1.
-func checkFaults(f xandrtest.Faults) error {
-	for _, x := range []struct {
-		name string
-		v    float64
-	}{{"--fault-503", f.Unavailable}, {"--fault-drop", f.Dropped}, {"--fault-slow", f.Slow}} {
-		if x.v < 0 || x.v > 1 {
-			return fmt.Errorf("%s %v: want a fraction from 0 to 1", x.name, x.v)
-		}
-	}
-	if sum := f.Unavailable + f.Dropped + f.Slow; sum > 1 {
-		return fmt.Errorf("--fault-503, --fault-drop and --fault-slow add up to %v: each call meets at most one fault, so they must add up to at most 1", sum)
-	}
-	if f.Slow > 0 && f.SlowBy <= 0 {
-		return fmt.Errorf("--fault-slow-by %v: want a positive duration", f.SlowBy)
-	}
-	return nil
 }

@@ -1,6 +1,9 @@
 package xandrtest
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // config holds the emulator's settings; options change them.
 type config struct {
@@ -115,4 +118,24 @@ func WithFaults(f Faults) Option {
 // that a run's faults can be reproduced (default 1).
 func WithSeed(seed uint64) Option {
 	return func(c *config) { c.seed = seed }
+}
+
+// Check refuses fractions outside 0..1 or adding up to more than 1, naming
+// rtseg serve-mock's flags.
+func (f Faults) Check() error {
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"--fault-503", f.Unavailable}, {"--fault-drop", f.Dropped}, {"--fault-slow", f.Slow}} {
+		if x.v < 0 || x.v > 1 {
+			return fmt.Errorf("%s %v: want a fraction from 0 to 1", x.name, x.v)
+		}
+	}
+	if sum := f.Unavailable + f.Dropped + f.Slow; sum > 1 {
+		return fmt.Errorf("--fault-503, --fault-drop and --fault-slow add up to %v: each call meets at most one fault, so they must add up to at most 1", sum)
+	}
+	if f.Slow > 0 && f.SlowBy <= 0 {
+		return fmt.Errorf("--fault-slow-by %v: want a positive duration", f.SlowBy)
+	}
+	return nil
 }
