@@ -28,6 +28,40 @@ type ProgressConfig struct {
 	UsersPerSecond int
 }
 
+// ProgressInterval is how often a log line reports progress when the
+// output is not a terminal.
+const ProgressInterval = 10 * time.Second
+
+// NewProgressConfig decides from --progress how to show progress on out,
+// which is a terminal or not: a bar on a terminal and log lines otherwise
+// ("auto"), either one ("bar", "log"), or nil for none ("none").
+func NewProgressConfig(mode string, out io.Writer, terminal bool, log *slog.Logger) (*ProgressConfig, error) {
+	cfg := &ProgressConfig{Out: out, Log: log, Interval: ProgressInterval}
+	switch mode {
+	case "", "auto":
+		cfg.Bar = terminal
+	case "bar":
+		cfg.Bar = true
+	case "log":
+	case "none":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("--progress %q: want auto, bar, log or none", mode)
+	}
+	return cfg, nil
+}
+
+// NewLogger returns the logger for --log-format ("text" or "json") on w.
+func NewLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
 // Progress shows a run's progress until stopped.
 type Progress struct {
 	cfg   ProgressConfig

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -71,4 +72,30 @@ func TestProgressBar(t *testing.T) {
 			t.Errorf("bar mode also logged:\n%s", logs.String())
 		}
 	})
+}
+
+func TestNewProgressConfig(t *testing.T) {
+	for _, tc := range []struct {
+		mode     string
+		terminal bool
+		none     bool
+		bar      bool
+	}{
+		{"auto", true, false, true},
+		{"", false, false, false},
+		{"bar", false, false, true},
+		{"log", true, false, false},
+		{"none", true, true, false},
+	} {
+		cfg, err := NewProgressConfig(tc.mode, io.Discard, tc.terminal, nil)
+		if err != nil || (cfg == nil) != tc.none || cfg != nil && cfg.Bar != tc.bar {
+			t.Errorf("NewProgressConfig(%q, terminal %v) = %+v, %v; want none %v, bar %v", tc.mode, tc.terminal, cfg, err, tc.none, tc.bar)
+		}
+	}
+	if _, err := NewProgressConfig("fancy", io.Discard, true, nil); err == nil || !strings.Contains(err.Error(), "--progress \"fancy\"") {
+		t.Errorf("NewProgressConfig(fancy) = %v, want an error naming --progress", err)
+	}
+	if _, err := NewLogger("xml", io.Discard); err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Errorf("NewLogger(xml) = %v, want an error naming --log-format", err)
+	}
 }

@@ -103,11 +103,12 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
-	logger, err := newLogger(o.logFormat, e.stderr)
+	logger, err := report.NewLogger(o.logFormat, e.stderr)
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
-	if _, err := e.progressConfig(o.progress, logger); err != nil {
+	progress, err := report.NewProgressConfig(o.progress, e.stderr, isTerminal(e.stderr), logger)
+	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
 	if send && o.preflight {
@@ -157,10 +158,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	}
 	s.recorder = report.NewRecorder(files.config(cmd.Name(), o.reportAll))
 
-	stopProgress, err := e.startProgress(o, args, s, logger, send)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
+	stopProgress := startProgress(progress, o, args, s, send)
 	runErr := runPipeline(cmd.Context(), s)
 	sum, recErr := s.recorder.Close()
 	stopProgress()
