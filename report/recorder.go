@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,8 @@ type Recorder struct {
 	segments segmentCounts
 	err      error
 	line     Line
+	// files are closed with the recorder when it created them.
+	files []*os.File
 }
 
 // NewRecorder starts a recorder. Close it to get the summary.
@@ -339,6 +342,7 @@ func (r *Recorder) Close() (*Summary, error) {
 	if r.cfg.Failed != nil {
 		errs = append(errs, r.cfg.Failed.Close())
 	}
+	errs = append(errs, r.closeFiles())
 	r.sum.Segments = r.segments.summaries()
 	return &r.sum, errors.Join(errs...)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -152,18 +151,20 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			return &exitError{code: exitInterrupted + e.signal()}
 		}
 	}
-	files, err := openOutputs(o, send)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll}
+	if send {
+		outputs.Failed = o.failed
 	}
-	s.recorder = report.NewRecorder(files.config(cmd.Name(), o.reportAll))
+	if s.recorder, err = outputs.Create(cmd.Name()); err != nil {
+		return asExitError(err)
+	}
 
 	stopProgress := startProgress(progress, o, args, s, send)
 	runErr := runPipeline(cmd.Context(), s)
 	sum, recErr := s.recorder.Close()
 	stopProgress()
-	if closeErr := files.close(); runErr == nil && (recErr != nil || closeErr != nil) {
-		runErr = fmt.Errorf("write report: %w", errors.Join(recErr, closeErr))
+	if runErr == nil && recErr != nil {
+		runErr = fmt.Errorf("write report: %w", recErr)
 	}
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	endpoint := ""
@@ -228,53 +229,4 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 // XANDR_USERNAME and XANDR_PASSWORD.
 func (e *env) auth(o *options) (uploader.Auth, error) {
 	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
-}
-
-// outputs are the files a run writes.
-type outputs struct {
-	report, failed *os.File
-	lines          report.LineWriter
-	failedRows     *report.FailedWriter
-}
-
-func openOutputs(o *options, send bool) (*outputs, error) {
-	out := &outputs{}
-	if o.report != "" {
-		f, err := os.Create(o.report)
-		if err != nil {
-			return nil, fmt.Errorf("--report: %w", err)
-		}
-		out.report = f
-		if out.lines, err = report.NewWriter(f, o.reportFormat); err != nil {
-			f.Close()
-			return nil, err
-		}
-	}
-	if send && o.failed != "" {
-		f, err := os.Create(o.failed)
-		if err != nil {
-			out.close()
-			return nil, fmt.Errorf("--failed: %w", err)
-		}
-		out.failed = f
-		if out.failedRows, err = report.NewFailedWriter(f); err != nil {
-			out.close()
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func (out *outputs) config(command string, all bool) report.RecorderConfig {
-	return report.RecorderConfig{Command: command, Report: out.lines, All: all, Failed: out.failedRows}
-}
-
-func (out *outputs) close() error {
-	var errs []error
-	for _, f := range []*os.File{out.report, out.failed} {
-		if f != nil {
-			errs = append(errs, f.Close())
-		}
-	}
-	return errors.Join(errs...)
 }
