@@ -343,7 +343,7 @@ func (e *emitter) flush() error {
 	if len(e.cur.rows) == 0 {
 		return nil
 	}
-	err := e.g.p.AddUser(e.cur.user, e.cur.rows)
+	err := e.g.p.add(e.cur.user, e.cur.rows, false)
 	e.cur.reset(reader.User{})
 	return err
 }
