@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/rtseg/rtseg/reader"
 )
@@ -132,8 +131,8 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 // AddUser packs all rows of one user, given in input order. Of two rows for
 // the same segment the later wins and the earlier is reported superseded,
 // naming the next row for that segment (which may be superseded in turn).
-// The rows that remain are sent in segment order (seg_id, then member_id and
-// seg_code), so the
+// The rows that remain are sent in segment order (reader.Segment.Compare:
+// segments named by ID first, then those named by member and code), so the
 // bodies do not depend on the order of a user's rows. A user with more
 // segments than a request allows is split over several requests.
 //
@@ -261,17 +260,9 @@ func bySegment(rows []reader.Row) bool {
 	return true
 }
 
-// compareSegment orders rows by segment: seg_id, then member_id and seg_code.
-func compareSegment(a, b *reader.Row) int {
-	sa, sb := a.Segment(), b.Segment()
-	if c := cmp.Compare(sa.ID, sb.ID); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(sa.MemberID, sb.MemberID); c != 0 {
-		return c
-	}
-	return strings.Compare(sa.Code, sb.Code)
-}
+// compareSegment orders rows by segment, as reader.Segment.Compare does:
+// segments named by ID first, then those named by member and code.
+func compareSegment(a, b *reader.Row) int { return a.Segment().Compare(b.Segment()) }
 
 // fitBlocks is how many of rows fit in one entry under the segment and byte
 // limits, at least one.

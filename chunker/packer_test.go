@@ -44,7 +44,17 @@ func TestPackerBodies(t *testing.T) {
 			{Pos: pos(5), UserID: "u", SegCode: "a", MemberID: 2},
 			{Pos: pos(6), UserID: "u", SegID: 9, Value: 2, HasValue: true},
 		},
-		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_code":"a","member_id":2},{"seg_code":"b","member_id":2},{"seg_id":3},{"seg_id":9,"value":2}]}]}`,
+		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":3},{"seg_id":9,"value":2},{"seg_code":"a","member_id":2},{"seg_code":"b","member_id":2}]}]}`,
+	}, {
+		name: "segments named by ID first, by ID; then by member, then code",
+		rows: []reader.Row{
+			{Pos: pos(2), UserID: "u", SegCode: "a", MemberID: 9},
+			{Pos: pos(3), UserID: "u", SegCode: "z", MemberID: 1},
+			{Pos: pos(4), UserID: "u", SegID: 100},
+			{Pos: pos(5), UserID: "u", SegCode: "b", MemberID: 1},
+			{Pos: pos(6), UserID: "u", SegID: 20, MemberID: 5},
+		},
+		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":20},{"seg_id":100},{"seg_code":"b","member_id":1},{"seg_code":"z","member_id":1},{"seg_code":"a","member_id":9}]}]}`,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
