@@ -134,6 +134,11 @@ func (e *SpillError) Error() string { return fmt.Sprintf("spill rows to %s: %v",
 
 func (e *SpillError) Unwrap() error { return e.Err }
 
+// Hint says how to give the grouper the room it needs, or do without it.
+func (e *SpillError) Hint() string {
+	return "point --tmp-dir at a directory with room to spare, raise --group-memory, or give input sorted by user with --sorted"
+}
+
 // createRun creates a run file and, where the system allows, removes its
 // name at once.
 func (g *Grouper) createRun() (*runWriter, error) {
