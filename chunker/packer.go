@@ -151,8 +151,10 @@ func (p *Packer) AddUser(u reader.User, rows []reader.Row) error {
 	return p.add(u, p.cur.rows, false)
 }
 
-// add packs a user whose rows hold each segment once, as latest leaves
-// them; again says the user may have been packed before.
+// add packs a user whose rows hold each segment at most once, as latest
+// leaves them. When again is set the user may have been packed already: its
+// entries go after every open request holding it, and the requests that
+// take them are marked Ordered.
 func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
 	if len(rows) == 0 {
 		return nil
@@ -264,8 +266,9 @@ func bySegment(rows []reader.Row) bool {
 // segments named by ID first, then those named by member and code.
 func compareSegment(a, b *reader.Row) int { return a.Segment().Compare(b.Segment()) }
 
-// fitBlocks is how many of rows fit in one entry under the segment and byte
-// limits, at least one.
+// fitBlocks counts how many of a user's rows, from the first, fit in one
+// entry under the segment and byte limits. It is at least one: any one row
+// fits in a body of minBytes.
 func (p *Packer) fitBlocks(u reader.User, rows []reader.Row) int {
 	size := len(bodyOpen) + len(bodyClose) + len(entryClose)
 	p.scratch = appendEntryOpen(p.scratch[:0], u)
@@ -286,13 +289,15 @@ func (p *Packer) fitBlocks(u reader.User, rows []reader.Row) int {
 	return n
 }
 
-// fits says whether an encoded entry of size bytes fits in r.
+// fits says whether a request being filled has room for one more user whose
+// encoded entry takes the given number of bytes.
 func (p *Packer) fits(r *pending, size int) bool {
 	return len(r.req.Entries) < p.limits.MaxUsers &&
 		len(r.body)+1+size+len(bodyClose) <= p.limits.MaxBytes
 }
 
-// place appends the entry encoded in p.scratch to r.
+// place adds an entry, whose encoding is in p.scratch, to a request being
+// filled. A request that takes an entry packed again becomes Ordered.
 func (p *Packer) place(r *pending, e Entry, again bool) {
 	if len(r.req.Entries) == 0 {
 		r.body = append(make([]byte, 0, min(p.limits.MaxBytes, max(4096, p.lastBody+p.lastBody/8))), bodyOpen...)
