@@ -24,8 +24,9 @@ type Adjacent struct {
 // NewAdjacent is given no size.
 const DefaultFilterMemory = 64 << 20
 
-// NewAdjacent returns a grouper feeding p whose filter of users already
-// packed grows to at most memory bytes (DefaultFilterMemory if memory <= 0).
+// NewAdjacent returns a grouper that feeds the packer p. Its filter of users
+// already packed may grow to the given number of bytes of memory, or to
+// DefaultFilterMemory when that number is 0 or less.
 func NewAdjacent(p *Packer, memory int64) *Adjacent {
 	if memory <= 0 {
 		memory = DefaultFilterMemory
@@ -33,9 +34,10 @@ func NewAdjacent(p *Packer, memory int64) *Adjacent {
 	return &Adjacent{p: p, seen: newSeen(memory)}
 }
 
-// OnFilterGrow has f told the size in bytes of the filter of users already
-// packed each time it grows, from the first row on: so that a caller can
-// budget memory for what Adjacent holds.
+// OnFilterGrow registers a function that Adjacent calls each time its filter
+// of users already packed grows, with the filter's new total size in bytes.
+// The filter first grows when the first user is packed. A caller can use it
+// to count that memory against its budget.
 func (g *Adjacent) OnFilterGrow(f func(size int64)) { g.seen.grown = f }
 
 // Add takes the next valid row.

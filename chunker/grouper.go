@@ -183,8 +183,9 @@ func (g *Grouper) Add(row reader.Row) error {
 	return err
 }
 
-// room makes room for one more record with text bytes of text, growing the
-// buffers within the budget; false if they would pass it.
+// room makes room for one more record and its text (user ID and code, of
+// the given length), growing the buffers within the budget. It reports false
+// if that would take them past the budget.
 func (g *Grouper) room(text int) bool {
 	if len(g.recs) < cap(g.recs) && len(g.arena)+text <= cap(g.arena) {
 		return true
@@ -192,9 +193,10 @@ func (g *Grouper) room(text int) bool {
 	return g.grow(text, false)
 }
 
-// grow grows the buffers to hold one more record of text bytes: doubling
-// them, or less so as to keep their capacity within the budget, or, with
-// force, past it.
+// grow enlarges the buffers to hold one more record and its text: it doubles
+// them, or grows them less so that their capacity stays within the budget.
+// When force is set it goes past the budget if it must; otherwise it reports
+// false when there is no room left.
 func (g *Grouper) grow(text int, force bool) bool {
 	recs, arena := cap(g.recs), cap(g.arena)
 	if len(g.recs) == recs {
@@ -225,9 +227,9 @@ func (g *Grouper) grow(text int, force bool) bool {
 	return true
 }
 
-// rebalance sizes the emptied buffers for records and text in the
-// proportion of the n records and text bytes of text just spilled, so that
-// the next run fills the budget.
+// rebalance sizes the buffers emptied by a spill: records and text share the
+// budget in the proportion the spilled run had (its record count and text
+// length are given), so that the next run fills the budget.
 func (g *Grouper) rebalance(n, text int) {
 	if n == 0 || g.budget <= 0 {
 		return
@@ -343,7 +345,7 @@ func (e *emitter) flush() error {
 	if len(e.cur.rows) == 0 {
 		return nil
 	}
-	err := e.g.p.AddUser(e.cur.user, e.cur.rows)
+	err := e.g.p.add(e.cur.user, e.cur.rows, false)
 	e.cur.reset(reader.User{})
 	return err
 }

@@ -17,7 +17,9 @@ type latest struct {
 // than a look through the rows.
 const indexFrom = 32
 
-// add takes the user's next row; a row it replaces goes to out.
+// add takes the user's next row. If the user already has a row for that
+// segment, the new row takes its place and the old one is reported to out
+// as superseded.
 func (l *latest) add(row reader.Row, out Output) error {
 	seg := row.Segment()
 	i := -1

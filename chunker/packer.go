@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/rtseg/rtseg/reader"
 )
@@ -91,8 +90,10 @@ type Packer struct {
 	hold    int
 	chunks  [][]reader.Row
 	order   []int
-	kept    []reader.Row
 	scratch []byte
+	// cur gathers the rows given to AddUser, keeping the latest row of
+	// each segment, as the groupers do.
+	cur latest
 	// block is where the rows of packed entries are kept: requests share
 	// blocks, so that packing a user allocates nothing of its own.
 	block []reader.Row
@@ -130,24 +131,33 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 // AddUser packs all rows of one user, given in input order. Of two rows for
 // the same segment the later wins and the earlier is reported superseded,
 // naming the next row for that segment (which may be superseded in turn).
-// The rows that remain are sent in segment order (seg_id, then member_id and
-// seg_code), so the bodies do not depend on the order of a user's rows. A
-// user with more segments than a request allows is split over several
-// requests.
+// The rows that remain are sent in segment order (reader.Segment.Compare:
+// segments named by ID first, then those named by member and code), so the
+// bodies do not depend on the order of a user's rows. A user with more
+// segments than a request allows is split over several requests.
 //
 // Each user must be added once; a grouper that may meet a user again (as
 // Adjacent does on input that is not quite sorted) must say so, so that the
 // requests holding it again are marked Ordered. The packer keeps copies of
 // the rows: the caller may reuse the slice.
 func (p *Packer) AddUser(u reader.User, rows []reader.Row) error {
-	return p.add(u, rows, false)
+	p.cur.reset(u)
+	defer p.cur.reset(reader.User{})
+	for _, row := range rows {
+		if err := p.cur.add(row, p.out); err != nil {
+			return err
+		}
+	}
+	return p.add(u, p.cur.rows, false)
 }
 
-// add packs a user; again says the user may have been packed before.
+// add packs a user whose rows hold each segment at most once, as latest
+// leaves them. When again is set the user may have been packed already: its
+// entries go after every open request holding it, and the requests that
+// take them are marked Ordered.
 func (p *Packer) add(u reader.User, rows []reader.Row, again bool) error {
-	rows, err := p.laterWins(rows)
-	if err != nil || len(rows) == 0 {
-		return err
+	if len(rows) == 0 {
+		return nil
 	}
 	rows = p.keep(rows)
 	p.chunks = p.chunks[:0]
@@ -216,77 +226,49 @@ func (p *Packer) lastHolding(u reader.User) int {
 	return -1
 }
 
-// laterWins drops every row that a later row for the same segment replaces
-// and sorts the rest by segment.
-func (p *Packer) laterWins(rows []reader.Row) ([]reader.Row, error) {
-	if len(rows) < 2 {
-		return rows, nil
-	}
-	ordered := true
-	for i := 1; i < len(rows) && ordered; i++ {
-		ordered = compareSegment(&rows[i-1], &rows[i]) < 0
-	}
-	if ordered {
-		return rows, nil
-	}
-	// Sorting by segment, then by input order, puts the rows of one
-	// segment together with the winner last.
-	order := p.order[:0]
-	for i := range rows {
-		order = append(order, i)
-	}
-	slices.SortFunc(order, func(i, j int) int {
-		if c := compareSegment(&rows[i], &rows[j]); c != 0 {
-			return c
-		}
-		return cmp.Compare(i, j)
-	})
-	p.order = order
-	kept := p.kept[:0]
-	for k := 0; k < len(order); {
-		// order[k:end] are the rows of one segment: each is replaced
-		// by the next, and the last wins.
-		end := k + 1
-		for end < len(order) && compareSegment(&rows[order[k]], &rows[order[end]]) == 0 {
-			end++
-		}
-		for m := k; m < end-1; m++ {
-			if err := p.out.Superseded(rows[order[m]], rows[order[m+1]].Pos); err != nil {
-				return nil, err
-			}
-		}
-		kept = append(kept, rows[order[end-1]])
-		k = end
-	}
-	p.kept = kept
-	return kept, nil
-}
-
-// keep copies a user's rows into the current block, so that the caller may
-// reuse its slice once AddUser returns.
+// keep copies a user's rows into the current block, in segment order, so
+// that the caller may reuse its slice once AddUser returns. The rows must
+// hold each segment once.
 func (p *Packer) keep(rows []reader.Row) []reader.Row {
 	if cap(p.block)-len(p.block) < len(rows) {
 		p.block = make([]reader.Row, 0, max(blockRows, len(rows)))
 	}
 	start := len(p.block)
-	p.block = append(p.block, rows...)
+	if bySegment(rows) {
+		p.block = append(p.block, rows...)
+	} else {
+		// Sorting the indexes moves ints, not rows; each row is then
+		// copied once, into its place.
+		order := p.order[:0]
+		for i := range rows {
+			order = append(order, i)
+		}
+		slices.SortFunc(order, func(i, j int) int { return compareSegment(&rows[i], &rows[j]) })
+		for _, i := range order {
+			p.block = append(p.block, rows[i])
+		}
+		p.order = order
+	}
 	return p.block[start:len(p.block):len(p.block)]
 }
 
-// compareSegment orders rows by segment: seg_id, then member_id and seg_code.
-func compareSegment(a, b *reader.Row) int {
-	sa, sb := a.Segment(), b.Segment()
-	if c := cmp.Compare(sa.ID, sb.ID); c != 0 {
-		return c
+// bySegment says whether rows are in segment order already.
+func bySegment(rows []reader.Row) bool {
+	for i := 1; i < len(rows); i++ {
+		if compareSegment(&rows[i-1], &rows[i]) > 0 {
+			return false
+		}
 	}
-	if c := cmp.Compare(sa.MemberID, sb.MemberID); c != 0 {
-		return c
-	}
-	return strings.Compare(sa.Code, sb.Code)
+	return true
 }
 
-// fitBlocks is how many of rows fit in one entry under the segment and byte
-// limits, at least one.
+// compareSegment orders rows by segment, as reader.Segment.Compare does:
+// segments named by ID first, then those named by member and code.
+func compareSegment(a, b *reader.Row) int { return a.Segment().Compare(b.Segment()) }
+
+// fitBlocks counts how many of a user's rows, from the first, fit in one
+// entry under the segment and byte limits. It is at least one: any one row
+// fits in a body of minBytes.
 func (p *Packer) fitBlocks(u reader.User, rows []reader.Row) int {
 	size := len(bodyOpen) + len(bodyClose) + len(entryClose)
 	p.scratch = appendEntryOpen(p.scratch[:0], u)
@@ -307,13 +289,15 @@ func (p *Packer) fitBlocks(u reader.User, rows []reader.Row) int {
 	return n
 }
 
-// fits says whether an encoded entry of size bytes fits in r.
+// fits says whether a request being filled has room for one more user whose
+// encoded entry takes the given number of bytes.
 func (p *Packer) fits(r *pending, size int) bool {
 	return len(r.req.Entries) < p.limits.MaxUsers &&
 		len(r.body)+1+size+len(bodyClose) <= p.limits.MaxBytes
 }
 
-// place appends the entry encoded in p.scratch to r.
+// place adds an entry, whose encoding is in p.scratch, to a request being
+// filled. A request that takes an entry packed again becomes Ordered.
 func (p *Packer) place(r *pending, e Entry, again bool) {
 	if len(r.req.Entries) == 0 {
 		r.body = append(make([]byte, 0, min(p.limits.MaxBytes, max(4096, p.lastBody+p.lastBody/8))), bodyOpen...)

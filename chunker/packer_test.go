@@ -2,6 +2,7 @@ package chunker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,7 +44,17 @@ func TestPackerBodies(t *testing.T) {
 			{Pos: pos(5), UserID: "u", SegCode: "a", MemberID: 2},
 			{Pos: pos(6), UserID: "u", SegID: 9, Value: 2, HasValue: true},
 		},
-		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_code":"a","member_id":2},{"seg_code":"b","member_id":2},{"seg_id":3},{"seg_id":9,"value":2}]}]}`,
+		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":3},{"seg_id":9,"value":2},{"seg_code":"a","member_id":2},{"seg_code":"b","member_id":2}]}]}`,
+	}, {
+		name: "segments named by ID first, by ID; then by member, then code",
+		rows: []reader.Row{
+			{Pos: pos(2), UserID: "u", SegCode: "a", MemberID: 9},
+			{Pos: pos(3), UserID: "u", SegCode: "z", MemberID: 1},
+			{Pos: pos(4), UserID: "u", SegID: 100},
+			{Pos: pos(5), UserID: "u", SegCode: "b", MemberID: 1},
+			{Pos: pos(6), UserID: "u", SegID: 20, MemberID: 5},
+		},
+		want: `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":20},{"seg_id":100},{"seg_code":"b","member_id":1},{"seg_code":"z","member_id":1},{"seg_code":"a","member_id":9}]}]}`,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,23 +73,135 @@ func TestPackerBodies(t *testing.T) {
 	}
 }
 
-func TestPackerLaterWins(t *testing.T) {
-	rows := []reader.Row{row(2, "u", 1, 1), row(3, "u", 2, 1), row(4, "u", 1, 2), row(5, "u", 1, 3)}
+// Every way into the packer applies the same later-wins rule: AddUser
+// itself, the Grouper in memory and spilling to disk, and Adjacent. Each
+// replaced row is reported once, naming the next row for its user and
+// segment, when that row is met; the rows left are sent.
+func TestLaterWins(t *testing.T) {
+	code := func(line int64, user, code string, member int64) reader.Row {
+		return reader.Row{Pos: reader.Position{File: "in.csv", Line: line}, UserID: user, SegCode: code, MemberID: member}
+	}
+	// many gives a user 40 segments, more than latest looks through
+	// before it builds its index, then repeats two of them.
+	many := func() []reader.Row {
+		var rows []reader.Row
+		for i := range int64(40) {
+			rows = append(rows, row(i+2, "u", i+1, 1))
+		}
+		return append(rows, row(42, "u", 7, 2), row(43, "u", 40, 2), row(44, "u", 7, 3))
+	}
+	tests := []struct {
+		name       string
+		rows       []reader.Row // sorted by user, as Adjacent needs
+		superseded string
+	}{{
+		name:       "each replaced row names the next row for its segment",
+		rows:       []reader.Row{row(2, "u", 1, 1), row(3, "u", 2, 1), row(4, "u", 1, 2), row(5, "u", 1, 3)},
+		superseded: "in.csv:2 by in.csv:4, in.csv:4 by in.csv:5",
+	}, {
+		name:       "replacements are reported in the order the later rows come",
+		rows:       []reader.Row{row(2, "u", 2, 1), row(3, "u", 1, 1), row(4, "u", 2, 2), row(5, "u", 1, 2)},
+		superseded: "in.csv:2 by in.csv:4, in.csv:3 by in.csv:5",
+	}, {
+		name:       "a segment is its ID, or its member and code",
+		rows:       []reader.Row{row(2, "u", 5, 1), code(3, "u", "x", 5), code(4, "u", "x", 6), code(5, "u", "x", 5)},
+		superseded: "in.csv:3 by in.csv:5",
+	}, {
+		name:       "a member_id given with a seg_id does not make another segment",
+		rows:       []reader.Row{{Pos: reader.Position{File: "in.csv", Line: 2}, UserID: "u", SegID: 5, MemberID: 7}, row(3, "u", 5, 1)},
+		superseded: "in.csv:2 by in.csv:3",
+	}, {
+		name: "rows of different users or domains never replace each other",
+		rows: []reader.Row{
+			row(2, "a", 1, 1), row(3, "b", 1, 1),
+			{Pos: reader.Position{File: "in.csv", Line: 4}, UserID: "a", Domain: "idfa", SegID: 1},
+		},
+	}, {
+		name:       "a user with many segments",
+		rows:       many(),
+		superseded: "in.csv:8 by in.csv:42, in.csv:41 by in.csv:43, in.csv:42 by in.csv:44",
+	}, {
+		name:       "no replaced row",
+		rows:       []reader.Row{row(2, "u", 3, 1), row(3, "u", 1, 1)},
+		superseded: "",
+	}}
+	paths := []struct {
+		name string
+		pack func(t *testing.T, rows []reader.Row) *collect
+	}{
+		{"AddUser", func(t *testing.T, rows []reader.Row) *collect {
+			out := &collect{}
+			p, _ := NewPacker(DefaultLimits, out)
+			for start := 0; start < len(rows); {
+				end := start + 1
+				for end < len(rows) && rows[end].User() == rows[start].User() {
+					end++
+				}
+				if err := p.AddUser(rows[start].User(), rows[start:end]); err != nil {
+					t.Fatal(err)
+				}
+				start = end
+			}
+			if err := p.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}},
+		{"Grouper", func(t *testing.T, rows []reader.Row) *collect {
+			return packGrouped(t, rows, DefaultLimits, GroupConfig{TmpDir: t.TempDir()})
+		}},
+		{"Grouper spilling every row", func(t *testing.T, rows []reader.Row) *collect {
+			out := packGrouped(t, rows, DefaultLimits, GroupConfig{Memory: 1, TmpDir: t.TempDir()})
+			if out.spills == 0 {
+				t.Fatalf("%d rows in 1 byte of memory: no spill", len(rows))
+			}
+			return out
+		}},
+		{"Adjacent", func(t *testing.T, rows []reader.Row) *collect {
+			return packAdjacent(t, rows, DefaultLimits)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var first []string
+			for _, path := range paths {
+				out := path.pack(t, tc.rows)
+				var got []string
+				for _, s := range out.superseded {
+					got = append(got, fmt.Sprintf("%s by %s", s.row.Pos, s.by))
+				}
+				if strings.Join(got, ", ") != tc.superseded {
+					t.Errorf("%s: superseded %s, want %s", path.name, strings.Join(got, ", "), tc.superseded)
+				}
+				checkRequests(t, tc.rows, DefaultLimits, out, path.name == "Adjacent")
+				if first == nil {
+					first = out.bodies()
+				} else if !slices.Equal(out.bodies(), first) {
+					t.Errorf("%s: bodies %q, want those of %s: %q", path.name, out.bodies(), paths[0].name, first)
+				}
+			}
+		})
+	}
+}
+
+// AddUser keeps copies of the rows it is given: the caller may reuse its
+// slice at once, and the packer does not reorder it.
+func TestAddUserLeavesRowsAlone(t *testing.T) {
+	rows := []reader.Row{row(2, "u", 9, 1), row(3, "u", 1, 1), row(4, "u", 9, 2)}
+	given := slices.Clone(rows)
 	out := &collect{}
 	p, _ := NewPacker(DefaultLimits, out)
 	if err := p.AddUser(reader.User{ID: "u"}, rows); err != nil {
 		t.Fatal(err)
 	}
+	if !slices.Equal(rows, given) {
+		t.Errorf("AddUser changed its rows: %v, want %v", rows, given)
+	}
+	for i := range rows {
+		rows[i].SegID = 100
+	}
 	p.Flush()
-	var got []string
-	for _, s := range out.superseded {
-		got = append(got, fmt.Sprintf("%s by %s", s.row.Pos, s.by))
-	}
-	// Each replaced row names the next row for its segment.
-	if want := "in.csv:2 by in.csv:4, in.csv:4 by in.csv:5"; strings.Join(got, ", ") != want {
-		t.Errorf("superseded: %s, want %s", strings.Join(got, ", "), want)
-	}
-	if want := `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":1,"value":3},{"seg_id":2,"value":1}]}]}`; string(out.reqs[0].Body) != want {
+	if want := `{"rt_segment":[{"user_id":"u","seg_block":[{"seg_id":1,"value":1},{"seg_id":9,"value":2}]}]}`; string(out.reqs[0].Body) != want {
 		t.Errorf("body %s, want %s", out.reqs[0].Body, want)
 	}
 }

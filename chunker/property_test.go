@@ -80,7 +80,10 @@ type userSegment struct {
 	seg  reader.Segment
 }
 
-// checkRequests checks what the packer made of rows under l.
+// checkRequests checks what the packer made of rows under l: valid bodies
+// within the limits, each user once in a request with its segments in
+// reader.Segment.Compare order, every row sent once or superseded, and a
+// replay of the requests leaving the later rows.
 func checkRequests(t *testing.T, rows []reader.Row, l Limits, out *collect, adjacent bool) {
 	t.Helper()
 	byPos := map[reader.Position]reader.Row{}
@@ -131,6 +134,9 @@ func checkRequests(t *testing.T, rows []reader.Row, l Limits, out *collect, adja
 			entries[e.User]++
 			if n := len(e.Rows); n < 1 || n > l.MaxSegments {
 				t.Fatalf("request %d: user %q has %d segments, limit %d", i, e.User.ID, n, l.MaxSegments)
+			}
+			if !slices.IsSortedFunc(e.Rows, func(a, b reader.Row) int { return a.Segment().Compare(b.Segment()) }) {
+				t.Fatalf("request %d: user %q has segments out of reader.Segment.Compare order", i, e.User.ID)
 			}
 			segs := map[reader.Segment]bool{}
 			for _, r := range e.Rows {

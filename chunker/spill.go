@@ -134,6 +134,11 @@ func (e *SpillError) Error() string { return fmt.Sprintf("spill rows to %s: %v",
 
 func (e *SpillError) Unwrap() error { return e.Err }
 
+// Hint says how to give the grouper the room it needs, or do without it.
+func (e *SpillError) Hint() string {
+	return "point --tmp-dir at a directory with room to spare, raise --group-memory, or give input sorted by user with --sorted"
+}
+
 // createRun creates a run file and, where the system allows, removes its
 // name at once.
 func (g *Grouper) createRun() (*runWriter, error) {
@@ -325,7 +330,8 @@ func (s *runSource) decode() error {
 	return nil
 }
 
-// bytes reads a length-prefixed byte string into buf.
+// bytes reads a length-prefixed byte string, reusing buf's memory when it
+// is large enough.
 func (s *runSource) bytes(buf []byte) ([]byte, error) {
 	n, err := binary.ReadUvarint(s.br)
 	if err != nil {
@@ -361,7 +367,8 @@ func (s *memSource) next() (bool, error) {
 	return true, nil
 }
 
-// merge yields the records of sources, each in user order, in user order.
+// merge reads several sources, each already in user order, and hands their
+// records to yield one at a time, in user order across all of them.
 func (g *Grouper) merge(srcs []source, yield func(*item) error) error {
 	h := &mergeHeap{g: g}
 	for _, s := range srcs {

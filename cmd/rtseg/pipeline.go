@@ -168,19 +168,7 @@ func intake(ctx context.Context, s *stages, reqs chan<- *chunker.Request) error 
 	group := s.group.grouper(packer)
 	readErr := readRows(ctx, s, group)
 	err = errors.Join(readErr, group.Close())
-	if se := (*chunker.SpillError)(nil); errors.As(err, &se) {
-		err = spillFailed{err}
-	}
 	return err
-}
-
-// spillFailed is a run that could not spill rows to disk.
-type spillFailed struct{ error }
-
-func (e spillFailed) Unwrap() error { return e.error }
-
-func (spillFailed) Hint() string {
-	return "point --tmp-dir at a directory with room to spare, raise --group-memory, or give input sorted by user with --sorted"
 }
 
 func readRows(ctx context.Context, s *stages, group grouper) error {
