@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // Read limits of the API, for the limiters built in cmd.
@@ -99,53 +97,52 @@ func (e *APIError) NotFound() bool {
 // and returns the body of the answer. An answer the API will repeat is an
 // *APIError; a refused token that cannot be renewed wraps ErrAuthRefused.
 func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     c.Backoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.MaxBackoff,
-	}
 	shown := redactURL(rawURL)
-	for attempt := 1; ; attempt++ {
+	var status int
+	var body []byte
+	p := pacer{maxRetries: c.MaxRetries, backoff: c.Backoff, maxBackoff: c.MaxBackoff}
+	pc, err := p.run(ctx, func() (verdict, error) {
 		slot, err := c.Reads.Wait(ctx, 1)
 		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", shown, err)
+			return verdict{}, fmt.Errorf("GET %s: %w", shown, err)
 		}
 		token, err := c.Auth.Token(ctx)
 		if err != nil {
 			slot.Done()
-			return nil, err
+			return verdict{}, err
 		}
 		slot.Sending()
-		status, header, body, err := c.do(ctx, rawURL, token)
+		var header http.Header
+		status, header, body, err = c.do(ctx, rawURL, token)
 		slot.Done()
 		v := classify(ctx, status, header, body, err)
-		switch v.act {
-		case actDone:
-			return body, nil
-		case actStop:
-			return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
-		case actReject:
-			e := &APIError{URL: shown, Status: status}
-			if r, perr := parseResponse(body); perr == nil {
-				e.ErrorID, e.Message = r.ErrorID, r.Error
-			}
-			return nil, e
-		case actRenew:
-			if _, err := c.Auth.Renew(ctx, token); err != nil {
-				return nil, err
-			}
-		}
-		if attempt > c.MaxRetries {
-			return nil, fmt.Errorf("GET %s: %s (gave up after %d attempts)", shown, v.reason, attempt)
-		}
 		if v.act == actRenew {
-			continue
+			if _, err := c.Auth.Renew(ctx, token); err != nil {
+				return v, err
+			}
 		}
-		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
-			return nil, fmt.Errorf("GET %s: %s; then %w", shown, v.reason, err)
-		}
+		return v, nil
+	})
+	v := pc.last
+	switch {
+	case err != nil:
+		return nil, err
+	case pc.gaveUp:
+		return nil, fmt.Errorf("GET %s: %s (gave up after %d attempts)", shown, v.reason, pc.tries)
+	case pc.stopped:
+		return nil, fmt.Errorf("GET %s: %s; then %w", shown, v.reason, ctx.Err())
 	}
+	switch v.act {
+	case actDone:
+		return body, nil
+	case actStop:
+		return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
+	}
+	e := &APIError{URL: shown, Status: status}
+	if r, perr := parseResponse(body); perr == nil {
+		e.ErrorID, e.Message = r.ErrorID, r.Error
+	}
+	return nil, e
 }
 
 func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, http.Header, []byte, error) {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/rtseg/rtseg/chunker"
 )
 
@@ -124,40 +123,32 @@ func New(cfg Config) (*Uploader, error) {
 // refused); every other problem is the Result's Err.
 func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, error) {
 	res := Result{Request: req}
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     u.cfg.Backoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         u.cfg.MaxBackoff,
-	}
-	for tries := 1; ; tries++ {
+	p := pacer{maxRetries: u.cfg.MaxRetries, backoff: u.cfg.Backoff, maxBackoff: u.cfg.MaxBackoff}
+	pc, err := p.run(ctx, func() (verdict, error) {
 		v, err := u.attempt(ctx, req, &res)
-		if err != nil {
-			return res.fail(v.reason), err
-		}
-		if v.throttled {
+		if err == nil && v.throttled {
 			res.Throttled++
 		}
-		switch v.act {
-		case actDone:
-			res.Warned, res.Resent = attribute(req, v.resp.Warnings)
-			return res, nil
-		case actStop:
-			return res.fail(stopped(ctx, &res, v.reason)), nil
-		case actReject:
-			return res.fail(v.reason), nil
-		}
-		if tries > u.cfg.MaxRetries {
-			return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, tries)), nil
-		}
-		res.Retries++
-		if v.act == actRenew {
-			continue // with the new token, at once: the limiter paces it
-		}
-		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
-			return res.fail(stopped(ctx, &res, v.reason)), nil
-		}
+		return v, err
+	})
+	res.Retries = pc.retries
+	v := pc.last
+	switch {
+	case err != nil:
+		return res.fail(v.reason), err
+	case pc.gaveUp:
+		return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, pc.tries)), nil
+	case pc.stopped:
+		return res.fail(stopped(ctx, &res, v.reason)), nil
 	}
+	switch v.act {
+	case actDone:
+		res.Warned, res.Resent = attribute(req, v.resp.Warnings)
+		return res, nil
+	case actStop:
+		return res.fail(stopped(ctx, &res, v.reason)), nil
+	}
+	return res.fail(v.reason), nil
 }
 
 // attempt makes one try: it waits for the limiter, gets the token and posts.
@@ -247,16 +238,4 @@ func roundTrip(client *http.Client, req *http.Request, token Secret) (int, http.
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, resp.Header, body, nil
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
