@@ -40,10 +40,14 @@ type ReadConfig struct {
 	Backoff, MaxBackoff time.Duration
 }
 
-// NewReadLimiter returns a limiter of calls GET calls in every window of
-// span, for ReadConfig.Reads; jitter is as for NewLimiter.
+// NewReadLimiter returns a limiter for ReadConfig.Reads that lets at most
+// the given number of GET calls through in every window of the given span;
+// jitter is as for NewLimiter.
 func NewReadLimiter(calls int, span, jitter time.Duration) (*Limiter, error) {
-	return NewLimiter(calls, calls, span, jitter)
+	if calls < 1 {
+		return nil, fmt.Errorf("reads must be at least 1 a window, not %d", calls)
+	}
+	return newLimiter(calls, calls, span, jitter)
 }
 
 func (c *ReadConfig) fill() error {

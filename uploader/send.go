@@ -28,7 +28,11 @@ type Config struct {
 	// Limiter holds POST calls and users per second; every attempt waits
 	// for it. Nil sends without limit (for benchmarks).
 	Limiter *Limiter
-	Client  *http.Client
+	// MaxUsers is the most users the chunker packs in one request
+	// (--max-users), 0 if unknown. With a Limiter it may not exceed the
+	// users it lets through per span: such a request could never be sent.
+	MaxUsers int
+	Client   *http.Client
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
@@ -84,22 +88,26 @@ func CheckEndpoint(raw string) error {
 	return fmt.Errorf("endpoint %s: want an https:// URL", u.Redacted())
 }
 
-// New returns an uploader.
+// New returns an uploader, or a *SettingError naming the flag of a setting
+// out of range.
 func New(cfg Config) (*Uploader, error) {
+	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
+		return nil, &SettingError{"--workers", fmt.Sprintf("must be 1 to %d (the API allows 15 concurrent calls, and logging in may need one), not %d", MaxWorkers, cfg.Workers)}
+	}
+	if cfg.MaxRetries < 0 {
+		return nil, &SettingError{"--max-retries", fmt.Sprintf("must be at least 0, not %d", cfg.MaxRetries)}
+	}
+	if cfg.Timeout <= 0 {
+		return nil, &SettingError{"--timeout", fmt.Sprintf("must be positive, not %v", cfg.Timeout)}
+	}
+	if l := cfg.Limiter; l != nil && cfg.MaxUsers > l.users.limit {
+		return nil, &SettingError{"--max-users", fmt.Sprintf("%d is more than --users-per-second %d: a request could never be sent", cfg.MaxUsers, l.users.limit)}
+	}
 	if err := CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
 	if cfg.Auth == nil {
 		return nil, errors.New("no credentials")
-	}
-	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
-		return nil, fmt.Errorf("workers must be 1 to %d (the API allows 15 concurrent calls), not %d", MaxWorkers, cfg.Workers)
-	}
-	if cfg.MaxRetries < 0 {
-		return nil, fmt.Errorf("max retries must be at least 0, not %d", cfg.MaxRetries)
-	}
-	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("timeout must be positive, not %v", cfg.Timeout)
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Transport: &http.Transport{

@@ -140,7 +140,7 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 	if err != nil {
 		return asExitError(err)
 	}
-	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, limitSpan, limitJitter)
+	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, uploader.LimitSpan, uploader.LimitJitter)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rtseg/rtseg/reader"
 	"github.com/rtseg/rtseg/report"
+	"github.com/rtseg/rtseg/uploader"
 )
 
 // openJournal opens --state-dir's journal for this run: the inputs as they
@@ -54,7 +55,7 @@ func resumePause(ctx context.Context, j *report.Journal, logger *slog.Logger) er
 		return nil
 	}
 	logger.Info("resuming: requests acknowledged by an earlier run will be skipped", "acknowledged", j.Acknowledged())
-	t := time.NewTimer(limitSpan + limitJitter)
+	t := time.NewTimer(uploader.LimitSpan + uploader.LimitJitter)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
