@@ -72,34 +72,10 @@ func (c *ReadConfig) fill() error {
 	return nil
 }
 
-// APIError is an answer the API will give again however often it is asked:
-// a 4xx other than 401 and 429, or an error status in an HTTP 200.
-type APIError struct {
-	URL     string // without its query's secrets
-	Status  int
-	ErrorID string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
-	if e.ErrorID != "" {
-		s += " " + e.ErrorID
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-// NotFound reports whether the API said nothing matched.
-func (e *APIError) NotFound() bool {
-	return e.Status == http.StatusNotFound || e.ErrorID == errIDNotFound
-}
-
-// get makes one GET call to rawURL, retrying as the uploader retries a POST,
-// and returns the body of the answer. An answer the API will repeat is an
-// *APIError; a refused token that cannot be renewed wraps ErrAuthRefused.
+// get makes one GET call to the URL, retrying as the uploader retries a
+// POST, and returns the body of the answer. Its error names the call: one the
+// API refused wraps an *APIError (in a *GaveUpError when retries did not
+// help); a refused token that cannot be renewed wraps ErrAuthRefused.
 func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 	shown := redactURL(rawURL)
 	var status int
@@ -119,7 +95,7 @@ func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 		var header http.Header
 		status, header, body, err = c.do(ctx, rawURL, token)
 		slot.Done()
-		v := classify(ctx, status, header, body, err)
+		v := classify(ctx, status, header, body, err).from(http.MethodGet, shown)
 		if v.act == actRenew {
 			if _, err := c.Auth.Renew(ctx, token); err != nil {
 				return v, err
@@ -132,9 +108,9 @@ func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	case pc.gaveUp:
-		return nil, fmt.Errorf("GET %s: %s (gave up after %d attempts)", shown, v.reason, pc.tries)
+		return nil, fmt.Errorf("GET %s: %w", shown, &GaveUpError{Attempts: pc.tries, Last: v.err})
 	case pc.stopped:
-		return nil, fmt.Errorf("GET %s: %s; then %w", shown, v.reason, ctx.Err())
+		return nil, fmt.Errorf("GET %s: %w", shown, &CutShortError{Last: v.err, Cause: ctx.Err()})
 	}
 	switch v.act {
 	case actDone:
@@ -142,11 +118,7 @@ func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 	case actStop:
 		return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
 	}
-	e := &APIError{URL: shown, Status: status}
-	if r, perr := parseResponse(body); perr == nil {
-		e.ErrorID, e.Message = r.ErrorID, r.Error
-	}
-	return nil, e
+	return nil, fmt.Errorf("GET %s: %w", shown, v.err)
 }
 
 func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, http.Header, []byte, error) {

@@ -208,17 +208,17 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, networkReason(err))}
+		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, networkReason(err))}
+		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
 	}
 	var out authResponse
 	perr := json.Unmarshal(raw, &out)
 	r := out.Response
-	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, describe(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
+	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, apiError(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
 	switch {
 	case resp.StatusCode == http.StatusOK && perr == nil && r.Status == "OK" && r.Token != "":
 		return NewSecret(r.Token), nil

@@ -48,7 +48,11 @@ type Result struct {
 	Attempts int
 	// Throttled counts the 429 answers; Retries the tries after the first.
 	Throttled, Retries int
-	// Err, when set, is why every row of the request (except Resent) failed.
+	// Err, when set, is why every row of the request (except Resent)
+	// failed: an *APIError when the service refused it, a *GaveUpError
+	// after MaxRetries retries, an error wrapping ErrInterrupted or a
+	// *RunStoppedError when the end of the run stopped it (*NotSentError
+	// before any attempt, *CutShortError after), or an *AuthError.
 	Err error
 	// Warned gives the service's message for each warned row.
 	Warned map[RowRef]string
@@ -59,11 +63,9 @@ type Result struct {
 
 // Uploader sends requests.
 type Uploader struct {
-	cfg Config
+	cfg   Config
+	shown string // the endpoint, without secrets
 }
-
-// ErrInterrupted is the cause of a run stopped by the caller.
-var ErrInterrupted = errors.New("the run was interrupted")
 
 // CheckEndpoint refuses plain http:// unless the host is a loopback address,
 // so that tokens never cross a network in the clear.
@@ -123,7 +125,7 @@ func New(cfg Config) (*Uploader, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Uploader{cfg: cfg}, nil
+	return &Uploader{cfg: cfg, shown: redactURL(cfg.Endpoint)}, nil
 }
 
 // Send delivers one request, retrying as the service's answers allow. The
@@ -143,20 +145,20 @@ func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, erro
 	v := pc.last
 	switch {
 	case err != nil:
-		return res.fail(v.reason), err
+		return res.fail(v.err), err
 	case pc.gaveUp:
-		return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, pc.tries)), nil
+		return res.fail(&GaveUpError{Attempts: pc.tries, Last: v.err}), nil
 	case pc.stopped:
-		return res.fail(stopped(ctx, &res, v.reason)), nil
+		return res.fail(stopped(ctx, &res, v.err)), nil
 	}
 	switch v.act {
 	case actDone:
 		res.Warned, res.Resent = attribute(req, v.resp.Warnings)
 		return res, nil
 	case actStop:
-		return res.fail(stopped(ctx, &res, v.reason)), nil
+		return res.fail(stopped(ctx, &res, v.err)), nil
 	}
-	return res.fail(v.reason), nil
+	return res.fail(v.err), nil
 }
 
 // attempt makes one try: it waits for the limiter, gets the token and posts.
@@ -167,7 +169,7 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 		if ctx.Err() != nil {
 			return verdict{act: actStop}, nil
 		}
-		return verdict{act: actReject, reason: "not sent: " + err.Error()}, nil
+		return verdict{act: actReject, err: &NotSentError{Cause: err}}, nil
 	}
 	token, err := u.cfg.Auth.Token(ctx)
 	if err != nil {
@@ -178,13 +180,17 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 	slot.Sending()
 	status, header, body, err := u.post(ctx, req, token)
 	slot.Done()
-	v := classify(ctx, status, header, body, err)
+	v := classify(ctx, status, header, body, err).from(http.MethodPost, u.shown)
 	if v.act != actRenew {
 		return v, nil
 	}
 	if _, err := u.cfg.Auth.Renew(ctx, token); err != nil {
 		rv, fatal := u.authFailed(ctx, err)
-		rv.reason = v.reason + "; logging in again: " + rv.reason
+		if rv.err != nil {
+			rv.err = fmt.Errorf("%w; logging in again: %w", v.err, rv.err)
+		} else {
+			rv.err = v.err
+		}
 		return rv, fatal
 	}
 	return v, nil
@@ -195,30 +201,24 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 func (u *Uploader) authFailed(ctx context.Context, err error) (verdict, error) {
 	switch {
 	case errors.Is(err, ErrAuthRefused):
-		return verdict{act: actReject, reason: err.Error()}, err
+		return verdict{act: actReject, err: err}, err
 	case ctx.Err() != nil:
 		return verdict{act: actStop}, nil
 	}
-	return verdict{act: actRetry, wait: retryWait(err), reason: err.Error()}, nil
+	return verdict{act: actRetry, wait: retryWait(err), err: err}, nil
 }
 
-// stopped is the reason a request's rows failed when ctx ended its sending.
-func stopped(ctx context.Context, res *Result, last string) string {
-	cause := ErrInterrupted
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
-		cause = c
+// stopped is why a request's rows failed when ctx ended its sending; last
+// is the last attempt's failure, nil if there was none.
+func stopped(ctx context.Context, res *Result, last error) error {
+	if res.Attempts == 0 {
+		return NotSent(ctx)
 	}
-	switch {
-	case res.Attempts == 0:
-		return "not sent: " + cause.Error()
-	case last == "":
-		return "stopped waiting for the answer: " + cause.Error()
-	}
-	return last + "; then " + cause.Error()
+	return &CutShortError{Last: last, Cause: stopCause(ctx)}
 }
 
-func (r Result) fail(reason string) Result {
-	r.Err = errors.New(reason)
+func (r Result) fail(err error) Result {
+	r.Err = err
 	return r
 }
 
