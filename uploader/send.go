@@ -43,7 +43,13 @@ type Config struct {
 
 // Result is what became of one request.
 type Result struct {
+	// Request is what was sent: the packed request, or a part of it
+	// sent again (see Resent).
 	Request *chunker.Request
+	// Packed is the request as the packer made it: Request itself, or the
+	// request whose entries Request sends again. Once a Final Result
+	// without Err arrives for it, the service acknowledged every part.
+	Packed *chunker.Request
 	// Attempts counts the HTTP calls made for the request.
 	Attempts int
 	// Throttled counts the 429 answers; Retries the tries after the first.
@@ -60,6 +66,10 @@ type Result struct {
 	// they were sent again in a later request with a Result of its own.
 	Resent []int
 }
+
+// Final reports whether no further Result follows for r.Packed: the
+// request failed, or no entry of it is left to send again.
+func (r Result) Final() bool { return len(r.Resent) == 0 || r.Err != nil }
 
 // Uploader sends requests.
 type Uploader struct {
@@ -132,7 +142,7 @@ func New(cfg Config) (*Uploader, error) {
 // returned error is set only when the run must end (authentication
 // refused); every other problem is the Result's Err.
 func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, error) {
-	res := Result{Request: req}
+	res := Result{Request: req, Packed: req}
 	p := pacer{maxRetries: u.cfg.MaxRetries, backoff: u.cfg.Backoff, maxBackoff: u.cfg.MaxBackoff}
 	pc, err := p.run(ctx, func() (verdict, error) {
 		v, err := u.attempt(ctx, req, &res)
