@@ -2,7 +2,6 @@ package uploader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -132,17 +131,42 @@ func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, 
 	return roundTrip(c.Client, req, token)
 }
 
-// redactURL shows a URL without a password or an access_token.
+// BareURL is raw without its user information, query or fragment: an
+// endpoint as a summary keeps it. It is empty when raw does not parse.
+func BareURL(raw string) string {
+	u, err := safeURL(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// redactURL shows a URL without a password or an access_token, keeping the
+// rest of its query (a lookup's IDs).
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
+	u, err := safeURL(raw)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	return u.String()
+}
+
+// safeURL parses raw and hides its secrets: a password in its user
+// information, an access_token in its query.
+func safeURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	if q := u.Query(); q.Has("access_token") {
 		q.Set("access_token", "[redacted]")
 		u.RawQuery = q.Encode()
 	}
-	return u.Redacted()
+	return u, nil
 }
 
 // apiInt reads a number the API may give as a number, as a string or as
@@ -165,19 +189,4 @@ func (n *apiInt) UnmarshalJSON(b []byte) error {
 	}
 	*n = apiInt(v)
 	return nil
-}
-
-// unwrap returns the object inside "response", or body itself when the
-// answer is not wrapped: the API uses both shapes.
-func unwrap(body []byte) (json.RawMessage, error) {
-	var wrapped struct {
-		Response json.RawMessage `json:"response"`
-	}
-	if err := json.Unmarshal(body, &wrapped); err != nil {
-		return nil, err
-	}
-	if len(wrapped.Response) > 0 && string(wrapped.Response) != "null" {
-		return wrapped.Response, nil
-	}
-	return body, nil
 }

@@ -31,21 +31,32 @@ type respWarning struct {
 	Entity  json.RawMessage `json:"entity"`
 }
 
+// parseResponse reads the service's answer, wrapped or not.
 func parseResponse(body []byte) (*response, error) {
+	inner, err := unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	var r response
+	if err := json.Unmarshal(inner, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// unwrap returns the object inside "response", or body itself when the
+// answer is not wrapped: the API uses both shapes.
+func unwrap(body []byte) (json.RawMessage, error) {
 	var wrapped struct {
-		Response *response `json:"response"`
+		Response json.RawMessage `json:"response"`
 	}
 	if err := json.Unmarshal(body, &wrapped); err != nil {
 		return nil, err
 	}
-	if wrapped.Response != nil {
+	if len(wrapped.Response) > 0 && string(wrapped.Response) != "null" {
 		return wrapped.Response, nil
 	}
-	var bare response
-	if err := json.Unmarshal(body, &bare); err != nil {
-		return nil, err
-	}
-	return &bare, nil
+	return body, nil
 }
 
 // retryableID reports whether an error_id says the call was limited or the
