@@ -131,8 +131,9 @@ func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, 
 	return roundTrip(c.Client, req, token)
 }
 
-// BareURL is raw without its user information, query or fragment: an
-// endpoint as a summary keeps it. It is empty when raw does not parse.
+// BareURL returns the URL without its user information, query or fragment:
+// an endpoint as a summary keeps it. It returns "" for a URL that does not
+// parse.
 func BareURL(raw string) string {
 	u, err := safeURL(raw)
 	if err != nil {
@@ -152,7 +153,7 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// safeURL parses raw and hides its secrets: a password in its user
+// safeURL parses a URL and hides its secrets: a password in its user
 // information, an access_token in its query.
 func safeURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
