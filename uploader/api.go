@@ -2,7 +2,6 @@ package uploader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cenkalti/backoff/v5"
 )
 
 // Read limits of the API, for the limiters built in cmd.
@@ -42,10 +39,14 @@ type ReadConfig struct {
 	Backoff, MaxBackoff time.Duration
 }
 
-// NewReadLimiter returns a limiter of calls GET calls in every window of
-// span, for ReadConfig.Reads; jitter is as for NewLimiter.
+// NewReadLimiter returns a limiter for ReadConfig.Reads that lets at most
+// the given number of GET calls through in every window of the given span;
+// jitter is as for NewLimiter.
 func NewReadLimiter(calls int, span, jitter time.Duration) (*Limiter, error) {
-	return NewLimiter(calls, calls, span, jitter)
+	if calls < 1 {
+		return nil, fmt.Errorf("reads must be at least 1 a window, not %d", calls)
+	}
+	return newLimiter(calls, calls, span, jitter)
 }
 
 func (c *ReadConfig) fill() error {
@@ -70,82 +71,53 @@ func (c *ReadConfig) fill() error {
 	return nil
 }
 
-// APIError is an answer the API will give again however often it is asked:
-// a 4xx other than 401 and 429, or an error status in an HTTP 200.
-type APIError struct {
-	URL     string // without its query's secrets
-	Status  int
-	ErrorID string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
-	if e.ErrorID != "" {
-		s += " " + e.ErrorID
-	}
-	if e.Message != "" {
-		s += ": " + e.Message
-	}
-	return s
-}
-
-// NotFound reports whether the API said nothing matched.
-func (e *APIError) NotFound() bool {
-	return e.Status == http.StatusNotFound || e.ErrorID == errIDNotFound
-}
-
-// get makes one GET call to rawURL, retrying as the uploader retries a POST,
-// and returns the body of the answer. An answer the API will repeat is an
-// *APIError; a refused token that cannot be renewed wraps ErrAuthRefused.
+// get makes one GET call to the URL, retrying as the uploader retries a
+// POST, and returns the body of the answer. Its error names the call: one the
+// API refused wraps an *APIError (in a *GaveUpError when retries did not
+// help); a refused token that cannot be renewed wraps ErrAuthRefused.
 func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     c.Backoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.MaxBackoff,
-	}
 	shown := redactURL(rawURL)
-	for attempt := 1; ; attempt++ {
+	var status int
+	var body []byte
+	p := pacer{maxRetries: c.MaxRetries, backoff: c.Backoff, maxBackoff: c.MaxBackoff}
+	pc, err := p.run(ctx, func() (verdict, error) {
 		slot, err := c.Reads.Wait(ctx, 1)
 		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", shown, err)
+			return verdict{}, fmt.Errorf("GET %s: %w", shown, err)
 		}
 		token, err := c.Auth.Token(ctx)
 		if err != nil {
 			slot.Done()
-			return nil, err
+			return verdict{}, err
 		}
 		slot.Sending()
-		status, header, body, err := c.do(ctx, rawURL, token)
+		var header http.Header
+		status, header, body, err = c.do(ctx, rawURL, token)
 		slot.Done()
-		v := classify(ctx, status, header, body, err)
-		switch v.act {
-		case actDone:
-			return body, nil
-		case actStop:
-			return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
-		case actReject:
-			e := &APIError{URL: shown, Status: status}
-			if r, perr := parseResponse(body); perr == nil {
-				e.ErrorID, e.Message = r.ErrorID, r.Error
-			}
-			return nil, e
-		case actRenew:
-			if _, err := c.Auth.Renew(ctx, token); err != nil {
-				return nil, err
-			}
-		}
-		if attempt > c.MaxRetries {
-			return nil, fmt.Errorf("GET %s: %s (gave up after %d attempts)", shown, v.reason, attempt)
-		}
+		v := classify(ctx, status, header, body, err).from(http.MethodGet, shown)
 		if v.act == actRenew {
-			continue
+			if _, err := c.Auth.Renew(ctx, token); err != nil {
+				return v, err
+			}
 		}
-		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
-			return nil, fmt.Errorf("GET %s: %s; then %w", shown, v.reason, err)
-		}
+		return v, nil
+	})
+	v := pc.last
+	switch {
+	case err != nil:
+		return nil, err
+	case pc.gaveUp:
+		return nil, fmt.Errorf("GET %s: %w", shown, &GaveUpError{Attempts: pc.tries, Last: v.err})
+	case pc.stopped:
+		return nil, fmt.Errorf("GET %s: %w", shown, &CutShortError{Last: v.err, Cause: ctx.Err()})
 	}
+	switch v.act {
+	case actDone:
+		return body, nil
+	case actStop:
+		return nil, fmt.Errorf("GET %s: %w", shown, ctx.Err())
+	}
+	return nil, fmt.Errorf("GET %s: %w", shown, v.err)
 }
 
 func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, http.Header, []byte, error) {
@@ -159,17 +131,43 @@ func (c *ReadConfig) do(ctx context.Context, rawURL string, token Secret) (int, 
 	return roundTrip(c.Client, req, token)
 }
 
-// redactURL shows a URL without a password or an access_token.
+// BareURL returns the URL without its user information, query or fragment:
+// an endpoint as a summary keeps it. It returns "" for a URL that does not
+// parse.
+func BareURL(raw string) string {
+	u, err := safeURL(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// redactURL shows a URL without a password or an access_token, keeping the
+// rest of its query (a lookup's IDs).
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
+	u, err := safeURL(raw)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	return u.String()
+}
+
+// safeURL parses a URL and hides its secrets: a password in its user
+// information, an access_token in its query.
+func safeURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	if q := u.Query(); q.Has("access_token") {
 		q.Set("access_token", "[redacted]")
 		u.RawQuery = q.Encode()
 	}
-	return u.Redacted()
+	return u, nil
 }
 
 // apiInt reads a number the API may give as a number, as a string or as
@@ -192,19 +190,4 @@ func (n *apiInt) UnmarshalJSON(b []byte) error {
 	}
 	*n = apiInt(v)
 	return nil
-}
-
-// unwrap returns the object inside "response", or body itself when the
-// answer is not wrapped: the API uses both shapes.
-func unwrap(body []byte) (json.RawMessage, error) {
-	var wrapped struct {
-		Response json.RawMessage `json:"response"`
-	}
-	if err := json.Unmarshal(body, &wrapped); err != nil {
-		return nil, err
-	}
-	if len(wrapped.Response) > 0 && string(wrapped.Response) != "null" {
-		return wrapped.Response, nil
-	}
-	return body, nil
 }

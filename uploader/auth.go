@@ -29,20 +29,21 @@ func (e *AuthError) Unwrap() error { return ErrAuthRefused }
 // Hint says how to fix it.
 func (e *AuthError) Hint() string { return e.hint }
 
-// loginUnavailable is a login that failed for now (network, throttling,
-// server error): the request that needed it is retried later.
-type loginUnavailable struct {
-	reason string
-	wait   time.Duration // at least this long before the next login
+// LoginUnavailableError is a login that failed for now (network,
+// throttling, server error): the call that needed it is retried, Wait later
+// at the soonest.
+type LoginUnavailableError struct {
+	Msg  string        // what happened, without any secret
+	Wait time.Duration // at least this long before the next login
 }
 
-func (e *loginUnavailable) Error() string { return e.reason }
+func (e *LoginUnavailableError) Error() string { return e.Msg }
 
 // retryWait is how long an error from Auth asks to wait before retrying.
 func retryWait(err error) time.Duration {
-	var lu *loginUnavailable
+	var lu *LoginUnavailableError
 	if errors.As(err, &lu) {
-		return lu.wait
+		return lu.Wait
 	}
 	return 0
 }
@@ -146,10 +147,10 @@ func (l *Login) Renew(ctx context.Context, stale Secret) (Secret, error) {
 // login must be called with l.mu held.
 func (l *Login) login(ctx context.Context) (Secret, error) {
 	if wait := time.Until(l.notBefore); wait > 0 {
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: not before %v after the last failure", l.URL, wait.Round(time.Millisecond)), wait: wait}
+		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: not before %v after the last failure", l.URL, wait.Round(time.Millisecond)), Wait: wait}
 	}
 	tok, err := l.call(ctx)
-	var lu *loginUnavailable
+	var lu *LoginUnavailableError
 	switch {
 	case err == nil:
 		l.token, l.issued, l.failures = tok, time.Now(), 0
@@ -158,8 +159,8 @@ func (l *Login) login(ctx context.Context) (Secret, error) {
 		if ctx.Err() == nil {
 			// Cool off: 1s, 2s, 4s... up to a minute, or as the API says.
 			l.failures++
-			lu.wait = max(lu.wait, time.Second<<min(l.failures-1, 6))
-			l.notBefore = time.Now().Add(lu.wait)
+			lu.Wait = max(lu.Wait, time.Second<<min(l.failures-1, 6))
+			l.notBefore = time.Now().Add(lu.Wait)
 		}
 	default:
 		l.refused = err
@@ -177,7 +178,7 @@ type authResponse struct {
 	} `json:"response"`
 }
 
-// call makes one login call. It returns the token, a *loginUnavailable
+// call makes one login call. It returns the token, a *LoginUnavailableError
 // when trying again later may work, or an *AuthError.
 func (l *Login) call(ctx context.Context) (Secret, error) {
 	var body struct {
@@ -208,25 +209,25 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, networkReason(err))}
+		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: %s", l.URL, networkReason(err))}
+		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
 	}
 	var out authResponse
 	perr := json.Unmarshal(raw, &out)
 	r := out.Response
-	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, describe(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
+	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, apiError(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
 	switch {
 	case resp.StatusCode == http.StatusOK && perr == nil && r.Status == "OK" && r.Token != "":
 		return NewSecret(r.Token), nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500,
 		resp.StatusCode == http.StatusOK && retryableID(r.ErrorID):
-		return Secret{}, &loginUnavailable{reason: what, wait: retryAfter(resp.Header)}
+		return Secret{}, &LoginUnavailableError{Msg: what, Wait: retryAfter(resp.Header)}
 	case resp.StatusCode == http.StatusOK && perr != nil:
-		return Secret{}, &loginUnavailable{reason: fmt.Sprintf("log in at %s: HTTP 200 with an unreadable answer", l.URL)}
+		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: HTTP 200 with an unreadable answer", l.URL)}
 	}
 	return Secret{}, &AuthError{Msg: what, hint: "check XANDR_USERNAME and XANDR_PASSWORD, and --api"}
 }

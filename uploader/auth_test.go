@@ -87,8 +87,9 @@ func TestLoginThrottled(t *testing.T) {
 		time.Sleep(time.Minute)
 		for range 5 {
 			_, err = l.Renew(t.Context(), stale)
-			if err == nil || errors.Is(err, ErrAuthRefused) {
-				t.Fatalf("Renew over the login limit = %v, want a temporary error", err)
+			var lu *LoginUnavailableError
+			if !errors.As(err, &lu) || errors.Is(err, ErrAuthRefused) {
+				t.Fatalf("Renew over the login limit = %v, want a *LoginUnavailableError", err)
 			}
 		}
 		if w := retryWait(err); w < 3*time.Minute || w > 4*time.Minute {

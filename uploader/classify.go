@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -34,21 +31,32 @@ type respWarning struct {
 	Entity  json.RawMessage `json:"entity"`
 }
 
+// parseResponse reads the service's answer, wrapped or not.
 func parseResponse(body []byte) (*response, error) {
+	inner, err := unwrap(body)
+	if err != nil {
+		return nil, err
+	}
+	var r response
+	if err := json.Unmarshal(inner, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// unwrap returns the object inside "response", or body itself when the
+// answer is not wrapped: the API uses both shapes.
+func unwrap(body []byte) (json.RawMessage, error) {
 	var wrapped struct {
-		Response *response `json:"response"`
+		Response json.RawMessage `json:"response"`
 	}
 	if err := json.Unmarshal(body, &wrapped); err != nil {
 		return nil, err
 	}
-	if wrapped.Response != nil {
+	if len(wrapped.Response) > 0 && string(wrapped.Response) != "null" {
 		return wrapped.Response, nil
 	}
-	var bare response
-	if err := json.Unmarshal(body, &bare); err != nil {
-		return nil, err
-	}
-	return &bare, nil
+	return body, nil
 }
 
 // retryableID reports whether an error_id says the call was limited or the
@@ -74,10 +82,11 @@ const (
 
 // verdict is classify's decision about one attempt.
 type verdict struct {
-	act       action
-	wait      time.Duration // at least this long before retrying (Retry-After)
-	reason    string        // why, for a row's report when it fails
-	throttled bool          // the service answered 429 (the summary's "throttled")
+	act  action
+	wait time.Duration // at least this long before retrying (Retry-After)
+	err  error         // why, for a row's report when it fails
+
+	throttled bool // the service answered 429 (the summary's "throttled")
 	resp      *response
 }
 
@@ -89,7 +98,7 @@ func classify(ctx context.Context, status int, header http.Header, body []byte, 
 		return verdict{act: actStop}
 	}
 	if err != nil {
-		return verdict{act: actRetry, reason: networkReason(err)}
+		return verdict{act: actRetry, err: newNetworkError(err)}
 	}
 	resp, perr := parseResponse(body)
 	if perr != nil {
@@ -98,48 +107,37 @@ func classify(ctx context.Context, status int, header http.Header, body []byte, 
 	wait := retryAfter(header)
 	switch {
 	case status == http.StatusUnauthorized || resp.ErrorID == errIDNoAuth:
-		return verdict{act: actRenew, reason: describe(status, resp)}
+		return verdict{act: actRenew, err: apiError(status, resp)}
 	case status == http.StatusTooManyRequests:
-		return verdict{act: actRetry, wait: wait, throttled: true, reason: describe(status, resp)}
+		return verdict{act: actRetry, wait: wait, throttled: true, err: apiError(status, resp)}
 	case status >= 500:
 		// A 503 with x-ratelimit-code throttles too: retried the same way,
 		// honouring Retry-After, but not counted as a 429.
-		return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
+		return verdict{act: actRetry, wait: wait, err: apiError(status, resp)}
 	case status != http.StatusOK:
-		return verdict{act: actReject, reason: describe(status, resp)}
+		return verdict{act: actReject, err: apiError(status, resp)}
 	case perr != nil:
-		return verdict{act: actRetry, reason: "HTTP 200 with an unreadable body"}
+		return verdict{act: actRetry, err: errUnreadable}
 	case resp.Status != "OK" && retryableID(resp.ErrorID):
-		return verdict{act: actRetry, wait: wait, reason: describe(status, resp)}
+		return verdict{act: actRetry, wait: wait, err: apiError(status, resp)}
 	case resp.Status != "OK":
-		return verdict{act: actReject, reason: describe(status, resp)}
+		return verdict{act: actReject, err: apiError(status, resp)}
 	}
 	return verdict{act: actDone, resp: resp}
 }
 
-// networkReason says why an attempt got no answer, without the request's
-// URL (which may carry a token in its query).
-func networkReason(err error) string {
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return "timed out waiting for the service"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return "network error: " + err.Error()
+// apiError is the service's refusal in answer r with the given status.
+func apiError(status int, r *response) *APIError {
+	return &APIError{Status: status, ErrorID: r.ErrorID, Message: r.Error}
 }
 
-func describe(status int, r *response) string {
-	s := fmt.Sprintf("HTTP %d", status)
-	if r.ErrorID != "" {
-		s += " " + r.ErrorID
+// from sets the call that v's *APIError, if any, answered.
+func (v verdict) from(method, url string) verdict {
+	var ae *APIError
+	if errors.As(v.err, &ae) {
+		ae.Method, ae.URL = method, url
 	}
-	if r.Error != "" {
-		s += ": " + r.Error
-	}
-	return s
+	return v
 }
 
 // retryAfter reads a Retry-After header in seconds or as an HTTP date.

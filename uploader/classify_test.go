@@ -2,6 +2,7 @@ package uploader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -52,12 +53,26 @@ func TestClassify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := classify(context.Background(), tt.status, tt.header, []byte(tt.body), tt.err)
-			if v.act != tt.want || v.wait != tt.wait || v.throttled != tt.throttled || v.reason != tt.reason {
-				t.Errorf("classify(%d, %q, %v) = {%v wait %v throttled %v %q}, want {%v wait %v throttled %v %q}",
-					tt.status, tt.body, tt.err, v.act, v.wait, v.throttled, v.reason, tt.want, tt.wait, tt.throttled, tt.reason)
+			reason := ""
+			if v.err != nil {
+				reason = v.err.Error()
 			}
-			if strings.Contains(v.reason, "access_token") {
-				t.Errorf("reason %q shows the URL's query", v.reason)
+			if v.act != tt.want || v.wait != tt.wait || v.throttled != tt.throttled || reason != tt.reason {
+				t.Errorf("classify(%d, %q, %v) = {%v wait %v throttled %v %q}, want {%v wait %v throttled %v %q}",
+					tt.status, tt.body, tt.err, v.act, v.wait, v.throttled, reason, tt.want, tt.wait, tt.throttled, tt.reason)
+			}
+			if strings.Contains(reason, "access_token") {
+				t.Errorf("reason %q shows the URL's query", reason)
+			}
+			// An answer the service gave is an *APIError with its status;
+			// no answer at all is a *NetworkError.
+			var ae *APIError
+			var ne *NetworkError
+			switch {
+			case tt.status != 0 && reason != "" && reason != errUnreadable.Error() && (!errors.As(v.err, &ae) || ae.Status != tt.status):
+				t.Errorf("classify(%d, %q) error %#v, want an *APIError with status %d", tt.status, tt.body, v.err, tt.status)
+			case tt.err != nil && !errors.As(v.err, &ne):
+				t.Errorf("classify(error %v) error %#v, want a *NetworkError", tt.err, v.err)
 			}
 		})
 	}

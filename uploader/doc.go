@@ -5,9 +5,12 @@
 // workers when the service refuses the token), the bounded pool of workers
 // (Run), the Limiter that holds POST calls and users per second under their
 // settings in every one-second window, retries included, the retries with
-// backoff (Send), the classification of answers, and the attribution of
-// the service's warnings to the rows they concern. A request marked Ordered
-// is sent only after every earlier request is done. A problem with one
-// request is an outcome in its Result, not an error: only what ends the run
+// backoff (one pacer, for Send's POSTs and the API's GETs), the
+// classification of answers, and the attribution of the service's warnings
+// to the rows they concern. A request marked Ordered is sent only after
+// every earlier request is done. Settings are checked once, by New and
+// NewLimiter, as a *SettingError naming the flag. A problem with one
+// request is an outcome in its Result (Err a typed error: *APIError,
+// *GaveUpError, ErrInterrupted ...), not an error: only what ends the run
 // (authentication refused) is returned as an error.
 package uploader

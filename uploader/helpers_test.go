@@ -59,7 +59,10 @@ type script struct {
 }
 
 func (s *script) RoundTrip(req *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(req.Body)
+	var b []byte
+	if req.Body != nil {
+		b, _ = io.ReadAll(req.Body)
+	}
 	s.mu.Lock()
 	s.calls = append(s.calls, req)
 	s.bodies = append(s.bodies, string(b))

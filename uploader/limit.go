@@ -60,13 +60,38 @@ type Slot struct {
 	end   time.Time // zero while the attempt is in flight
 }
 
-// NewLimiter returns a limiter of posts calls and users users in every
-// window of span. jitter bounds how long after an attempt leaves the service
-// may count it when its answer takes longer than that.
+// LimitSpan is the window over which the service counts its POST and user
+// limits: every one-second window.
+const LimitSpan = time.Second
+
+// LimitJitter is what a Limiter assumes of the network: that the service
+// counts a call at most this much later than another, relative to when each
+// left this process (connections set up, proxies, load balancers and the
+// service's own queues all add to it). It is an assumption, not a
+// measurement: a limiter keeps each attempt in its log until one span after
+// the service can have counted it, that is after its answer came back, or,
+// when the answer is slower than this, at most LimitJitter after it left. It
+// costs nothing while answers come back within it; if the service can count
+// calls later still, a window may go over.
+const LimitJitter = 250 * time.Millisecond
+
+// NewLimiter returns a limiter that lets through, in every window of the
+// given span, at most the given number of POST calls (--rps) and of users
+// (--users-per-second). An attempt whose answer is slower than jitter
+// counts as if the service counted it jitter after it left. A limit below
+// 1 is a *SettingError naming its flag.
 func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
-	if posts < 1 || users < 1 {
-		return nil, fmt.Errorf("limits must be at least 1, not %d calls and %d users", posts, users)
+	if posts < 1 {
+		return nil, &SettingError{"--rps", fmt.Sprintf("must be at least 1, not %d", posts)}
 	}
+	if users < 1 {
+		return nil, &SettingError{"--users-per-second", fmt.Sprintf("must be at least 1, not %d", users)}
+	}
+	return newLimiter(posts, users, span, jitter)
+}
+
+// newLimiter returns a limiter of posts and users, both at least 1.
+func newLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
 	if span <= 0 || jitter < 0 {
 		return nil, fmt.Errorf("span %v and jitter %v: want a positive span and a jitter of at least 0", span, jitter)
 	}
@@ -80,8 +105,8 @@ func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) 
 	}, nil
 }
 
-// Wait blocks until one more call of users users fits both limits, records
-// it and returns its slot; or returns ctx's error.
+// Wait blocks until one more call, carrying the given number of users, fits
+// both limits, records it and returns its slot; or returns ctx's error.
 // A nil Limiter lets everything through at once.
 func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 	if l == nil {

@@ -2,7 +2,6 @@ package uploader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -50,7 +49,7 @@ func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func
 	g.SetLimit(u.cfg.Workers)
 	defer context.AfterFunc(gctx, func() {
 		if ctx.Err() == nil {
-			stopSends(fmt.Errorf("the run stopped: %w", context.Cause(gctx)))
+			stopSends(&RunStoppedError{Cause: context.Cause(gctx)})
 		}
 	})()
 	w := &workers{u: u, intake: gctx, send: sendCtx, in: in, out: out, order: newOrder()}
@@ -87,25 +86,27 @@ func (w *workers) work() error {
 
 func (w *workers) handle(req *chunker.Request, ticket int) error {
 	if w.intake.Err() != nil {
-		w.out(Result{Request: req, Err: errors.New("not sent: " + ErrInterrupted.Error())})
+		w.out(Result{Request: req, Packed: req}.fail(NotSent(w.intake)))
 		return nil
 	}
 	if req.Ordered {
 		if err := w.order.waitTurn(w.send, ticket); err != nil {
-			w.out(Result{Request: req}.fail(stopped(w.send, &Result{}, "")))
+			w.out(Result{Request: req, Packed: req}.fail(NotSent(w.send)))
 			return nil
 		}
 	}
 	return w.u.sendAll(w.send, req, w.out)
 }
 
-// sendAll sends a request and, in turn, the entries the service refused as
-// too many for it.
-func (u *Uploader) sendAll(ctx context.Context, req *chunker.Request, out func(Result)) error {
-	for req != nil {
+// sendAll sends a packed request and, in turn, the entries the service
+// refused as too many for it, until a Result is Final.
+func (u *Uploader) sendAll(ctx context.Context, packed *chunker.Request, out func(Result)) error {
+	req := packed
+	for {
 		res, err := u.Send(ctx, req)
+		res.Packed = packed
 		out(res)
-		if err != nil || res.Err != nil || len(res.Resent) == 0 {
+		if err != nil || res.Final() {
 			return err
 		}
 		entries := make([]chunker.Entry, len(res.Resent))
@@ -115,12 +116,11 @@ func (u *Uploader) sendAll(ctx context.Context, req *chunker.Request, out func(R
 		next := chunker.Encode(req.Seq, entries)
 		if len(res.Resent) == len(req.Entries) {
 			// Nothing went through: sending the same again would loop.
-			out(Result{Request: next}.fail(fmt.Sprintf("the service refused all %d users of the request as too many (%q)", len(entries), MsgTooManyUsers)))
+			out(Result{Request: next, Packed: packed}.fail(fmt.Errorf("the service refused all %d users of the request as too many (%q)", len(entries), MsgTooManyUsers)))
 			return nil
 		}
 		req = next
 	}
-	return nil
 }
 
 // order hands out requests in the order they arrive, with a ticket each, and

@@ -62,6 +62,38 @@ func (r *results) outcomes() map[string][]string {
 	return out
 }
 
+// checkFinal checks that every Result names a packed request of reqs as
+// Packed, sends a part of it, and that each packed request with a Result
+// has exactly one Final Result, its last; it returns those last Results.
+func (r *results) checkFinal(t *testing.T, reqs []*chunker.Request) map[*chunker.Request]Result {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	packed := map[*chunker.Request]bool{}
+	for _, req := range reqs {
+		packed[req] = true
+	}
+	last := map[*chunker.Request]Result{}
+	for _, res := range r.all {
+		if !packed[res.Packed] {
+			t.Fatalf("Result for request %d names Packed %p, not a request of the input", res.Request.Seq, res.Packed)
+		}
+		if res.Request != res.Packed && len(res.Request.Entries) > len(res.Packed.Entries) {
+			t.Errorf("Result for a part of request %d has %d entries, more than the request's %d", res.Packed.Seq, len(res.Request.Entries), len(res.Packed.Entries))
+		}
+		if prev, ok := last[res.Packed]; ok && prev.Final() {
+			t.Errorf("request %d: a Result came after its Final one", res.Packed.Seq)
+		}
+		last[res.Packed] = res
+	}
+	for req, res := range last {
+		if !res.Final() {
+			t.Errorf("request %d: its last Result is not Final (%d entries left to resend)", req.Seq, len(res.Resent))
+		}
+	}
+	return last
+}
+
 // feed sends reqs on a channel that it closes.
 func feed(reqs []*chunker.Request) <-chan *chunker.Request {
 	ch := make(chan *chunker.Request, len(reqs))
@@ -303,8 +335,8 @@ func TestRunInterrupted(t *testing.T) {
 		if d := time.Since(start); d > 2500*time.Millisecond+time.Second {
 			t.Errorf("Run returned %v after the interrupt", d-2500*time.Millisecond)
 		}
-		if n := len(got.all) + len(in); n != len(reqs) {
-			t.Errorf("%d results + %d left = %d, want %d", len(got.all), len(in), n, len(reqs))
+		if n := len(got.checkFinal(t, reqs)) + len(in); n != len(reqs) {
+			t.Errorf("%d requests with a Final result + %d left = %d, want %d", len(got.all), len(in), n, len(reqs))
 		}
 		accepted := 0
 		for _, res := range got.all {
@@ -336,6 +368,11 @@ func TestRunResendsTooManyUsers(t *testing.T) {
 				t.Errorf("row %s: outcomes %q, want accepted once", row, o)
 			}
 		}
+		for req, res := range got.checkFinal(t, reqs) {
+			if res.Err != nil || res.Request == req && req.Seq == 0 {
+				t.Errorf("request %d: last Result %v for the request itself, want an accepted part sent again", req.Seq, res.Err)
+			}
+		}
 		if n := len(got.outcomes()); n != 32*2 {
 			t.Errorf("%d rows have an outcome, want %d", n, 64)
 		}
@@ -355,8 +392,12 @@ func TestRunResendWithoutProgressFails(t *testing.T) {
 		emu := xandrtest.NewHandler(xandrtest.WithToken(testToken), xandrtest.WithRequestLimits(0, 100, 1_000_000))
 		u := newTestUploader(t, handlerTransport{emu}, Config{Workers: 1, MaxRetries: 2})
 		var got results
-		if err := u.Run(t.Context(), feed([]*chunker.Request{requestOf(0, 3, 1)}), got.add); err != nil {
+		req := requestOf(0, 3, 1)
+		if err := u.Run(t.Context(), feed([]*chunker.Request{req}), got.add); err != nil {
 			t.Fatal(err)
+		}
+		if last := got.checkFinal(t, []*chunker.Request{req}); len(got.all) != 2 || last[req].Err == nil {
+			t.Errorf("%d Results, the last failed %v; want 2: the request with all users to resend, then its failure", len(got.all), last[req].Err)
 		}
 		for row, o := range got.outcomes() {
 			if len(o) != 1 || !strings.Contains(o[0], "failed: the service refused all 3 users") {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/rtseg/rtseg/chunker"
 )
 
@@ -29,7 +28,11 @@ type Config struct {
 	// Limiter holds POST calls and users per second; every attempt waits
 	// for it. Nil sends without limit (for benchmarks).
 	Limiter *Limiter
-	Client  *http.Client
+	// MaxUsers is the most users the chunker packs in one request
+	// (--max-users), 0 if unknown. With a Limiter it may not exceed the
+	// users it lets through per span: such a request could never be sent.
+	MaxUsers int
+	Client   *http.Client
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
@@ -40,12 +43,22 @@ type Config struct {
 
 // Result is what became of one request.
 type Result struct {
+	// Request is what was sent: the packed request, or a part of it
+	// sent again (see Resent).
 	Request *chunker.Request
+	// Packed is the request as the packer made it: Request itself, or the
+	// request whose entries Request sends again. Once a Final Result
+	// without Err arrives for it, the service acknowledged every part.
+	Packed *chunker.Request
 	// Attempts counts the HTTP calls made for the request.
 	Attempts int
 	// Throttled counts the 429 answers; Retries the tries after the first.
 	Throttled, Retries int
-	// Err, when set, is why every row of the request (except Resent) failed.
+	// Err, when set, is why every row of the request (except Resent)
+	// failed: an *APIError when the service refused it, a *GaveUpError
+	// after MaxRetries retries, an error wrapping ErrInterrupted or a
+	// *RunStoppedError when the end of the run stopped it (*NotSentError
+	// before any attempt, *CutShortError after), or an *AuthError.
 	Err error
 	// Warned gives the service's message for each warned row.
 	Warned map[RowRef]string
@@ -54,13 +67,15 @@ type Result struct {
 	Resent []int
 }
 
+// Final reports whether no further Result follows for r.Packed: the
+// request failed, or no entry of it is left to send again.
+func (r Result) Final() bool { return len(r.Resent) == 0 || r.Err != nil }
+
 // Uploader sends requests.
 type Uploader struct {
-	cfg Config
+	cfg   Config
+	shown string // the endpoint, without secrets
 }
-
-// ErrInterrupted is the cause of a run stopped by the caller.
-var ErrInterrupted = errors.New("the run was interrupted")
 
 // CheckEndpoint refuses plain http:// unless the host is a loopback address,
 // so that tokens never cross a network in the clear.
@@ -85,22 +100,26 @@ func CheckEndpoint(raw string) error {
 	return fmt.Errorf("endpoint %s: want an https:// URL", u.Redacted())
 }
 
-// New returns an uploader.
+// New returns an uploader, or a *SettingError naming the flag of a setting
+// out of range.
 func New(cfg Config) (*Uploader, error) {
+	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
+		return nil, &SettingError{"--workers", fmt.Sprintf("must be 1 to %d (the API allows 15 concurrent calls, and logging in may need one), not %d", MaxWorkers, cfg.Workers)}
+	}
+	if cfg.MaxRetries < 0 {
+		return nil, &SettingError{"--max-retries", fmt.Sprintf("must be at least 0, not %d", cfg.MaxRetries)}
+	}
+	if cfg.Timeout <= 0 {
+		return nil, &SettingError{"--timeout", fmt.Sprintf("must be positive, not %v", cfg.Timeout)}
+	}
+	if l := cfg.Limiter; l != nil && cfg.MaxUsers > l.users.limit {
+		return nil, &SettingError{"--max-users", fmt.Sprintf("%d is more than --users-per-second %d: a request could never be sent", cfg.MaxUsers, l.users.limit)}
+	}
 	if err := CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
 	if cfg.Auth == nil {
 		return nil, errors.New("no credentials")
-	}
-	if cfg.Workers < 1 || cfg.Workers > MaxWorkers {
-		return nil, fmt.Errorf("workers must be 1 to %d (the API allows 15 concurrent calls), not %d", MaxWorkers, cfg.Workers)
-	}
-	if cfg.MaxRetries < 0 {
-		return nil, fmt.Errorf("max retries must be at least 0, not %d", cfg.MaxRetries)
-	}
-	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("timeout must be positive, not %v", cfg.Timeout)
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Transport: &http.Transport{
@@ -116,48 +135,40 @@ func New(cfg Config) (*Uploader, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Uploader{cfg: cfg}, nil
+	return &Uploader{cfg: cfg, shown: redactURL(cfg.Endpoint)}, nil
 }
 
 // Send delivers one request, retrying as the service's answers allow. The
 // returned error is set only when the run must end (authentication
 // refused); every other problem is the Result's Err.
 func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, error) {
-	res := Result{Request: req}
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     u.cfg.Backoff,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         u.cfg.MaxBackoff,
-	}
-	for tries := 1; ; tries++ {
+	res := Result{Request: req, Packed: req}
+	p := pacer{maxRetries: u.cfg.MaxRetries, backoff: u.cfg.Backoff, maxBackoff: u.cfg.MaxBackoff}
+	pc, err := p.run(ctx, func() (verdict, error) {
 		v, err := u.attempt(ctx, req, &res)
-		if err != nil {
-			return res.fail(v.reason), err
-		}
-		if v.throttled {
+		if err == nil && v.throttled {
 			res.Throttled++
 		}
-		switch v.act {
-		case actDone:
-			res.Warned, res.Resent = attribute(req, v.resp.Warnings)
-			return res, nil
-		case actStop:
-			return res.fail(stopped(ctx, &res, v.reason)), nil
-		case actReject:
-			return res.fail(v.reason), nil
-		}
-		if tries > u.cfg.MaxRetries {
-			return res.fail(fmt.Sprintf("%s (gave up after %d attempts)", v.reason, tries)), nil
-		}
-		res.Retries++
-		if v.act == actRenew {
-			continue // with the new token, at once: the limiter paces it
-		}
-		if err := sleep(ctx, max(bo.NextBackOff(), v.wait)); err != nil {
-			return res.fail(stopped(ctx, &res, v.reason)), nil
-		}
+		return v, err
+	})
+	res.Retries = pc.retries
+	v := pc.last
+	switch {
+	case err != nil:
+		return res.fail(v.err), err
+	case pc.gaveUp:
+		return res.fail(&GaveUpError{Attempts: pc.tries, Last: v.err}), nil
+	case pc.stopped:
+		return res.fail(stopped(ctx, &res, v.err)), nil
 	}
+	switch v.act {
+	case actDone:
+		res.Warned, res.Resent = attribute(req, v.resp.Warnings)
+		return res, nil
+	case actStop:
+		return res.fail(stopped(ctx, &res, v.err)), nil
+	}
+	return res.fail(v.err), nil
 }
 
 // attempt makes one try: it waits for the limiter, gets the token and posts.
@@ -168,7 +179,7 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 		if ctx.Err() != nil {
 			return verdict{act: actStop}, nil
 		}
-		return verdict{act: actReject, reason: "not sent: " + err.Error()}, nil
+		return verdict{act: actReject, err: &NotSentError{Cause: err}}, nil
 	}
 	token, err := u.cfg.Auth.Token(ctx)
 	if err != nil {
@@ -179,13 +190,17 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 	slot.Sending()
 	status, header, body, err := u.post(ctx, req, token)
 	slot.Done()
-	v := classify(ctx, status, header, body, err)
+	v := classify(ctx, status, header, body, err).from(http.MethodPost, u.shown)
 	if v.act != actRenew {
 		return v, nil
 	}
 	if _, err := u.cfg.Auth.Renew(ctx, token); err != nil {
 		rv, fatal := u.authFailed(ctx, err)
-		rv.reason = v.reason + "; logging in again: " + rv.reason
+		if rv.err != nil {
+			rv.err = fmt.Errorf("%w; logging in again: %w", v.err, rv.err)
+		} else {
+			rv.err = v.err
+		}
 		return rv, fatal
 	}
 	return v, nil
@@ -196,30 +211,24 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 func (u *Uploader) authFailed(ctx context.Context, err error) (verdict, error) {
 	switch {
 	case errors.Is(err, ErrAuthRefused):
-		return verdict{act: actReject, reason: err.Error()}, err
+		return verdict{act: actReject, err: err}, err
 	case ctx.Err() != nil:
 		return verdict{act: actStop}, nil
 	}
-	return verdict{act: actRetry, wait: retryWait(err), reason: err.Error()}, nil
+	return verdict{act: actRetry, wait: retryWait(err), err: err}, nil
 }
 
-// stopped is the reason a request's rows failed when ctx ended its sending.
-func stopped(ctx context.Context, res *Result, last string) string {
-	cause := ErrInterrupted
-	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
-		cause = c
+// stopped is why a request's rows failed when ctx ended its sending; last
+// is the last attempt's failure, nil if there was none.
+func stopped(ctx context.Context, res *Result, last error) error {
+	if res.Attempts == 0 {
+		return NotSent(ctx)
 	}
-	switch {
-	case res.Attempts == 0:
-		return "not sent: " + cause.Error()
-	case last == "":
-		return "stopped waiting for the answer: " + cause.Error()
-	}
-	return last + "; then " + cause.Error()
+	return &CutShortError{Last: last, Cause: stopCause(ctx)}
 }
 
-func (r Result) fail(reason string) Result {
-	r.Err = errors.New(reason)
+func (r Result) fail(err error) Result {
+	r.Err = err
 	return r
 }
 
@@ -247,16 +256,4 @@ func roundTrip(client *http.Client, req *http.Request, token Secret) (int, http.
 		return 0, nil, nil, err
 	}
 	return resp.StatusCode, resp.Header, body, nil
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -67,7 +67,7 @@ func NewUsageClient(endpoint string, cfg ReadConfig) (*UsageClient, error) {
 // URL is where the statistics are read.
 func (c *UsageClient) URL() string { return redactURL(c.url) }
 
-// Hours returns the hourly statistics of member from start to end, sorted
+// Hours returns the member's hourly statistics from start to end, sorted
 // by hour. Hours in which the service processed nothing may be absent.
 func (c *UsageClient) Hours(ctx context.Context, member int64, start, end time.Time) ([]UsageHour, error) {
 	q := url.Values{

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -10,16 +9,6 @@ import (
 	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 )
-
-// bareURL is a URL without credentials, query or fragment.
-func bareURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
-}
 
 type reconcileFlags struct {
 	summary, format, endpoint, member string
@@ -98,7 +87,7 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 	if err != nil {
 		return asExitError(err)
 	}
-	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, limitSpan, limitJitter)
+	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, uploader.LimitSpan, uploader.LimitJitter)
 	if err != nil {
 		return asExitError(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rtseg/rtseg/report"
+	"github.com/rtseg/rtseg/uploader"
 )
 
 // openJournal opens --state-dir's journal for a run of these files.
@@ -26,7 +27,7 @@ func resumePause(ctx context.Context, j *report.Journal, logger *slog.Logger) er
 		return nil
 	}
 	logger.Info("resuming: requests acknowledged by an earlier run will be skipped", "acknowledged", j.Len())
-	t := time.NewTimer(limitSpan + limitJitter)
+	t := time.NewTimer(uploader.LimitSpan + uploader.LimitJitter)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

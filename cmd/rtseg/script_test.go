@@ -178,22 +178,28 @@ func cmdState(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdStats prints what the emulator saw, as JSON, for stdout checks.
+// cmdStats prints what the emulator saw, as JSON, for stdout checks. It
+// cannot be negated.
 func cmdStats(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! stats")
+	}
 	b, err := json.MarshalIndent(mockOf(ts).srv.Stats(), "", "  ")
 	ts.Check(err)
 	fmt.Fprintf(ts.Stdout(), "%s\n", b)
 }
 
 // cmdLimits fails if the emulator saw any limit exceeded: POST calls or users
-// in a one-second window, users in a request, segments for a user, or bytes
-// in a body.
+// in a one-second window, users in a request, segments for a user, bytes in
+// a body, calls at once, or a call answered 429. '! limits' fails unless one
+// was.
 func cmdLimits(ts *testscript.TestScript, neg bool, args []string) {
 	m := mockOf(ts)
 	s := m.srv.Stats()
+	var over []string
 	check := func(name string, got, limit int) {
 		if got > limit {
-			ts.Fatalf("emulator saw %s = %d, over the limit of %d", name, got, limit)
+			over = append(over, fmt.Sprintf("%s = %d, over the limit of %d", name, got, limit))
 		}
 	}
 	check("POST calls in one second", s.MaxPostsInWindow, m.rps)
@@ -203,7 +209,15 @@ func cmdLimits(ts *testscript.TestScript, neg bool, args []string) {
 	check("bytes in one body", s.MaxBodyBytes, m.bytes)
 	check("calls at once", s.MaxInFlight, 15) // the API's limit
 	if s.Throttled > 0 {
-		ts.Fatalf("emulator answered %d calls with 429", s.Throttled)
+		over = append(over, fmt.Sprintf("%d calls answered with 429", s.Throttled))
+	}
+	switch {
+	case len(over) > 0 && !neg:
+		ts.Fatalf("emulator saw %s", strings.Join(over, "; "))
+	case len(over) == 0 && neg:
+		ts.Fatalf("emulator saw every limit kept, want one exceeded")
+	case neg:
+		ts.Logf("emulator saw %s", strings.Join(over, "; "))
 	}
 }
 

@@ -117,7 +117,7 @@ func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro r
 	if err != nil {
 		return nil, err
 	}
-	reads, err := uploader.NewReadLimiter(readsPerMinute, readSpan, limitJitter)
+	reads, err := uploader.NewReadLimiter(readsPerMinute, readSpan, uploader.LimitJitter)
 	if err != nil {
 		return nil, fmt.Errorf("--api-reads-per-minute: %w", err)
 	}

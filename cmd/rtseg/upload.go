@@ -12,19 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// The service's limits hold over every one-second window. The client's
-// limiter keeps each attempt in its log until one second after the service
-// can have counted it: after its answer came back (so on a quick answer the
-// limit holds whatever the jitter), or, if the answer is slower, at most
-// limitJitter after it left, the most we assume the service counts one call
-// later than another relative to when each left. Measured on loopback on a
-// loaded 2-core machine, 50ms let a window go over now and then; 250ms has
-// not. It costs nothing while answers come back within it.
-const (
-	limitSpan   = time.Second
-	limitJitter = 250 * time.Millisecond
-)
-
 // graceInFlight bounds how long requests in flight may finish after an
 // interrupt.
 const graceInFlight = 10 * time.Second
@@ -169,7 +156,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	endpoint := ""
 	if send {
-		endpoint = bareURL(o.endpoint)
+		endpoint = uploader.BareURL(o.endpoint)
 	}
 	member, _ := strconv.ParseInt(o.memberID, 10, 64)
 	sum.Describe(start, time.Now(), endpoint, member)
@@ -195,22 +182,7 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.maxUsers > o.usersPerSecond {
-		return nil, fmt.Errorf("--max-users %d is more than --users-per-second %d: a request could never be sent", o.maxUsers, o.usersPerSecond)
-	}
-	if o.rps < 1 {
-		return nil, fmt.Errorf("--rps must be at least 1, not %d", o.rps)
-	}
-	if o.workers < 1 || o.workers > uploader.MaxWorkers {
-		return nil, fmt.Errorf("--workers must be 1 to %d (the API allows 15 concurrent calls, and logging in may need one), not %d", uploader.MaxWorkers, o.workers)
-	}
-	if o.maxRetries < 0 {
-		return nil, fmt.Errorf("--max-retries must be at least 0, not %d", o.maxRetries)
-	}
-	if o.timeout <= 0 {
-		return nil, fmt.Errorf("--timeout must be positive, not %v", o.timeout)
-	}
-	limiter, err := uploader.NewLimiter(o.rps, o.usersPerSecond, limitSpan, limitJitter)
+	limiter, err := uploader.NewLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan, uploader.LimitJitter)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +193,7 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 		MaxRetries: o.maxRetries,
 		Timeout:    o.timeout,
 		Limiter:    limiter,
+		MaxUsers:   o.maxUsers,
 		Grace:      graceInFlight,
 	})
 }
