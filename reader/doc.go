@@ -5,7 +5,7 @@
 // the Instant Audience Service (SPEC §3). Reading is pull-based, like
 // encoding/csv: Next returns one Row at a time and io.EOF at the end, and
 // Close stops any goroutine the reader started. A record that breaks a rule
-// is not an error: it comes back as a Row whose Reason says why, with its
+// is not an error: it comes back as a Row whose Err says why, with its
 // position and its fields as read, so the run goes on and the report can
 // name it. Errors end the run: an input that cannot be opened or decoded, a
 // header without the columns every row needs.

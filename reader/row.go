@@ -34,8 +34,10 @@ type Fields struct {
 
 // Row is one user-segment association.
 //
-// A valid row has an empty Reason. An invalid row keeps the reason it was
-// refused and its fields as read in Raw; its other fields are unreliable.
+// A valid row has a nil Err. An invalid row keeps why it was refused in Err
+// (a *FieldError naming the field and the rule broken, or a *RecordError
+// for a CSV record that could not be read as fields) and its fields as read
+// in Raw; its other fields are unreliable.
 // Absent optional numbers are kept apart from zero with the Has flags: an
 // expiration of 0 means "never expires", while an absent one leaves the choice
 // to the service's default.
@@ -52,14 +54,14 @@ type Row struct {
 	Expiration    int32
 	HasExpiration bool
 
-	Reason string
+	Err error
 	// Raw is set for invalid rows only: a pointer keeps valid rows, which
 	// grouping holds by the million, small.
 	Raw *Fields
 }
 
 // Valid reports whether the row passed validation.
-func (r *Row) Valid() bool { return r.Reason == "" }
+func (r *Row) Valid() bool { return r.Err == nil }
 
 // Segment identifies the row's segment.
 func (r *Row) Segment() Segment {

@@ -147,7 +147,7 @@ func (o *options) readerOptions() (reader.Options, error) {
 	// an error now rather than every row invalid.
 	probe := reader.Fields{UserID: "probe", SegID: "1"}
 	if row := reader.Validate(reader.Position{}, probe, ro.Defaults); !row.Valid() {
-		return ro, fmt.Errorf("default from flags: %s", row.Reason)
+		return ro, fmt.Errorf("default from flags: %w", row.Err)
 	}
 	return ro, nil
 }
