@@ -20,6 +20,27 @@ func (p Position) String() string {
 	return p.File + ":" + strconv.FormatInt(p.Line, 10)
 }
 
+// The fields of a row, in report order: indexes into fieldNames, a record
+// and Fields.at.
+const (
+	fUserID = iota
+	fDomain
+	fSegID
+	fSegCode
+	fMemberID
+	fValue
+	fExpiration
+	numFields
+)
+
+// fieldNames are the names of the fields, in report order.
+var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
+
+// FieldNames returns the names of a row's fields, as input columns and
+// --columns name them, in the order the report and the failed-rows file
+// list them.
+func FieldNames() [numFields]string { return fieldNames }
+
 // Fields are the seven fields of a row as text, as they were read (for invalid
 // rows) or as they will be sent (for valid rows). Empty means absent.
 type Fields struct {
@@ -30,6 +51,36 @@ type Fields struct {
 	MemberID   string
 	Value      string
 	Expiration string
+}
+
+// Values returns the fields' text in the order of FieldNames.
+func (f *Fields) Values() [numFields]string {
+	var v [numFields]string
+	for i := range v {
+		v[i] = *f.at(i)
+	}
+	return v
+}
+
+// at returns the field at index i of FieldNames.
+func (f *Fields) at(i int) *string {
+	switch i {
+	case fUserID:
+		return &f.UserID
+	case fDomain:
+		return &f.Domain
+	case fSegID:
+		return &f.SegID
+	case fSegCode:
+		return &f.SegCode
+	case fMemberID:
+		return &f.MemberID
+	case fValue:
+		return &f.Value
+	case fExpiration:
+		return &f.Expiration
+	}
+	panic("reader: no field " + strconv.Itoa(i))
 }
 
 // Row is one user-segment association.

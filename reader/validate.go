@@ -65,27 +65,12 @@ type Defaults struct {
 // surrounding space; an empty field is absent and takes its default.
 func Validate(pos Position, raw Fields, d Defaults) Row {
 	v := newValidator(d)
-	rec := record{
-		{text: raw.UserID}, {text: raw.Domain}, {text: raw.SegID}, {text: raw.SegCode},
-		{text: raw.MemberID}, {text: raw.Value}, {text: raw.Expiration},
+	var rec record
+	for f, text := range raw.Values() {
+		rec[f].text = text
 	}
 	return v.row(pos, &rec)
 }
-
-// The fields of a record, in report order.
-const (
-	fUserID = iota
-	fDomain
-	fSegID
-	fSegCode
-	fMemberID
-	fValue
-	fExpiration
-	numFields
-)
-
-// fieldNames are the names of the fields, in report order.
-var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
 
 // cell is one field of a record as read: text (CSV, Parquet strings) or an
 // integer (Parquet integer columns). The zero cell is absent (an empty CSV
@@ -121,11 +106,11 @@ type record [numFields]cell
 // fields returns a copy of the record as text, for the report of an
 // invalid row.
 func (r *record) fields() Fields {
-	text := func(f int) string { return strings.Clone(r[f].String()) }
-	return Fields{
-		UserID: text(fUserID), Domain: text(fDomain), SegID: text(fSegID), SegCode: text(fSegCode),
-		MemberID: text(fMemberID), Value: text(fValue), Expiration: text(fExpiration),
+	var fs Fields
+	for f, c := range r {
+		*fs.at(f) = strings.Clone(c.String())
 	}
+	return fs
 }
 
 // validator turns records into rows. Strings a valid row keeps are copied,
