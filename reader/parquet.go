@@ -26,8 +26,8 @@ const (
 	parquetBufferSize = 256 << 10
 	// parquetRows is how many validated rows go to Next at once, and
 	// parquetAhead how many such runs may wait for it.
-	parquetRows  = 4 << 10
-	parquetAhead = 2
+	parquetRows  = 512
+	parquetAhead = 4
 )
 
 // parquetFile reads one Parquet file record batch by record batch, only the
