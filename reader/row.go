@@ -39,7 +39,7 @@ var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "m
 // FieldNames returns the names of a row's fields, as input columns and
 // --columns name them, in the order the report and the failed-rows file
 // list them.
-func FieldNames() [numFields]string { return fieldNames }
+func FieldNames() [7]string { return fieldNames }
 
 // Fields are the seven fields of a row as text, as they were read (for invalid
 // rows) or as they will be sent (for valid rows). Empty means absent.
@@ -54,7 +54,7 @@ type Fields struct {
 }
 
 // Values returns the fields' text in the order of FieldNames.
-func (f *Fields) Values() [numFields]string {
+func (f *Fields) Values() [7]string {
 	var v [numFields]string
 	for i := range v {
 		v[i] = *f.at(i)
