@@ -52,7 +52,7 @@ func readAll(b *testing.B, path string) {
 			b.Fatal(err)
 		}
 		if !row.Valid() {
-			b.Fatalf("%s: %s", row.Pos, row.Reason)
+			b.Fatalf("%s: %v", row.Pos, row.Err)
 		}
 		n++
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -240,12 +241,11 @@ func fitsTyped(r fixture.Record) bool {
 		if r[i] == "" {
 			continue
 		}
-		c := cell{text: r[i]}
 		lo := int64(-1 << 63)
 		if i == fixture.SegID || i == fixture.MemberID {
 			lo = 0
 		}
-		if _, reason := parseInt(c, "", lo, 1<<32-1); reason != "" {
+		if n, err := strconv.ParseInt(r[i], 10, 64); err != nil || n < lo || n > 1<<32-1 {
 			return false
 		}
 	}

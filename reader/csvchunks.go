@@ -296,7 +296,7 @@ func (d *decoding) decode(c *chunk, w *worker) decoded {
 		at := *pe
 		at.StartLine += int(c.line) - 1
 		at.Line += int(c.line) - 1
-		w.bad = append(w.bad, Row{Pos: Position{File: d.name, Line: int64(at.StartLine)}, Reason: d.reason(&at)})
+		w.bad = append(w.bad, Row{Pos: Position{File: d.name, Line: int64(at.StartLine)}, Err: &RecordError{Columns: d.columns, Err: &at}})
 		w.badAt = append(w.badAt, len(w.lines))
 	}
 	// Every well-formed record has the header's number of fields.
@@ -333,11 +333,3 @@ type chunkRecords [][]string
 
 // GetCSVRows implements gocsv.Decoder.
 func (r chunkRecords) GetCSVRows() ([][]string, error) { return r, nil }
-
-// reason says what is wrong with a malformed record.
-func (d *decoding) reason(pe *csv.ParseError) string {
-	if errors.Is(pe.Err, csv.ErrFieldCount) {
-		return fmt.Sprintf("malformed CSV record: its number of fields differs from the header's %d", d.columns)
-	}
-	return "malformed CSV record: " + parseProblem(pe)
-}

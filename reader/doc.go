@@ -5,7 +5,7 @@
 // the Instant Audience Service (SPEC §3). Reading is pull-based, like
 // encoding/csv: Next returns one Row at a time and io.EOF at the end, and
 // Close stops any goroutine the reader started. A record that breaks a rule
-// is not an error: it comes back as a Row whose Reason says why, with its
+// is not an error: it comes back as a Row whose Err says why, with its
 // position and its fields as read, so the run goes on and the report can
 // name it. Errors end the run: an input that cannot be opened or decoded, a
 // header without the columns every row needs.
@@ -35,8 +35,12 @@
 // that memory follows the page size rather than the row group size. Text
 // columns may be string, large_string, binary or dictionary-encoded;
 // numbers any signed or unsigned integer type; a null is an absent field. A
-// row's position is its 1-based row number in the file. Parquet needs random
-// access, so it cannot come from standard input.
+// row's position is its 1-based row number in the file. One goroutine reads
+// and validates the rows ahead of Next, as the CSV decoders do, so the
+// reader is the one place that reads ahead: a caller takes rows, one at a
+// time or by the thousand with NextBatch, and its own work on them overlaps
+// decoding. Parquet needs random access, so it cannot come from standard
+// input.
 //
 // Rows keep no reference to a reader's buffers: the strings a valid row
 // holds are copied, and consecutive rows of one user share one copy of its

@@ -56,13 +56,16 @@ type brief struct {
 	Line   int64
 	UserID string
 	SegID  int64
-	Reason string
+	Reason string // the invalid row's Err, as the report shows it
 }
 
 func briefs(rows []Row) []brief {
 	out := make([]brief, len(rows))
 	for i, r := range rows {
-		out[i] = brief{Line: r.Pos.Line, UserID: r.UserID, SegID: r.SegID, Reason: r.Reason}
+		out[i] = brief{Line: r.Pos.Line, UserID: r.UserID, SegID: r.SegID}
+		if r.Err != nil {
+			out[i].Reason = r.Err.Error()
+		}
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -180,15 +181,37 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 
 var errParquetStdin = errors.New("standard input: Parquet cannot be read from standard input (it needs random access); give the file's path instead")
 
-// Files returns the files the reader reads, in order.
+// Files returns the files the reader reads, in order: the inputs as Open
+// expanded them, Stdin for standard input.
 func (r *Reader) Files() []string { return append([]string(nil), r.files...) }
+
+// ReadsStdin reports whether standard input is among the files.
+func (r *Reader) ReadsStdin() bool { return slices.Contains(r.files, Stdin) }
+
+// Size is the total size in bytes of the files, as they are now, to set
+// BytesRead against; -1 when it is unknown: one is standard input, or
+// cannot be found.
+func (r *Reader) Size() int64 {
+	var total int64
+	for _, f := range r.files {
+		if f == Stdin {
+			return -1
+		}
+		info, err := os.Stat(f)
+		if err != nil {
+			return -1
+		}
+		total += info.Size()
+	}
+	return total
+}
 
 // BytesRead is how many input bytes were read so far (compressed bytes for
 // .gz files). It is safe to call from another goroutine.
 func (r *Reader) BytesRead() int64 { return r.bytesIn.Load() }
 
 // Next returns the next row of the inputs, or io.EOF after the last one. A
-// record that breaks a rule is a row with a Reason, not an error. An error
+// record that breaks a rule is a row with an Err, not an error. An error
 // other than io.EOF means an input could not be read and ends the run; it
 // names the file.
 func (r *Reader) Next() (Row, error) {

@@ -105,3 +105,50 @@ func TestOpenOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderSizeAndStdin checks what progress and resuming learn from the
+// reader, without expanding the inputs again: the files, their total size
+// (what BytesRead reaches at the end), and whether standard input is read.
+func TestReaderSizeAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	os.WriteFile(a, []byte("user_id,seg_id\nu1,1\n"), 0o644)
+	os.WriteFile(b, []byte("user_id,seg_id\nu2,2\nu3,3\n"), 0o644)
+
+	r, err := Open([]string{dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Files(), []string{a, b}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Files() = %v, want %v", got, want)
+	}
+	if r.ReadsStdin() {
+		t.Errorf("ReadsStdin() = true for %s", dir)
+	}
+	want := int64(len("user_id,seg_id\nu1,1\n") + len("user_id,seg_id\nu2,2\nu3,3\n"))
+	if got := r.Size(); got != want {
+		t.Errorf("Size() = %d, want %d", got, want)
+	}
+	for _, err := r.Next(); err == nil; _, err = r.Next() {
+	}
+	if got := r.BytesRead(); got != want {
+		t.Errorf("BytesRead() after the last row = %d, want Size() = %d", got, want)
+	}
+
+	r, err = Open([]string{a, Stdin}, Options{Stdin: strings.NewReader("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ReadsStdin() || r.Size() != -1 {
+		t.Errorf("with standard input: ReadsStdin() = %v, Size() = %d; want true, -1", r.ReadsStdin(), r.Size())
+	}
+
+	r, err = Open([]string{a}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(a)
+	if got := r.Size(); got != -1 {
+		t.Errorf("Size() of a file removed since Open = %d, want -1", got)
+	}
+}

@@ -24,21 +24,38 @@ import (
 const (
 	parquetBatchRows  = 16 << 10
 	parquetBufferSize = 256 << 10
+	// parquetRows is how many validated rows go to Next at once, and
+	// parquetAhead how many such runs may wait for it.
+	parquetRows  = 512
+	parquetAhead = 4
 )
 
 // parquetFile reads one Parquet file record batch by record batch, only the
-// columns that give fields.
+// columns that give fields. One goroutine reads and validates the rows ahead
+// of Next, so that a caller's work on rows overlaps decoding, as it does for
+// CSV.
 type parquetFile struct {
-	name  string
-	f     *os.File
-	pf    *file.Reader
-	rr    pqarrow.RecordReader
-	names [numFields]string // the column giving each field, "" for none
-	cells [numFields]func(int) cell
-	batch arrow.Record
-	i, n  int
-	rows  int64
-	v     validator
+	name string
+	f    *os.File
+	pf   *file.Reader
+
+	// Only the decoding goroutine uses these.
+	rr     pqarrow.RecordReader
+	names  [numFields]string // the column giving each field, "" for none
+	cells  [numFields]func(int) cell
+	record arrow.Record
+	i, n   int
+	rows   int64
+	v      validator
+
+	results chan decoded // runs of rows in order, then the error that ended reading
+	free    chan []Row   // runs Next is done with
+	quit    chan struct{}
+	done    chan struct{} // closed when the decoding goroutine returns
+
+	// Next's side: the run being handed on.
+	batch decoded
+	next  int
 }
 
 // newParquetFile reads a Parquet file's footer and schema, checks that the
@@ -100,6 +117,11 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		pf.Close()
 		return nil, corrupt(name, err)
 	}
+	pq.results = make(chan decoded, parquetAhead)
+	pq.free = make(chan []Row, parquetAhead+2)
+	pq.quit = make(chan struct{})
+	pq.done = make(chan struct{})
+	go pq.decode()
 	return pq, nil
 }
 
@@ -110,31 +132,94 @@ func corrupt(name string, err error) error {
 
 // Next returns the next row, numbered from 1 in the file, or io.EOF.
 func (p *parquetFile) Next() (Row, error) {
-	for p.i >= p.n {
-		if err := p.nextBatch(); err != nil {
-			return Row{}, err
+	for p.next == len(p.batch.rows) {
+		if p.batch.err != nil {
+			return Row{}, p.batch.err
 		}
-	}
-	var rec record
-	for f, c := range p.cells {
-		if c != nil {
-			rec[f] = c(p.i)
+		if p.batch.rows != nil {
+			select {
+			case p.free <- p.batch.rows[:0]:
+			default:
+			}
 		}
+		p.batch, p.next = <-p.results, 0
 	}
-	p.i++
-	p.rows++
-	return p.v.row(Position{File: p.name, Line: p.rows}, &rec), nil
+	p.next++
+	return p.batch.rows[p.next-1], nil
 }
 
-// nextBatch reads the next record batch. Arrow may panic on a corrupt file;
-// that becomes an error naming the file.
-func (p *parquetFile) nextBatch() (err error) {
+// nextBatch appends the rows left in the run decoded last.
+func (p *parquetFile) nextBatch(batch []Row) []Row {
+	n := min(cap(batch)-len(batch), len(p.batch.rows)-p.next)
+	batch = append(batch, p.batch.rows[p.next:p.next+n]...)
+	p.next += n
+	return batch
+}
+
+// decode validates the file's rows and sends them on in runs, then the
+// error that ended reading (io.EOF at the end), until Close.
+func (p *parquetFile) decode() {
+	defer close(p.done)
+	for {
+		var rows []Row
+		select {
+		case rows = <-p.free:
+		default:
+			rows = make([]Row, 0, parquetRows)
+		}
+		rows, err := p.fill(rows)
+		if len(rows) > 0 && !p.send(decoded{rows: rows}) {
+			return
+		}
+		if err != nil {
+			p.send(decoded{err: err})
+			return
+		}
+	}
+}
+
+// send hands a run to Next; it reports false once the file is closed.
+func (p *parquetFile) send(d decoded) bool {
+	select {
+	case p.results <- d:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
+// fill appends rows, reading record batches as needed, until rows is full
+// or reading ends.
+func (p *parquetFile) fill(rows []Row) ([]Row, error) {
+	for len(rows) < cap(rows) {
+		if p.i >= p.n {
+			if err := p.nextRecord(); err != nil {
+				return rows, err
+			}
+			continue
+		}
+		var rec record
+		for f, c := range p.cells {
+			if c != nil {
+				rec[f] = c(p.i)
+			}
+		}
+		p.i++
+		p.rows++
+		rows = append(rows, p.v.row(Position{File: p.name, Line: p.rows}, &rec))
+	}
+	return rows, nil
+}
+
+// nextRecord reads the next record batch. Arrow may panic on a corrupt
+// file; that becomes an error naming the file.
+func (p *parquetFile) nextRecord() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = p.readError(fmt.Errorf("%v", r))
 		}
 	}()
-	p.batch, p.i, p.n = nil, 0, 0
+	p.record, p.i, p.n = nil, 0, 0
 	if !p.rr.Next() {
 		// Err is io.EOF at a normal end in arrow v15.
 		if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
@@ -142,8 +227,8 @@ func (p *parquetFile) nextBatch() (err error) {
 		}
 		return io.EOF
 	}
-	p.batch = p.rr.Record()
-	schema := p.batch.Schema()
+	p.record = p.rr.Record()
+	schema := p.record.Schema()
 	for f, name := range p.names {
 		if name == "" {
 			continue
@@ -152,13 +237,13 @@ func (p *parquetFile) nextBatch() (err error) {
 		if len(idx) == 0 {
 			return p.readError(fmt.Errorf("column %q is missing from a record batch", name))
 		}
-		cells, err := cellsOf(p.batch.Column(idx[0]))
+		cells, err := cellsOf(p.record.Column(idx[0]))
 		if err != nil {
 			return fmt.Errorf("%s: column %q: %w", p.name, name, err)
 		}
 		p.cells[f] = cells
 	}
-	p.n = int(p.batch.NumRows())
+	p.n = int(p.record.NumRows())
 	return nil
 }
 
@@ -166,10 +251,12 @@ func (p *parquetFile) readError(err error) error {
 	return fmt.Errorf("%s: Parquet file unreadable after row %d (truncated or corrupt?): %w", p.name, p.rows, err)
 }
 
-// Close releases the batch and closes the file.
+// Close stops decoding, releases the record batch and closes the file.
 func (p *parquetFile) Close() error {
+	close(p.quit)
+	<-p.done
 	p.rr.Release()
-	p.batch = nil
+	p.record = nil
 	p.pf.Close()
 	return p.f.Close()
 }

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
@@ -215,5 +219,66 @@ func TestParquetFormat(t *testing.T) {
 	_, err := readRows(t, []string{gz}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "compressed Parquet file cannot be read") {
 		t.Errorf("gzipped Parquet: error %v, want one saying it cannot be read", err)
+	}
+}
+
+// TestParquetReadAhead reads a Parquet file of several runs of rows, which
+// a goroutine decodes ahead: row by row and in batches of any size, the
+// rows come in file order, numbered from 1; and closing the reader halfway
+// stops the goroutine.
+func TestParquetReadAhead(t *testing.T) {
+	const n = 3*parquetRows + 17
+	recs := slices.Collect(fixture.Sorted(n))
+	path := writeFile(t, "many.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: fixture.TypedColumns(), RowGroupRows: 5000})))
+
+	rows := mustRead(t, []string{path}, Options{})
+	if len(rows) != n {
+		t.Fatalf("read %d rows, want %d", len(rows), n)
+	}
+	for i, row := range rows {
+		want := Validate(Position{File: path, Line: int64(i + 1)}, fieldsOf(recs[i]), Defaults{})
+		if !reflect.DeepEqual(row, want) {
+			t.Fatalf("row %d = %+v, want %+v", i+1, row, want)
+		}
+	}
+
+	for _, size := range []int{1, 1000, parquetRows, n + 1} {
+		r, err := Open([]string{path}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Row
+		for {
+			batch, err := r.NextBatch(make([]Row, 0, size))
+			got = append(got, batch...)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("NextBatch(%d): %v", size, err)
+			}
+		}
+		r.Close()
+		if !reflect.DeepEqual(got, rows) {
+			t.Errorf("NextBatch in batches of %d: %d rows, not the %d rows Next gives", size, len(got), len(rows))
+		}
+	}
+
+	before := runtime.NumGoroutine()
+	r, err := Open([]string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close halfway: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before Open", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -20,6 +20,27 @@ func (p Position) String() string {
 	return p.File + ":" + strconv.FormatInt(p.Line, 10)
 }
 
+// The fields of a row, in report order: indexes into fieldNames, a record
+// and Fields.at.
+const (
+	fUserID = iota
+	fDomain
+	fSegID
+	fSegCode
+	fMemberID
+	fValue
+	fExpiration
+	numFields
+)
+
+// fieldNames are the names of the fields, in report order.
+var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
+
+// FieldNames returns the names of a row's fields, as input columns and
+// --columns name them, in the order the report and the failed-rows file
+// list them.
+func FieldNames() [7]string { return fieldNames }
+
 // Fields are the seven fields of a row as text, as they were read (for invalid
 // rows) or as they will be sent (for valid rows). Empty means absent.
 type Fields struct {
@@ -32,10 +53,42 @@ type Fields struct {
 	Expiration string
 }
 
+// Values returns the fields' text in the order of FieldNames.
+func (f *Fields) Values() [7]string {
+	var v [numFields]string
+	for i := range v {
+		v[i] = *f.at(i)
+	}
+	return v
+}
+
+// at returns the field at index i of FieldNames.
+func (f *Fields) at(i int) *string {
+	switch i {
+	case fUserID:
+		return &f.UserID
+	case fDomain:
+		return &f.Domain
+	case fSegID:
+		return &f.SegID
+	case fSegCode:
+		return &f.SegCode
+	case fMemberID:
+		return &f.MemberID
+	case fValue:
+		return &f.Value
+	case fExpiration:
+		return &f.Expiration
+	}
+	panic("reader: no field " + strconv.Itoa(i))
+}
+
 // Row is one user-segment association.
 //
-// A valid row has an empty Reason. An invalid row keeps the reason it was
-// refused and its fields as read in Raw; its other fields are unreliable.
+// A valid row has a nil Err. An invalid row keeps why it was refused in Err
+// (a *FieldError naming the field and the rule broken, or a *RecordError
+// for a CSV record that could not be read as fields) and its fields as read
+// in Raw; its other fields are unreliable.
 // Absent optional numbers are kept apart from zero with the Has flags: an
 // expiration of 0 means "never expires", while an absent one leaves the choice
 // to the service's default.
@@ -52,14 +105,14 @@ type Row struct {
 	Expiration    int32
 	HasExpiration bool
 
-	Reason string
+	Err error
 	// Raw is set for invalid rows only: a pointer keeps valid rows, which
 	// grouping holds by the million, small.
 	Raw *Fields
 }
 
 // Valid reports whether the row passed validation.
-func (r *Row) Valid() bool { return r.Reason == "" }
+func (r *Row) Valid() bool { return r.Err == nil }
 
 // Segment identifies the row's segment.
 func (r *Row) Segment() Segment {

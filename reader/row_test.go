@@ -23,3 +23,16 @@ func TestSegmentCompare(t *testing.T) {
 		}
 	}
 }
+
+// The fields are named and ordered as SPEC §3 and §6 list them: input
+// columns, the report's columns and the failed-rows file follow this order.
+func TestFieldNamesAndValues(t *testing.T) {
+	want := [...]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
+	if got := FieldNames(); got != want {
+		t.Errorf("FieldNames() = %v, want %v", got, want)
+	}
+	f := Fields{UserID: "u", Domain: "idfa", SegID: "1", SegCode: "c", MemberID: "2", Value: "3", Expiration: "4"}
+	if got, want := f.Values(), [...]string{"u", "idfa", "1", "c", "2", "3", "4"}; got != want {
+		t.Errorf("%+v.Values() = %v, want %v", f, got, want)
+	}
+}

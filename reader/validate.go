@@ -2,6 +2,7 @@ package reader
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -64,27 +65,12 @@ type Defaults struct {
 // surrounding space; an empty field is absent and takes its default.
 func Validate(pos Position, raw Fields, d Defaults) Row {
 	v := newValidator(d)
-	rec := record{
-		{text: raw.UserID}, {text: raw.Domain}, {text: raw.SegID}, {text: raw.SegCode},
-		{text: raw.MemberID}, {text: raw.Value}, {text: raw.Expiration},
+	var rec record
+	for f, text := range raw.Values() {
+		rec[f].text = text
 	}
 	return v.row(pos, &rec)
 }
-
-// The fields of a record, in report order.
-const (
-	fUserID = iota
-	fDomain
-	fSegID
-	fSegCode
-	fMemberID
-	fValue
-	fExpiration
-	numFields
-)
-
-// fieldNames are the names of the fields, in report order.
-var fieldNames = [numFields]string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
 
 // cell is one field of a record as read: text (CSV, Parquet strings) or an
 // integer (Parquet integer columns). The zero cell is absent (an empty CSV
@@ -120,11 +106,11 @@ type record [numFields]cell
 // fields returns a copy of the record as text, for the report of an
 // invalid row.
 func (r *record) fields() Fields {
-	text := func(f int) string { return strings.Clone(r[f].String()) }
-	return Fields{
-		UserID: text(fUserID), Domain: text(fDomain), SegID: text(fSegID), SegCode: text(fSegCode),
-		MemberID: text(fMemberID), Value: text(fValue), Expiration: text(fExpiration),
+	var fs Fields
+	for f, c := range r {
+		*fs.at(f) = strings.Clone(c.String())
 	}
+	return fs
 }
 
 // validator turns records into rows. Strings a valid row keeps are copied,
@@ -157,78 +143,83 @@ func (v *validator) row(pos Position, rec *record) Row {
 		}
 	}
 	row := Row{Pos: pos}
-	if reason := v.fill(&row, &t); reason != "" {
+	if err := v.fill(&row, &t); err != nil {
 		raw := rec.fields()
-		return Row{Pos: pos, Reason: reason, Raw: &raw}
+		return Row{Pos: pos, Err: err, Raw: &raw}
 	}
 	return row
 }
 
+// broken returns the error of a field f whose trimmed cell c breaks rule.
+func broken(f int, c cell, rule error) *FieldError {
+	return &FieldError{Field: fieldNames[f], Value: strings.Clone(c.String()), Err: rule}
+}
+
 // fill sets the row's fields from a trimmed record with its defaults
-// applied, or returns why it cannot.
-func (v *validator) fill(row *Row, t *record) string {
+// applied, or returns the *FieldError saying why it cannot.
+func (v *validator) fill(row *Row, t *record) error {
 	uid := t[fUserID].String()
 	switch {
 	case uid == "":
-		return "user_id is empty"
+		return broken(fUserID, t[fUserID], ErrMissing)
 	case len(uid) > MaxUserIDBytes:
-		return fmt.Sprintf("user_id is %d bytes long, more than the %d allowed", len(uid), MaxUserIDBytes)
+		return broken(fUserID, t[fUserID], ErrTooLong)
 	case !utf8.ValidString(uid):
-		return "user_id is not valid UTF-8"
+		return broken(fUserID, t[fUserID], ErrNotUTF8)
 	case hasControl(uid):
-		return "user_id contains a control character"
+		return broken(fUserID, t[fUserID], ErrControl)
 	}
 
 	domainText := t[fDomain].String()
 	domain, ok := canonicalDomain(domainText)
 	switch {
 	case strings.EqualFold(domainText, domainDeprecated):
-		return `domain "sha1mac" is deprecated (since 2019) and no longer accepted`
+		return broken(fDomain, t[fDomain], ErrDeprecatedDomain)
 	case !ok:
-		return fmt.Sprintf("domain %q is not one of idfa, sha1udid, md5udid, openudid, aaid (or empty for a Xandr user ID)", domainText)
+		return broken(fDomain, t[fDomain], ErrUnknownDomain)
 	}
 	row.Domain = domain
 
 	segID, segCode := t[fSegID], t[fSegCode]
 	switch {
 	case segID.present() && segCode.present():
-		return "seg_id and seg_code are both given; give one of them"
+		return broken(fSegID, segID, ErrBothSegIDAndCode)
 	case segID.present():
-		id, reason := parseInt(segID, "seg_id", 1, 1<<63-1)
-		if reason != "" {
-			return reason
+		id, err := parseInt(segID, fSegID)
+		if err != nil {
+			return err
 		}
 		row.SegID = id
 	case segCode.present():
 		code := segCode.String()
 		if !utf8.ValidString(code) {
-			return "seg_code is not valid UTF-8"
+			return broken(fSegCode, segCode, ErrNotUTF8)
 		}
-		if n := utf8.RuneCountInString(code); n > MaxSegCodeChars {
-			return fmt.Sprintf("seg_code is %d characters long, more than the %d allowed", n, MaxSegCodeChars)
+		if utf8.RuneCountInString(code) > MaxSegCodeChars {
+			return broken(fSegCode, segCode, ErrTooLong)
 		}
 		if hasControl(code) {
-			return "seg_code contains a control character"
+			return broken(fSegCode, segCode, ErrControl)
 		}
 		row.SegCode = strings.Clone(code)
 	default:
-		return "no segment: give seg_id, or seg_code with member_id"
+		return broken(fSegID, segID, ErrMissing)
 	}
 
 	if member := t[fMemberID]; member.present() {
-		id, reason := parseInt(member, "member_id", 1, 1<<63-1)
-		if reason != "" {
-			return reason
+		id, err := parseInt(member, fMemberID)
+		if err != nil {
+			return err
 		}
 		row.MemberID = id
 	} else if row.SegCode != "" {
-		return "seg_code needs a member_id (a column or --member-id)"
+		return broken(fMemberID, member, ErrMissing)
 	}
 
 	if value := t[fValue]; value.present() {
-		n, reason := parseInt(value, "value", -1<<31, 1<<31-1)
-		if reason != "" {
-			return reason
+		n, err := parseInt(value, fValue)
+		if err != nil {
+			return err
 		}
 		row.Value, row.HasValue = int32(n), true
 	}
@@ -236,12 +227,9 @@ func (v *validator) fill(row *Row, t *record) string {
 	if v.defaults.Remove {
 		row.Expiration, row.HasExpiration = ExpirationRemove, true
 	} else if exp := t[fExpiration]; exp.present() {
-		n, reason := parseInt(exp, "expiration", ExpirationRemove, MaxExpiration)
-		if reason != "" {
-			if strings.HasSuffix(reason, "whole number") {
-				return reason
-			}
-			return fmt.Sprintf("expiration %q is not -1 (remove), 0 (never expires) or 1 to %d minutes (180 days)", exp.String(), MaxExpiration)
+		n, err := parseInt(exp, fExpiration)
+		if err != nil {
+			return err
 		}
 		row.Expiration, row.HasExpiration = int32(n), true
 	}
@@ -250,7 +238,7 @@ func (v *validator) fill(row *Row, t *record) string {
 		v.lastUID = strings.Clone(uid)
 	}
 	row.UserID = v.lastUID
-	return ""
+	return nil
 }
 
 // hasControl reports whether s holds a control character (C0, DEL or C1),
@@ -268,25 +256,33 @@ func hasControl(s string) bool {
 	return false
 }
 
-// parseInt reads an integer cell strictly: base 10 only, no fraction, no
-// silent wrap-around, within lo..hi.
-func parseInt(c cell, field string, lo, hi int64) (int64, string) {
+// intRanges are the ranges of the integer fields.
+var intRanges = [numFields]struct{ lo, hi int64 }{
+	fSegID:      {1, math.MaxInt64},
+	fMemberID:   {1, math.MaxInt64},
+	fValue:      {math.MinInt32, math.MaxInt32},
+	fExpiration: {ExpirationRemove, MaxExpiration},
+}
+
+// parseInt reads the integer cell of field f strictly: base 10 only, no
+// fraction, no silent wrap-around, within the field's range. It fails with
+// a *FieldError wrapping ErrNotWhole or ErrOutOfRange.
+func parseInt(c cell, f int) (int64, error) {
 	n := c.num
 	if !c.isNum {
-		s := c.text
 		var err error
-		n, err = strconv.ParseInt(s, 10, 64)
+		n, err = strconv.ParseInt(c.text, 10, 64)
 		if err != nil {
-			if !isInteger(s) {
-				return 0, fmt.Sprintf("%s %q is not a whole number", field, s)
+			if !isInteger(c.text) {
+				return 0, broken(f, c, ErrNotWhole)
 			}
-			return 0, fmt.Sprintf("%s %s is out of range (%s)", field, s, rangeText(lo, hi))
+			return 0, broken(f, c, ErrOutOfRange)
 		}
 	}
-	if n < lo || n > hi {
-		return 0, fmt.Sprintf("%s %d is out of range (%s)", field, n, rangeText(lo, hi))
+	if r := intRanges[f]; n < r.lo || n > r.hi {
+		return 0, broken(f, c, ErrOutOfRange)
 	}
-	return n, ""
+	return n, nil
 }
 
 // isInteger reports whether s is an optional sign and decimal digits.

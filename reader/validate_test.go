@@ -1,6 +1,7 @@
 package reader
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unsafe"
@@ -18,8 +19,10 @@ func TestValidate(t *testing.T) {
 		name     string
 		raw      Fields
 		defaults Defaults
-		want     Row    // compared when reason is empty
-		reason   string // the whole reason, when not empty
+		want     Row    // compared when rule is nil
+		field    string // the field an invalid row names
+		rule     error  // the rule it breaks
+		reason   string // the whole reason the report shows
 	}{
 		{name: "minimal", raw: base,
 			want: Row{UserID: "12345678900987654321", SegID: 10001}},
@@ -49,52 +52,85 @@ func TestValidate(t *testing.T) {
 			defaults: Defaults{Remove: true},
 			want:     Row{UserID: base.UserID, SegID: 10001, Expiration: -1, HasExpiration: true}},
 
-		{name: "empty user_id", raw: with(func(f *Fields) { f.UserID = " " }), reason: "user_id is empty"},
+		{name: "empty user_id", raw: with(func(f *Fields) { f.UserID = " " }), field: "user_id", rule: ErrMissing,
+			reason: "user_id is empty"},
 		{name: "long user_id", raw: with(func(f *Fields) { f.UserID = strings.Repeat("x", 257) }),
+			field: "user_id", rule: ErrTooLong,
 			reason: "user_id is 257 bytes long, more than the 256 allowed"},
 		{name: "user_id of 256 bytes", raw: with(func(f *Fields) { f.UserID = strings.Repeat("x", 256) }),
 			want: Row{UserID: strings.Repeat("x", 256), SegID: 10001}},
-		{name: "control character", raw: with(func(f *Fields) { f.UserID = "a\nb" }), reason: "user_id contains a control character"},
-		{name: "DEL", raw: with(func(f *Fields) { f.UserID = "ab\x7f" }), reason: "user_id contains a control character"},
-		{name: "C1 control after non-ASCII", raw: with(func(f *Fields) { f.UserID = "é\u0090x" }), reason: "user_id contains a control character"},
+		{name: "control character", raw: with(func(f *Fields) { f.UserID = "a\nb" }), field: "user_id", rule: ErrControl,
+			reason: "user_id contains a control character"},
+		{name: "DEL", raw: with(func(f *Fields) { f.UserID = "ab\x7f" }), field: "user_id", rule: ErrControl,
+			reason: "user_id contains a control character"},
+		{name: "C1 control after non-ASCII", raw: with(func(f *Fields) { f.UserID = "é\u0090x" }), field: "user_id", rule: ErrControl,
+			reason: "user_id contains a control character"},
 		{name: "non-ASCII letters", raw: with(func(f *Fields) { f.UserID = "ünïcødé" }), want: Row{UserID: "ünïcødé", SegID: 10001}},
-		{name: "invalid UTF-8", raw: with(func(f *Fields) { f.UserID = "a\xffb" }), reason: "user_id is not valid UTF-8"},
+		{name: "invalid UTF-8", raw: with(func(f *Fields) { f.UserID = "a\xffb" }), field: "user_id", rule: ErrNotUTF8,
+			reason: "user_id is not valid UTF-8"},
 		{name: "sha1mac", raw: with(func(f *Fields) { f.Domain = "SHA1MAC" }),
+			field: "domain", rule: ErrDeprecatedDomain,
 			reason: `domain "sha1mac" is deprecated (since 2019) and no longer accepted`},
 		{name: "unknown domain", raw: with(func(f *Fields) { f.Domain = "email" }),
+			field: "domain", rule: ErrUnknownDomain,
 			reason: `domain "email" is not one of idfa, sha1udid, md5udid, openudid, aaid (or empty for a Xandr user ID)`},
-		{name: "no segment", raw: Fields{UserID: "u"}, reason: "no segment: give seg_id, or seg_code with member_id"},
+		{name: "no segment", raw: Fields{UserID: "u"}, field: "seg_id", rule: ErrMissing,
+			reason: "no segment: give seg_id, or seg_code with member_id"},
 		{name: "both seg_id and seg_code", raw: with(func(f *Fields) { f.SegCode = "c"; f.MemberID = "1" }),
+			field: "seg_id", rule: ErrBothSegIDAndCode,
 			reason: "seg_id and seg_code are both given; give one of them"},
-		{name: "seg_id zero", raw: with(func(f *Fields) { f.SegID = "0" }), reason: "seg_id 0 is out of range (it must be 1 or more)"},
-		{name: "seg_id negative", raw: with(func(f *Fields) { f.SegID = "-3" }), reason: "seg_id -3 is out of range (it must be 1 or more)"},
-		{name: "seg_id hex", raw: with(func(f *Fields) { f.SegID = "0x1F" }), reason: `seg_id "0x1F" is not a whole number`},
-		{name: "seg_id fraction", raw: with(func(f *Fields) { f.SegID = "1.9" }), reason: `seg_id "1.9" is not a whole number`},
-		{name: "seg_id underscore", raw: with(func(f *Fields) { f.SegID = "1_000" }), reason: `seg_id "1_000" is not a whole number`},
+		{name: "seg_id zero", raw: with(func(f *Fields) { f.SegID = "0" }), field: "seg_id", rule: ErrOutOfRange,
+			reason: "seg_id 0 is out of range (it must be 1 or more)"},
+		{name: "seg_id negative", raw: with(func(f *Fields) { f.SegID = "-3" }), field: "seg_id", rule: ErrOutOfRange,
+			reason: "seg_id -3 is out of range (it must be 1 or more)"},
+		{name: "seg_id hex", raw: with(func(f *Fields) { f.SegID = "0x1F" }), field: "seg_id", rule: ErrNotWhole,
+			reason: `seg_id "0x1F" is not a whole number`},
+		{name: "seg_id fraction", raw: with(func(f *Fields) { f.SegID = "1.9" }), field: "seg_id", rule: ErrNotWhole,
+			reason: `seg_id "1.9" is not a whole number`},
+		{name: "seg_id underscore", raw: with(func(f *Fields) { f.SegID = "1_000" }), field: "seg_id", rule: ErrNotWhole,
+			reason: `seg_id "1_000" is not a whole number`},
 		{name: "seg_id past int64", raw: with(func(f *Fields) { f.SegID = "99999999999999999999" }),
+			field: "seg_id", rule: ErrOutOfRange,
 			reason: "seg_id 99999999999999999999 is out of range (it must be 1 or more)"},
+		{name: "seg_id shown as the number read", raw: with(func(f *Fields) { f.SegID = "-0003" }), field: "seg_id", rule: ErrOutOfRange,
+			reason: "seg_id -3 is out of range (it must be 1 or more)"},
+		{name: "expiration past int64", raw: with(func(f *Fields) { f.Expiration = "+99999999999999999999" }), field: "expiration", rule: ErrOutOfRange,
+			reason: `expiration "+99999999999999999999" is not -1 (remove), 0 (never expires) or 1 to 259200 minutes (180 days)`},
+		{name: "seg_code invalid UTF-8", raw: Fields{UserID: "u", SegCode: "a\xffb", MemberID: "1"}, field: "seg_code", rule: ErrNotUTF8,
+			reason: "seg_code is not valid UTF-8"},
 		{name: "seg_code too long", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 51), MemberID: "1"},
+			field: "seg_code", rule: ErrTooLong,
 			reason: "seg_code is 51 characters long, more than the 50 allowed"},
 		{name: "seg_code of 50 characters", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: "1"},
 			want: Row{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: 1}},
 		{name: "seg_code control character", raw: Fields{UserID: "u", SegCode: "a\tb", MemberID: "1"},
+			field: "seg_code", rule: ErrControl,
 			reason: "seg_code contains a control character"},
 		{name: "seg_code without member_id", raw: Fields{UserID: "u", SegCode: "c"},
+			field: "member_id", rule: ErrMissing,
 			reason: "seg_code needs a member_id (a column or --member-id)"},
 		{name: "member_id zero", raw: Fields{UserID: "u", SegCode: "c", MemberID: "0"},
+			field: "member_id", rule: ErrOutOfRange,
 			reason: "member_id 0 is out of range (it must be 1 or more)"},
 		{name: "member_id text", raw: Fields{UserID: "u", SegCode: "c", MemberID: "acme"},
+			field: "member_id", rule: ErrNotWhole,
 			reason: `member_id "acme" is not a whole number`},
 		{name: "value past 32 bits", raw: with(func(f *Fields) { f.Value = "2147483648" }),
+			field: "value", rule: ErrOutOfRange,
 			reason: "value 2147483648 is out of range (it must fit in 32 bits: -2147483648 to 2147483647)"},
-		{name: "value not a number", raw: with(func(f *Fields) { f.Value = "high" }), reason: `value "high" is not a whole number`},
+		{name: "value not a number", raw: with(func(f *Fields) { f.Value = "high" }), field: "value", rule: ErrNotWhole,
+			reason: `value "high" is not a whole number`},
 		{name: "expiration past 180 days", raw: with(func(f *Fields) { f.Expiration = "259201" }),
+			field: "expiration", rule: ErrOutOfRange,
 			reason: `expiration "259201" is not -1 (remove), 0 (never expires) or 1 to 259200 minutes (180 days)`},
 		{name: "expiration -2", raw: with(func(f *Fields) { f.Expiration = "-2" }),
+			field: "expiration", rule: ErrOutOfRange,
 			reason: `expiration "-2" is not -1 (remove), 0 (never expires) or 1 to 259200 minutes (180 days)`},
 		{name: "expiration fraction", raw: with(func(f *Fields) { f.Expiration = "1.5" }),
+			field: "expiration", rule: ErrNotWhole,
 			reason: `expiration "1.5" is not a whole number`},
 		{name: "bad default", raw: base, defaults: Defaults{Expiration: "forever"},
+			field: "expiration", rule: ErrNotWhole,
 			reason: `expiration "forever" is not a whole number`},
 	}
 	for _, tt := range tests {
@@ -103,9 +139,16 @@ func TestValidate(t *testing.T) {
 			if got.Pos != pos {
 				t.Errorf("Validate(%+v).Pos = %v, want %v", tt.raw, got.Pos, pos)
 			}
-			if tt.reason != "" {
-				if got.Reason != tt.reason {
-					t.Errorf("Validate(%+v).Reason = %q, want %q", tt.raw, got.Reason, tt.reason)
+			if tt.rule != nil {
+				var fe *FieldError
+				if !errors.As(got.Err, &fe) || !errors.Is(got.Err, tt.rule) || fe.Field != tt.field {
+					t.Fatalf("Validate(%+v).Err = %#v, want a *FieldError for %s wrapping %v", tt.raw, got.Err, tt.field, tt.rule)
+				}
+				if got.Err.Error() != tt.reason {
+					t.Errorf("Validate(%+v).Err.Error() = %q, want %q", tt.raw, got.Err.Error(), tt.reason)
+				}
+				if got.Valid() {
+					t.Errorf("Validate(%+v).Valid() = true for an invalid row", tt.raw)
 				}
 				if got.Raw == nil || *got.Raw != tt.raw {
 					t.Errorf("Validate(%+v).Raw = %+v, want the fields as read", tt.raw, got.Raw)

@@ -17,7 +17,7 @@ func TestOutputsCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Read(1)
-	rec.Invalid(reader.Row{Pos: reader.Position{File: "in.csv", Line: 2}, Reason: "seg_id: not a number", Raw: &reader.Fields{UserID: "u"}})
+	rec.Invalid(reader.Row{Pos: reader.Position{File: "in.csv", Line: 2}, Err: &reader.FieldError{Field: "seg_id", Value: "x", Err: reader.ErrNotWhole}, Raw: &reader.Fields{UserID: "u"}})
 	if _, err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -88,9 +88,16 @@ func (r *Recorder) Read(n int) {
 	r.events <- func() { r.sum.RowsRead += int64(n) }
 }
 
-// Invalid records a row that broke a rule.
+// Invalid records a row that broke a rule; the report gives its Err as the
+// reason.
 func (r *Recorder) Invalid(row reader.Row) {
-	r.events <- func() { r.record(&row, Invalid, row.Reason, 0) }
+	r.events <- func() {
+		reason := ""
+		if row.Err != nil {
+			reason = row.Err.Error()
+		}
+		r.record(&row, Invalid, reason, 0)
+	}
 }
 
 // Superseded records a row replaced by the later row at by.

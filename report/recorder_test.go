@@ -132,7 +132,7 @@ func TestFailedFileIsInput(t *testing.T) {
 			break
 		}
 		if !r.Valid() {
-			t.Errorf("failed file row %s is invalid: %s", r.Pos, r.Reason)
+			t.Errorf("failed file row %s is invalid: %v", r.Pos, r.Err)
 		}
 		n++
 	}
@@ -144,7 +144,7 @@ func TestFailedFileIsInput(t *testing.T) {
 func TestRecorderCountsIndependently(t *testing.T) {
 	rec := NewRecorder(RecorderConfig{Command: "upload"})
 	rec.Read(3) // three rows read, only two given outcomes
-	rec.Invalid(reader.Row{Reason: "bad"})
+	rec.Invalid(reader.Row{Err: errors.New("bad")})
 	rec.Superseded(row(3, "u", 1, 1), reader.Position{})
 	sum, err := rec.Close()
 	if err != nil {

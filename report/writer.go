@@ -6,13 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/rtseg/rtseg/reader"
 )
 
-// Columns are the per-row report's columns, in order.
-var Columns = []string{"file", "line", "user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration", "outcome", "reason", "attempts"}
+// fieldNames are the row's fields, as the report's columns name them.
+var fieldNames = reader.FieldNames()
+
+// Columns are the per-row report's columns, in order: the row's position,
+// its fields, what happened to it.
+var Columns = slices.Concat([]string{"file", "line"}, fieldNames[:], []string{"outcome", "reason", "attempts"})
 
 // Line is one row of the report.
 type Line struct {
@@ -40,22 +45,22 @@ func NewWriter(w io.Writer, format string) (LineWriter, error) {
 		}
 		return &csvWriter{w: cw}, nil
 	case "jsonl":
-		bw := bufio.NewWriter(w)
-		return &jsonlWriter{w: bw, enc: json.NewEncoder(bw)}, nil
+		return &jsonlWriter{w: bufio.NewWriter(w)}, nil
 	}
 	return nil, fmt.Errorf("unknown report format %q (want csv or jsonl)", format)
 }
 
 type csvWriter struct {
 	w      *csv.Writer
-	record [12]string
+	record []string
 }
 
 func (c *csvWriter) Write(l *Line) error {
-	f := &l.Fields
-	c.record = [12]string{l.Pos.File, strconv.FormatInt(l.Pos.Line, 10), f.UserID, f.Domain, f.SegID, f.SegCode,
-		f.MemberID, f.Value, f.Expiration, l.Outcome.String(), l.Reason, strconv.Itoa(l.Attempts)}
-	return c.w.Write(c.record[:])
+	values := l.Fields.Values()
+	c.record = append(c.record[:0], l.Pos.File, strconv.FormatInt(l.Pos.Line, 10))
+	c.record = append(c.record, values[:]...)
+	c.record = append(c.record, l.Outcome.String(), l.Reason, strconv.Itoa(l.Attempts))
+	return c.w.Write(c.record)
 }
 
 func (c *csvWriter) Close() error {
@@ -65,37 +70,50 @@ func (c *csvWriter) Close() error {
 
 type jsonlWriter struct {
 	w   *bufio.Writer
-	enc *json.Encoder
+	buf []byte
 }
 
-// jsonLine has the CSV columns' names; numbers stay text as read, since an
-// invalid row's fields may not be numbers at all.
-type jsonLine struct {
-	File       string `json:"file"`
-	Line       int64  `json:"line"`
-	UserID     string `json:"user_id"`
-	Domain     string `json:"domain"`
-	SegID      string `json:"seg_id"`
-	SegCode    string `json:"seg_code"`
-	MemberID   string `json:"member_id"`
-	Value      string `json:"value"`
-	Expiration string `json:"expiration"`
-	Outcome    string `json:"outcome"`
-	Reason     string `json:"reason"`
-	Attempts   int    `json:"attempts"`
-}
-
+// Write writes the line as a JSON object with the CSV columns' names, in
+// their order; numbers stay text as read, since an invalid row's fields may
+// not be numbers at all. Strings are escaped as encoding/json escapes them.
 func (j *jsonlWriter) Write(l *Line) error {
-	f := &l.Fields
-	return j.enc.Encode(jsonLine{l.Pos.File, l.Pos.Line, f.UserID, f.Domain, f.SegID, f.SegCode,
-		f.MemberID, f.Value, f.Expiration, l.Outcome.String(), l.Reason, l.Attempts})
+	b := append(j.buf[:0], `{"file":`...)
+	b = appendJSONString(b, l.Pos.File)
+	b = append(b, `,"line":`...)
+	b = strconv.AppendInt(b, l.Pos.Line, 10)
+	for i, v := range l.Fields.Values() {
+		b = append(b, ',')
+		b = appendJSONString(b, fieldNames[i])
+		b = append(b, ':')
+		b = appendJSONString(b, v)
+	}
+	b = append(b, `,"outcome":`...)
+	b = appendJSONString(b, l.Outcome.String())
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, l.Reason)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(l.Attempts), 10)
+	b = append(b, "}\n"...)
+	j.buf = b
+	_, err := j.w.Write(b)
+	return err
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML characters included, invalid UTF-8 replaced).
+func appendJSONString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil { // a string always marshals
+		panic(err)
+	}
+	return append(b, q...)
 }
 
 func (j *jsonlWriter) Close() error { return j.w.Flush() }
 
 // FailedColumns are the columns of the failed-rows file: the input fields, so
 // that rtseg upload takes the file back unchanged.
-var FailedColumns = []string{"user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration"}
+var FailedColumns = slices.Clone(fieldNames[:])
 
 // FailedWriter writes rows to retry later as CSV input.
 type FailedWriter struct{ w *csv.Writer }
@@ -109,7 +127,8 @@ func NewFailedWriter(w io.Writer) (*FailedWriter, error) {
 // Write adds one row, with the values that were sent.
 func (f *FailedWriter) Write(r *reader.Row) error {
 	x := r.Fields()
-	return f.w.Write([]string{x.UserID, x.Domain, x.SegID, x.SegCode, x.MemberID, x.Value, x.Expiration})
+	values := x.Values()
+	return f.w.Write(values[:])
 }
 
 // Close flushes the file.

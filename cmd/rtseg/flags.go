@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,8 +137,8 @@ func (o *options) readerOptions() (reader.Options, error) {
 			if !ok || field == "" || strings.TrimSpace(col) == "" {
 				return ro, fmt.Errorf("--columns %q: want FIELD=COLUMN pairs separated by commas", o.columns)
 			}
-			if !isField(field) {
-				return ro, fmt.Errorf("--columns: unknown field %q (fields: user_id, domain, seg_id, seg_code, member_id, value, expiration)", field)
+			if names := reader.FieldNames(); !slices.Contains(names[:], field) {
+				return ro, fmt.Errorf("--columns: unknown field %q (fields: %s)", field, strings.Join(names[:], ", "))
 			}
 			ro.Columns[field] = strings.TrimSpace(col)
 		}
@@ -146,17 +147,9 @@ func (o *options) readerOptions() (reader.Options, error) {
 	// an error now rather than every row invalid.
 	probe := reader.Fields{UserID: "probe", SegID: "1"}
 	if row := reader.Validate(reader.Position{}, probe, ro.Defaults); !row.Valid() {
-		return ro, fmt.Errorf("default from flags: %s", row.Reason)
+		return ro, fmt.Errorf("default from flags: %w", row.Err)
 	}
 	return ro, nil
-}
-
-func isField(name string) bool {
-	switch name {
-	case "user_id", "domain", "seg_id", "seg_code", "member_id", "value", "expiration":
-		return true
-	}
-	return false
 }
 
 // minGroupMemory is the least --group-memory: less would only mean more,

@@ -171,16 +171,21 @@ func intake(ctx context.Context, s *stages, reqs chan<- *chunker.Request) error 
 	return err
 }
 
+// readRows hands the reader's rows to grouping, and invalid ones to the
+// report, until the input ends or ctx is cancelled. The reader reads ahead
+// on goroutines of its own; a row counts as read once taken from it.
 func readRows(ctx context.Context, s *stages, group grouper) error {
-	batches, free, stop := readAhead(s.reader)
-	defer stop()
-	for b := range batches {
-		for i := range b.rows {
+	const batchRows = 512 // rows taken from the reader at once
+	batch := make([]reader.Row, 0, batchRows)
+	for {
+		var err error
+		batch, err = s.reader.NextBatch(batch[:0])
+		for i := range batch {
 			if ctx.Err() != nil {
 				s.recorder.Read(i)
 				return nil
 			}
-			row := &b.rows[i]
+			row := &batch[i]
 			if !row.Valid() {
 				s.recorder.Invalid(*row)
 				continue
@@ -196,68 +201,12 @@ func readRows(ctx context.Context, s *stages, group grouper) error {
 				return err
 			}
 		}
-		s.recorder.Read(len(b.rows))
-		if b.err != nil {
-			if errors.Is(b.err, io.EOF) {
-				return nil
-			}
-			return b.err
+		s.recorder.Read(len(batch))
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		// The rows were copied on; the batch's room can be filled again.
-		select {
-		case free <- b.rows[:0]:
-		default:
+		if err != nil {
+			return err
 		}
-	}
-	return nil
-}
-
-// rowBatch is a run of rows read ahead, and the error that ended reading
-// (io.EOF at the end), if any.
-type rowBatch struct {
-	rows []reader.Row
-	err  error
-}
-
-// readAheadRows is how many rows go in one batch read ahead.
-const readAheadRows = 512
-
-// readAheadBatches is how many batches may wait to be taken.
-const readAheadBatches = 4
-
-// readAhead reads rows on a goroutine of its own, in batches, so that
-// decoding and grouping each use a core. Rows count as read once taken from
-// the channel. Batches whose rows were taken may be handed back on free, to
-// be filled again rather than allocated. stop ends reading and waits for the
-// goroutine, so that the reader may be closed after it.
-func readAhead(rd *reader.Reader) (<-chan rowBatch, chan<- []reader.Row, func()) {
-	out := make(chan rowBatch, readAheadBatches)
-	free := make(chan []reader.Row, readAheadBatches+2)
-	quit := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(out)
-		for {
-			var b rowBatch
-			select {
-			case b.rows = <-free:
-			default:
-				b.rows = make([]reader.Row, 0, readAheadRows)
-			}
-			b.rows, b.err = rd.NextBatch(b.rows)
-			select {
-			case out <- b:
-			case <-quit:
-				return
-			}
-			if b.err != nil {
-				return
-			}
-		}
-	}()
-	return out, free, func() {
-		close(quit)
-		<-done
 	}
 }
