@@ -12,6 +12,11 @@
 // takes input already grouped by user and streams it in constant memory; a
 // user that comes back is packed again into a request marked Ordered.
 //
+// Intake is the stage's loop: it takes rows from the reader, hands invalid
+// ones on to the report, skips what an earlier run delivered, groups and
+// packs the rest, and queues each request for the uploader, telling the
+// report of every outcome it decides on the way.
+//
 // It is synchronous and deterministic: the same rows and limits give the
 // same bytes, and Grouper gives the same bytes for the same rows in any
 // order, spilled or not.

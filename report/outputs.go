@@ -15,9 +15,10 @@ type Outputs struct {
 }
 
 // Create creates the output files and starts a recorder writing them for
-// command. Closing the recorder closes the files.
-func (o Outputs) Create(command string) (*Recorder, error) {
-	cfg := RecorderConfig{Command: command, All: o.ReportAll}
+// command, and journaling acknowledged requests in j if it is not nil.
+// Closing the recorder closes the files.
+func (o Outputs) Create(command string, j *Journal) (*Recorder, error) {
+	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j}
 	var files []*os.File
 	fail := func(err error) (*Recorder, error) {
 		for _, f := range files {

@@ -12,7 +12,7 @@ import (
 func TestOutputsCreate(t *testing.T) {
 	dir := t.TempDir()
 	out := Outputs{Report: filepath.Join(dir, "r.jsonl"), ReportFormat: "jsonl", Failed: filepath.Join(dir, "failed.csv")}
-	rec, err := out.Create("upload")
+	rec, err := out.Create("upload", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +29,11 @@ func TestOutputsCreate(t *testing.T) {
 		t.Errorf("the failed-rows file holds %q, %v; want its header only", b, err)
 	}
 
-	_, err = Outputs{Report: filepath.Join(dir, "no", "such", "dir", "r.csv")}.Create("upload")
+	_, err = Outputs{Report: filepath.Join(dir, "no", "such", "dir", "r.csv")}.Create("upload", nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "--report: ") {
 		t.Errorf("Create into a missing directory = %v, want an error naming --report", err)
 	}
-	_, err = Outputs{Report: filepath.Join(dir, "r.csv"), ReportFormat: "xml"}.Create("upload")
+	_, err = Outputs{Report: filepath.Join(dir, "r.csv"), ReportFormat: "xml"}.Create("upload", nil)
 	if err == nil {
 		t.Errorf("Create with an unknown format succeeded")
 	}

@@ -19,10 +19,8 @@ type ProgressConfig struct {
 	Interval time.Duration
 	// TotalBytes is the input's size, or -1 when unknown (standard input).
 	TotalBytes int64
-	// BytesRead, InFlight: what the reader has read, and how many requests
-	// are queued or being sent. Either may be nil.
+	// BytesRead is what the reader has read; nil if unknown.
 	BytesRead func() int64
-	InFlight  func() int64
 	// UsersPerSecond is the configured limit, for the time left; 0 when
 	// nothing is sent (rtseg validate).
 	UsersPerSecond int
@@ -119,18 +117,15 @@ func (p *Progress) Stop() {
 // state is what one update shows.
 type state struct {
 	Live
-	bytes, inFlight int64
-	rowsPerSec      float64
-	left            time.Duration // -1 when unknown
+	bytes      int64
+	rowsPerSec float64
+	left       time.Duration // -1 when unknown
 }
 
 func (p *Progress) measure() state {
 	s := state{Live: p.rec.Live(), left: -1}
 	if p.cfg.BytesRead != nil {
 		s.bytes = p.cfg.BytesRead()
-	}
-	if p.cfg.InFlight != nil {
-		s.inFlight = p.cfg.InFlight()
 	}
 	elapsed := time.Since(p.start).Seconds()
 	if elapsed > 0 {
@@ -165,7 +160,7 @@ func (p *Progress) timeLeft(s state, elapsed float64) time.Duration {
 func (p *Progress) show(final bool) {
 	s := p.measure()
 	if p.bar != nil {
-		desc := fmt.Sprintf("%d rows (%.0f/s), %d users sent, %d in flight", s.RowsRead, s.rowsPerSec, s.Users, s.inFlight)
+		desc := fmt.Sprintf("%d rows (%.0f/s), %d users sent, %d in flight", s.RowsRead, s.rowsPerSec, s.Users, s.InFlight)
 		if s.left >= 0 && !final {
 			desc += fmt.Sprintf(", ~%s left", s.left)
 		}
@@ -182,7 +177,7 @@ func (p *Progress) show(final bool) {
 	}
 	attrs := []any{
 		slog.Int64("rows_read", s.RowsRead), slog.Float64("rows_per_second", float64(int64(s.rowsPerSec))),
-		slog.Int64("users_sent", s.Users), slog.Int64("requests", s.Requests), slog.Int64("in_flight", s.inFlight),
+		slog.Int64("users_sent", s.Users), slog.Int64("requests", s.Requests), slog.Int64("in_flight", s.InFlight),
 		slog.Int64("rejected", s.Rejected), slog.Int64("bytes_read", s.bytes),
 	}
 	if p.cfg.TotalBytes > 0 {

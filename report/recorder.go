@@ -1,7 +1,9 @@
 package report
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +23,9 @@ type RecorderConfig struct {
 	All    bool
 	// Failed receives failed rows as input for a later run; nil for none.
 	Failed *FailedWriter
+	// Journal, if set, records each packed request the service
+	// acknowledged whole, before its rows count as accepted.
+	Journal *Journal
 }
 
 // Recorder counts every outcome and writes the report. Its methods may be
@@ -32,6 +37,8 @@ type Recorder struct {
 	done   chan struct{}
 
 	live live
+	// journalErr keeps the first failure to write the journal.
+	journalErr atomic.Pointer[error]
 
 	// Owned by the recorder goroutine.
 	sum Summary
@@ -62,7 +69,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 
 // live mirrors a few counts for other goroutines (progress) to read.
 type live struct {
-	rowsRead, rowsDone, rejected, users, requests atomic.Int64
+	rowsRead, rowsDone, rejected, users, requests, inFlight atomic.Int64
 }
 
 // Live is a snapshot of the counts so far, for progress.
@@ -72,13 +79,14 @@ type Live struct {
 	Rejected int64 // rows invalid, warned or failed
 	Users    int64 // users (rt_segment entries) sent
 	Requests int64 // requests sent
+	InFlight int64 // requests queued or being sent
 }
 
 // Live returns the counts so far; it is safe to call from any goroutine.
 func (r *Recorder) Live() Live {
 	return Live{
 		RowsRead: r.live.rowsRead.Load(), RowsDone: r.live.rowsDone.Load(), Rejected: r.live.rejected.Load(),
-		Users: r.live.users.Load(), Requests: r.live.requests.Load(),
+		Users: r.live.users.Load(), Requests: r.live.requests.Load(), InFlight: r.live.inFlight.Load(),
 	}
 }
 
@@ -113,6 +121,7 @@ func (r *Recorder) Superseded(row reader.Row, by reader.Position) {
 // Valid records, for rtseg validate, a request that would be sent.
 func (r *Recorder) Valid(req *chunker.Request) {
 	entries, size := req.Entries, len(req.Body)
+	r.live.inFlight.Add(-1)
 	r.events <- func() {
 		r.countRequest(size, 0, len(entries))
 		eachRow(entries, func(row *reader.Row) { r.record(row, Valid, "", 0) })
@@ -127,18 +136,37 @@ func (r *Recorder) Skipped(req *chunker.Request) {
 	}
 }
 
-// Unsent records a request that was never sent, with why.
-func (r *Recorder) Unsent(req *chunker.Request, reason string) {
+// Queued counts a request handed on to be sent (or, for rtseg validate,
+// counted): it is in flight until its last outcome.
+func (r *Recorder) Queued(*chunker.Request) { r.live.inFlight.Add(1) }
+
+// Unsent records a queued request that was never sent because ctx, which is
+// done, ended the run.
+func (r *Recorder) Unsent(ctx context.Context, req *chunker.Request) {
 	entries := req.Entries
+	reason := uploader.NotSent(ctx).Error()
+	r.live.inFlight.Add(-1)
 	r.events <- func() {
 		eachRow(entries, func(row *reader.Row) { r.record(row, Failed, reason, 0) })
 	}
 }
 
 // Sent records what became of a request that the uploader handled.
+//
+// A packed request the service acknowledged whole goes into the journal
+// first, if there is one, so that a crash after this point never sends it
+// again.
 func (r *Recorder) Sent(res uploader.Result) {
+	if res.Final() {
+		r.live.inFlight.Add(-1)
+		if r.cfg.Journal != nil && res.Err == nil {
+			if err := r.cfg.Journal.Record(res.Packed); err != nil {
+				r.journalErr.CompareAndSwap(nil, &err)
+			}
+		}
+	}
 	entries, size := res.Request.Entries, len(res.Request.Body)
-	res.Request = nil
+	res.Request, res.Packed = nil, nil
 	r.events <- func() {
 		resent := map[int]bool{}
 		for _, e := range res.Resent {
@@ -334,15 +362,14 @@ func (c *segmentCounts) summaries() []SegmentSummary {
 	return out
 }
 
-// Close waits for every recorded outcome, flushes the report and returns the
-// summary, without elapsed time and exit status, which the caller knows.
+// Close waits for every recorded outcome, flushes the report, closes the
+// files it created, and returns the summary, without elapsed time and exit
+// status, which the caller knows. Its error says what could not be written:
+// the journal, or the report and failed-rows files.
 func (r *Recorder) Close() (*Summary, error) {
 	close(r.events)
 	<-r.done
-	var errs []error
-	if r.err != nil {
-		errs = append(errs, r.err)
-	}
+	errs := []error{r.err}
 	if r.cfg.Report != nil {
 		errs = append(errs, r.cfg.Report.Close())
 	}
@@ -351,5 +378,12 @@ func (r *Recorder) Close() (*Summary, error) {
 	}
 	errs = append(errs, r.closeFiles())
 	r.sum.Segments = r.segments.summaries()
-	return &r.sum, errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err != nil {
+		err = fmt.Errorf("write report: %w", err)
+	}
+	if jerr := r.journalErr.Load(); jerr != nil {
+		err = errors.Join(*jerr, err)
+	}
+	return &r.sum, err
 }

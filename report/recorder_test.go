@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,9 +44,11 @@ func record(t *testing.T, w LineWriter, all bool, failed *FailedWriter) *Summary
 		{User: reader.User{ID: "u5"}, Rows: []reader.Row{row(8, "u5", 10, 30)}},
 	}}
 	rec.Sent(uploader.Result{Request: failing, Attempts: 9, Retries: 8, Err: errors.New("HTTP 503 (gave up after 9 attempts)")})
-	rec.Unsent(&chunker.Request{Seq: 2, Entries: []chunker.Entry{
+	interrupted, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec.Unsent(interrupted, &chunker.Request{Seq: 2, Entries: []chunker.Entry{
 		{User: reader.User{ID: "u6"}, Rows: []reader.Row{row(9, "u6", 13, 30)}},
-	}}, "not sent: the run was interrupted")
+	}})
 	sum, err := rec.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -176,5 +179,52 @@ func TestSummarySegmentsHaveCounts(t *testing.T) {
 	want := []SegmentSummary{{Segment: "7", SegID: 7, SegmentCounts: SegmentCounts{Invalid: 1}}}
 	if len(sum.Segments) != 1 || sum.Segments[0] != want[0] {
 		t.Errorf("segments %+v, want %+v", sum.Segments, want)
+	}
+}
+
+// The recorder journals a packed request once the service acknowledged all
+// of it, before its rows count, and counts requests in flight from queued
+// to their last outcome.
+func TestRecorderJournalsAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
+	j := openJournal(t, filepath.Join(dir, "state"), id)
+	defer j.Close()
+	rec := NewRecorder(RecorderConfig{Command: "upload", Journal: j})
+	whole, split, failing, stopped := packed(t, in, "a", false, 2, 1), packed(t, in, "b", false, 3, 1, 2), packed(t, in, "c", false, 5, 1), packed(t, in, "d", false, 6, 1)
+	for _, req := range []*chunker.Request{whole, split, failing, stopped} {
+		rec.Queued(req)
+	}
+	if got := rec.Live().InFlight; got != 4 {
+		t.Errorf("after queueing 4 requests, InFlight = %d", got)
+	}
+	rec.Sent(uploader.Result{Request: whole, Packed: whole, Attempts: 1})
+	// The service took part of split and refused the rest as too many;
+	// the rest, sent again, is acknowledged in a Result of its own.
+	rec.Sent(uploader.Result{Request: split, Packed: split, Attempts: 1, Resent: []int{0}})
+	if j.Acknowledged(split) {
+		t.Errorf("a request journaled before all its parts were acknowledged")
+	}
+	rest := chunker.Encode(split.Seq, split.Entries)
+	rec.Sent(uploader.Result{Request: rest, Packed: split, Attempts: 1})
+	rec.Sent(uploader.Result{Request: failing, Packed: failing, Attempts: 9, Err: errors.New("HTTP 503 (gave up after 9 attempts)")})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec.Unsent(ctx, stopped)
+	if got := rec.Live().InFlight; got != 0 {
+		t.Errorf("after every request's last outcome, InFlight = %d", got)
+	}
+	for _, tc := range []struct {
+		name string
+		req  *chunker.Request
+		want bool
+	}{{"acknowledged", whole, true}, {"acknowledged in two parts", split, true}, {"failed", failing, false}, {"never sent", stopped, false}} {
+		if got := j.Acknowledged(tc.req); got != tc.want {
+			t.Errorf("%s request: journaled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if _, err := rec.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -156,27 +156,29 @@ func (o *options) readerOptions() (reader.Options, error) {
 // smaller temporary files.
 const minGroupMemory = 1 << 20
 
-// grouping checks --sorted, --group-memory and --tmp-dir.
-func (o *options) grouping() (grouping, error) {
+// intake checks the flags that say how rows are grouped and packed:
+// --sorted, --group-memory, --tmp-dir, the request limits and
+// --requests-dir.
+func (o *options) intake() (chunker.IntakeConfig, error) {
+	var none chunker.IntakeConfig
 	n, err := humanize.ParseBytes(o.groupMemory)
 	if err != nil {
-		return grouping{}, fmt.Errorf("--group-memory %q: want a size such as 256MiB, 512MB or 2GiB", o.groupMemory)
+		return none, fmt.Errorf("--group-memory %q: want a size such as 256MiB, 512MB or 2GiB", o.groupMemory)
 	}
 	if n < minGroupMemory || n > math.MaxInt64 {
-		return grouping{}, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
+		return none, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
 	}
 	if o.tmpDir != "" {
 		info, err := os.Stat(o.tmpDir)
 		if err != nil {
-			return grouping{}, fmt.Errorf("--tmp-dir: %w", err)
+			return none, fmt.Errorf("--tmp-dir: %w", err)
 		}
 		if !info.IsDir() {
-			return grouping{}, fmt.Errorf("--tmp-dir %s: not a directory", o.tmpDir)
+			return none, fmt.Errorf("--tmp-dir %s: not a directory", o.tmpDir)
 		}
 	}
-	return grouping{sorted: o.sorted, memory: int64(n), tmpDir: o.tmpDir}, nil
-}
-
-func (o *options) limits() chunker.Limits {
-	return chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes}
+	return chunker.IntakeConfig{
+		Limits: chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes},
+		Sorted: o.sorted, Memory: int64(n), TmpDir: o.tmpDir, RequestsDir: o.requestsDir,
+	}, nil
 }

@@ -16,38 +16,16 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// inputSize adds up the sizes of the input files, or returns -1 when one is
-// standard input.
-func inputSize(inputs []string) int64 {
-	files, err := reader.Files(inputs)
-	if err != nil {
-		return -1
-	}
-	var total int64
-	for _, f := range files {
-		if f == reader.Stdin {
-			return -1
-		}
-		info, err := os.Stat(f)
-		if err != nil {
-			return -1
-		}
-		total += info.Size()
-	}
-	return total
-}
-
 // startProgress shows the run's progress as --progress says and returns the
 // function that stops it.
-func startProgress(cfg *report.ProgressConfig, o *options, inputs []string, s *stages, send bool) func() {
+func startProgress(cfg *report.ProgressConfig, o *options, rd *reader.Reader, rec *report.Recorder, send bool) func() {
 	if cfg == nil {
 		return func() {}
 	}
-	cfg.TotalBytes = inputSize(inputs)
-	cfg.BytesRead = s.reader.BytesRead
-	cfg.InFlight = s.inFlight.Load
+	cfg.TotalBytes = rd.Size()
+	cfg.BytesRead = rd.BytesRead
 	if send {
 		cfg.UsersPerSecond = o.usersPerSecond
 	}
-	return report.StartProgress(*cfg, s.recorder).Stop
+	return report.StartProgress(*cfg, rec).Stop
 }

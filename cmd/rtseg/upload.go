@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -104,54 +103,53 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 		defer done()
 	}
-	group, err := o.grouping()
+	intake, err := o.intake()
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
 	if e.tuneMemory {
-		group.budget = newMemoryBudget(e.getenv)
+		intake.OnMemory = newMemoryBudget(e.getenv).grouping
 	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return asExitError(err)
 	}
 	defer rd.Close()
 
-	s := &stages{reader: rd, limits: o.limits(), requestsDir: o.requestsDir, queue: 2, group: group}
+	var up *uploader.Uploader
+	queue := 2
 	if send {
-		if s.uploader, err = e.newUploader(o); err != nil {
+		if up, err = e.newUploader(o); err != nil {
 			return asExitError(err)
 		}
-		s.queue = o.workers
-	}
-	if o.requestsDir != "" {
-		if err := os.MkdirAll(o.requestsDir, 0o755); err != nil {
-			return &exitError{code: exitFailure, err: fmt.Errorf("--requests-dir: %w", err)}
-		}
-	}
-	if send && o.stateDir != "" {
-		if s.journal, err = openJournal(o, rd.Files()); err != nil {
-			return asExitError(err)
-		}
-		defer s.journal.Close()
-		if err := resumePause(cmd.Context(), s.journal, logger); err != nil {
-			return &exitError{code: exitInterrupted + e.signal()}
-		}
+		queue = o.workers
 	}
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll}
+	var journal *report.Journal
 	if send {
 		outputs.Failed = o.failed
+		if o.stateDir != "" {
+			if journal, err = openJournal(o, rd.Files()); err != nil {
+				return asExitError(err)
+			}
+			defer journal.Close()
+			if err := resumePause(cmd.Context(), journal, logger); err != nil {
+				return &exitError{code: exitInterrupted + e.signal()}
+			}
+			intake.Journal = journal
+		}
 	}
-	if s.recorder, err = outputs.Create(cmd.Name()); err != nil {
+	rec, err := outputs.Create(cmd.Name(), journal)
+	if err != nil {
 		return asExitError(err)
 	}
 
-	stopProgress := startProgress(progress, o, args, s, send)
-	runErr := runPipeline(cmd.Context(), s)
-	sum, recErr := s.recorder.Close()
+	stopProgress := startProgress(progress, o, rd, rec, send)
+	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
+	sum, recErr := rec.Close()
 	stopProgress()
-	if runErr == nil && recErr != nil {
-		runErr = fmt.Errorf("write report: %w", recErr)
+	if runErr == nil {
+		runErr = recErr
 	}
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	endpoint := ""

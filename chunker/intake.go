@@ -1,0 +1,182 @@
+package chunker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rtseg/rtseg/reader"
+)
+
+// Batches is where intake takes rows from: reader's Reader, which reads
+// ahead on goroutines of its own.
+type Batches interface {
+	// NextBatch appends the next rows to batch; io.EOF ends the input.
+	NextBatch(batch []reader.Row) ([]reader.Row, error)
+}
+
+// Outcomes receives what intake decides about rows and requests: report's
+// Recorder. Its methods must be safe for concurrent use.
+type Outcomes interface {
+	// Read counts rows taken from the input, whatever becomes of them.
+	Read(n int)
+	// Invalid takes a row that broke a rule.
+	Invalid(reader.Row)
+	// Superseded takes a row replaced by the later row at by.
+	Superseded(row reader.Row, by reader.Position)
+	// Skipped takes a request an earlier run delivered.
+	Skipped(*Request)
+	// Queued is told of a request before it is handed on; each such
+	// request later has exactly one other outcome.
+	Queued(*Request)
+	// Unsent takes a request not sent because ctx, which is done, ended.
+	Unsent(ctx context.Context, req *Request)
+}
+
+// Journal knows what an earlier run delivered: report's Journal.
+type Journal interface {
+	// Acknowledged reports whether the service acknowledged this exact
+	// request in an earlier run.
+	Acknowledged(*Request) bool
+	// Later reports whether the service acknowledged, in an earlier run,
+	// a later row for the row's user and segment, and where that row is.
+	Later(*reader.Row) (reader.Position, bool)
+}
+
+// IntakeConfig says how intake groups and packs rows, and what it knows
+// of earlier runs.
+type IntakeConfig struct {
+	Limits Limits
+	// Sorted says the input is grouped by user: it streams through
+	// Adjacent in constant memory. Otherwise a Grouper groups each user's
+	// rows across the whole input.
+	Sorted bool
+	// Memory bounds what grouping holds: the rows of unsorted input before
+	// they spill to TmpDir, or for sorted input the filter of users
+	// already packed.
+	Memory int64
+	TmpDir string
+	// OnMemory, if set, is told how many bytes grouping may hold, from the
+	// start and each time that grows: so that the caller can budget
+	// memory for it.
+	OnMemory func(size int64)
+	// RequestsDir, if set, receives every request body packed, as
+	// request-NNNNNN.json numbered from 1; it is made if missing.
+	RequestsDir string
+	// Journal, if set, skips requests an earlier run delivered and rows
+	// whose later value it delivered.
+	Journal Journal
+}
+
+// batchRows is how many rows intake takes from the input at once.
+const batchRows = 512
+
+// Intake reads every row, hands invalid rows to out, groups and packs the
+// valid ones, and sends each request on queue, until the input ends or ctx
+// is done; either way it packs and hands on what grouping holds. Requests
+// it cannot queue because ctx is done go to out as unsent; requests an
+// earlier run delivered go to out as skipped. It returns an error only for
+// what ends the run: an unreadable input, a failed spill, an unwritable
+// --requests-dir.
+func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, queue chan<- *Request) error {
+	if cfg.RequestsDir != "" {
+		if err := os.MkdirAll(cfg.RequestsDir, 0o755); err != nil {
+			return fmt.Errorf("--requests-dir: %w", err)
+		}
+	}
+	p, err := NewPacker(cfg.Limits, &handOn{ctx: ctx, cfg: &cfg, out: out, queue: queue})
+	if err != nil {
+		return err
+	}
+	var g interface {
+		Add(reader.Row) error
+		Close() error
+	}
+	if cfg.Sorted {
+		a := NewAdjacent(p, cfg.Memory)
+		a.OnFilterGrow(cfg.OnMemory)
+		g = a
+	} else {
+		if cfg.OnMemory != nil {
+			cfg.OnMemory(cfg.Memory)
+		}
+		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
+	}
+	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
+	return errors.Join(readErr, g.Close())
+}
+
+// take hands rows to add, and invalid ones to out, until the input ends or
+// ctx is done. A row counts as read once handled.
+func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(reader.Row) error) error {
+	batch := make([]reader.Row, 0, batchRows)
+	for {
+		var err error
+		batch, err = rows.NextBatch(batch[:0])
+		for i := range batch {
+			if ctx.Err() != nil {
+				out.Read(i)
+				return nil
+			}
+			row := &batch[i]
+			if !row.Valid() {
+				out.Invalid(*row)
+				continue
+			}
+			if j != nil {
+				if by, ok := j.Later(row); ok {
+					out.Superseded(*row, by)
+					continue
+				}
+			}
+			if err := add(*row); err != nil {
+				out.Read(i + 1)
+				return err
+			}
+		}
+		out.Read(len(batch))
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// handOn takes the packer's output: requests to the queue (or, once the run
+// is stopping, to out as unsent), superseded rows to out.
+type handOn struct {
+	ctx   context.Context
+	cfg   *IntakeConfig
+	out   Outcomes
+	queue chan<- *Request
+}
+
+func (h *handOn) Request(req *Request) error {
+	if h.cfg.RequestsDir != "" {
+		name := filepath.Join(h.cfg.RequestsDir, fmt.Sprintf("request-%06d.json", req.Seq+1))
+		if err := os.WriteFile(name, req.Body, 0o644); err != nil {
+			return fmt.Errorf("--requests-dir: %w", err)
+		}
+	}
+	if h.cfg.Journal != nil && h.cfg.Journal.Acknowledged(req) {
+		h.out.Skipped(req)
+		return nil
+	}
+	h.out.Queued(req)
+	select {
+	case h.queue <- req:
+	case <-h.ctx.Done():
+		h.out.Unsent(h.ctx, req)
+	}
+	return nil
+}
+
+func (h *handOn) Superseded(row reader.Row, by reader.Position) error {
+	h.out.Superseded(row, by)
+	return nil
+}

@@ -1,0 +1,191 @@
+package chunker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/rtseg/rtseg/reader"
+)
+
+// rowsOf hands out rows a few at a time, as a reader does, then io.EOF
+// (or err) with no rows.
+type rowsOf struct {
+	rows []reader.Row
+	err  error // after the rows, instead of io.EOF
+}
+
+func (r *rowsOf) NextBatch(batch []reader.Row) ([]reader.Row, error) {
+	if len(r.rows) == 0 {
+		if r.err != nil {
+			return batch, r.err
+		}
+		return batch, io.EOF
+	}
+	n := min(len(r.rows), 3)
+	batch = append(batch, r.rows[:n]...)
+	r.rows = r.rows[n:]
+	return batch, nil
+}
+
+// outcomes keeps what intake decided, as the recorder would count it.
+type outcomes struct {
+	mu                                sync.Mutex
+	read, invalid, superseded, unsent int
+	skipped, queued                   []*Request
+}
+
+func (o *outcomes) Read(n int) { o.mu.Lock(); o.read += n; o.mu.Unlock() }
+func (o *outcomes) Invalid(reader.Row) {
+	o.mu.Lock()
+	o.invalid++
+	o.mu.Unlock()
+}
+func (o *outcomes) Superseded(reader.Row, reader.Position) {
+	o.mu.Lock()
+	o.superseded++
+	o.mu.Unlock()
+}
+func (o *outcomes) Skipped(r *Request) { o.mu.Lock(); o.skipped = append(o.skipped, r); o.mu.Unlock() }
+func (o *outcomes) Queued(r *Request)  { o.mu.Lock(); o.queued = append(o.queued, r); o.mu.Unlock() }
+func (o *outcomes) Unsent(context.Context, *Request) {
+	o.mu.Lock()
+	o.unsent++
+	o.mu.Unlock()
+}
+
+// journalOf knows the bodies of an earlier run and one later value.
+type journalOf struct {
+	bodies map[string]bool
+	later  map[reader.User]reader.Position
+}
+
+func (j journalOf) Acknowledged(r *Request) bool { return j.bodies[string(r.Body)] }
+func (j journalOf) Later(row *reader.Row) (reader.Position, bool) {
+	p, ok := j.later[row.User()]
+	return p, ok && row.Pos.Line < p.Line
+}
+
+func intakeRows() []reader.Row {
+	at := func(line int64, user string, seg int64) reader.Row {
+		return reader.Row{Pos: reader.Position{File: "in.csv", Line: line}, UserID: user, SegID: seg}
+	}
+	bad := at(4, "x", 0)
+	bad.Err = &reader.FieldError{Field: "seg_id", Value: "x", Err: reader.ErrNotWhole}
+	return []reader.Row{at(2, "u1", 1), at(3, "u2", 1), bad, at(5, "u1", 2), at(6, "u1", 1), at(7, "u3", 1)}
+}
+
+func drain(queue <-chan *Request) (n int) {
+	for range queue {
+		n++
+	}
+	return n
+}
+
+func TestIntake(t *testing.T) {
+	for _, sorted := range []bool{false, true} {
+		out := &outcomes{}
+		queue := make(chan *Request, 10)
+		dir := filepath.Join(t.TempDir(), "requests")
+		cfg := IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 100, MaxBytes: 10000}, Sorted: sorted, RequestsDir: dir}
+		var grew []int64
+		cfg.OnMemory = func(size int64) { grew = append(grew, size) }
+		err := Intake(t.Context(), &rowsOf{rows: intakeRows()}, cfg, out, queue)
+		close(queue)
+		sent := drain(queue)
+		if err != nil {
+			t.Fatalf("sorted=%v: Intake = %v", sorted, err)
+		}
+		// Unsorted, u1 is one user: 3 requests. Sorted, u1 comes back
+		// after u2 and the invalid row: 4 requests.
+		wantSent := map[bool]int{false: 3, true: 4}[sorted]
+		wantSuperseded := map[bool]int{false: 1, true: 0}[sorted]
+		if out.read != 6 || out.invalid != 1 || out.superseded != wantSuperseded || sent != wantSent || len(out.queued) != sent {
+			t.Errorf("sorted=%v: read %d, invalid %d, superseded %d, queued %d, sent %d; want 6, 1, %d, %d, %d",
+				sorted, out.read, out.invalid, out.superseded, len(out.queued), sent, wantSuperseded, wantSent, wantSent)
+		}
+		if files, _ := os.ReadDir(dir); len(files) != wantSent {
+			t.Errorf("sorted=%v: --requests-dir holds %d files, want %d", sorted, len(files), wantSent)
+		}
+		if len(grew) == 0 {
+			t.Errorf("sorted=%v: OnMemory was never told what grouping holds", sorted)
+		}
+	}
+}
+
+func TestIntakeSkipsWhatAnEarlierRunDelivered(t *testing.T) {
+	// An earlier run delivered u2's request, and u1's later row for
+	// segment 1 (line 6): its row at line 2 must not be sent.
+	earlier := &outcomes{}
+	queue := make(chan *Request, 10)
+	limits := Limits{MaxUsers: 1, MaxSegments: 100, MaxBytes: 10000}
+	if err := Intake(t.Context(), &rowsOf{rows: intakeRows()}, IntakeConfig{Limits: limits}, earlier, queue); err != nil {
+		t.Fatal(err)
+	}
+	close(queue)
+	j := journalOf{bodies: map[string]bool{}, later: map[reader.User]reader.Position{{ID: "u1"}: {File: "in.csv", Line: 6}}}
+	for req := range queue {
+		if req.Entries[0].User.ID == "u2" {
+			j.bodies[string(req.Body)] = true
+		}
+	}
+	out := &outcomes{}
+	queue = make(chan *Request, 10)
+	err := Intake(t.Context(), &rowsOf{rows: intakeRows()}, IntakeConfig{Limits: limits, Journal: j}, out, queue)
+	close(queue)
+	sent := drain(queue)
+	if err != nil || len(out.skipped) != 1 || out.superseded != 2 || sent != 2 {
+		t.Errorf("resumed: err %v, skipped %d, superseded %d, sent %d; want nil, 1 (u2), 2 (u1's line 2, twice replaced), 2 (u1, u3)",
+			err, len(out.skipped), out.superseded, sent)
+	}
+}
+
+func TestIntakeStopped(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	out := &outcomes{}
+	queue := make(chan *Request) // nobody takes from it
+	err := Intake(ctx, &rowsOf{rows: intakeRows()}, IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 100, MaxBytes: 10000}}, out, queue)
+	if err != nil || out.read != 0 || out.unsent != 0 {
+		t.Errorf("cancelled before the first row: err %v, read %d, unsent %d; want nil, 0, 0", err, out.read, out.unsent)
+	}
+
+	// Stopped after the input was read: what grouping holds is packed
+	// and goes to out as unsent.
+	ctx, cancel = context.WithCancel(t.Context())
+	out = &outcomes{}
+	rows := &rowsOf{rows: intakeRows()}
+	stopAtEnd := batchesThen{rows, cancel}
+	err = Intake(ctx, stopAtEnd, IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 100, MaxBytes: 10000}}, out, queue)
+	if err != nil || out.read != 6 || out.unsent != 3 || len(out.queued) != 3 {
+		t.Errorf("cancelled at the end of the input: err %v, read %d, queued %d, unsent %d; want nil, 6, 3, 3", err, out.read, len(out.queued), out.unsent)
+	}
+}
+
+// batchesThen calls stop once the input is read.
+type batchesThen struct {
+	rows *rowsOf
+	stop func()
+}
+
+func (b batchesThen) NextBatch(batch []reader.Row) ([]reader.Row, error) {
+	batch, err := b.rows.NextBatch(batch)
+	if err != nil {
+		b.stop()
+	}
+	return batch, err
+}
+
+func TestIntakeInputError(t *testing.T) {
+	broken := errors.New("in.parquet: corrupt footer")
+	out := &outcomes{}
+	queue := make(chan *Request, 10)
+	err := Intake(t.Context(), &rowsOf{rows: intakeRows()[:2], err: broken}, IntakeConfig{Limits: DefaultLimits}, out, queue)
+	if !errors.Is(err, broken) || out.read != 2 {
+		t.Errorf("Intake over a broken input = %v after %d rows, want %v after 2", err, out.read, broken)
+	}
+}
