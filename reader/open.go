@@ -63,11 +63,11 @@ type Reader struct {
 	bytesIn atomic.Int64
 }
 
-// Files expands INPUT arguments into the files to read: a file as it is, a
+// expandInputs expands INPUT arguments into the files to read: a file as it is, a
 // directory's *.csv, *.csv.gz and *.parquet files sorted by name, a glob's
 // matches sorted by name (a matching directory is expanded as a directory
 // is), or "-" for standard input.
-func Files(inputs []string) ([]string, error) {
+func expandInputs(inputs []string) ([]string, error) {
 	var files []string
 	for _, in := range inputs {
 		if in == Stdin {
@@ -157,7 +157,7 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):
 		return nil, fmt.Errorf("delimiter %q cannot separate CSV fields", d)
 	}
-	files, err := Files(inputs)
+	files, err := expandInputs(inputs)
 	if err != nil {
 		return nil, err
 	}

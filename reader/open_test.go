@@ -11,7 +11,7 @@ import (
 	"github.com/rtseg/rtseg/reader/internal/fixture"
 )
 
-func TestFiles(t *testing.T) {
+func TestExpandInputs(t *testing.T) {
 	dir := t.TempDir()
 	parts := filepath.Join(dir, "export")
 	os.Mkdir(parts, 0o755)
@@ -50,15 +50,15 @@ func TestFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Files(tt.inputs)
+			got, err := expandInputs(tt.inputs)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
-					t.Errorf("Files(%v) error %v, want %q", tt.inputs, err, tt.err)
+					t.Errorf("expandInputs(%v) error %v, want %q", tt.inputs, err, tt.err)
 				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Files(%v) = %v, %v; want %v", tt.inputs, got, err, tt.want)
+				t.Errorf("expandInputs(%v) = %v, %v; want %v", tt.inputs, got, err, tt.want)
 			}
 		})
 	}

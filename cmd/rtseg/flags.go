@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -118,38 +116,14 @@ func (o *options) readerOptions() (reader.Options, error) {
 			Domain: o.domain, MemberID: o.memberID, Value: o.value, Expiration: o.expiration, Remove: o.remove,
 		},
 	}
-	switch o.delimiter {
-	case ",", "":
-	case `\t`, "\t", "tab":
-		ro.Delimiter = '\t'
-	default:
-		runes := []rune(o.delimiter)
-		if len(runes) != 1 {
-			return ro, fmt.Errorf("--delimiter %q: want a single character", o.delimiter)
-		}
-		ro.Delimiter = runes[0]
+	var err error
+	if ro.Delimiter, err = reader.ParseDelimiter(o.delimiter); err != nil {
+		return ro, err
 	}
-	if o.columns != "" {
-		ro.Columns = map[string]string{}
-		for _, pair := range strings.Split(o.columns, ",") {
-			field, col, ok := strings.Cut(pair, "=")
-			field = strings.ToLower(strings.TrimSpace(field))
-			if !ok || field == "" || strings.TrimSpace(col) == "" {
-				return ro, fmt.Errorf("--columns %q: want FIELD=COLUMN pairs separated by commas", o.columns)
-			}
-			if names := reader.FieldNames(); !slices.Contains(names[:], field) {
-				return ro, fmt.Errorf("--columns: unknown field %q (fields: %s)", field, strings.Join(names[:], ", "))
-			}
-			ro.Columns[field] = strings.TrimSpace(col)
-		}
+	if ro.Columns, err = reader.ParseColumns(o.columns); err != nil {
+		return ro, err
 	}
-	// Check the defaults once, as a row would use them, so that a bad flag is
-	// an error now rather than every row invalid.
-	probe := reader.Fields{UserID: "probe", SegID: "1"}
-	if row := reader.Validate(reader.Position{}, probe, ro.Defaults); !row.Valid() {
-		return ro, fmt.Errorf("default from flags: %w", row.Err)
-	}
-	return ro, nil
+	return ro, ro.Defaults.Check()
 }
 
 // minGroupMemory is the least --group-memory: less would only mean more,

@@ -1,0 +1,56 @@
+package reader
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ParseColumns reads a mapping of fields to the file's columns, as
+// --columns gives it: FIELD=COLUMN pairs separated by commas, fields named
+// case-insensitively. "" maps nothing.
+func ParseColumns(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	names := FieldNames()
+	columns := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		field, col, ok := strings.Cut(pair, "=")
+		field = strings.ToLower(strings.TrimSpace(field))
+		if !ok || field == "" || strings.TrimSpace(col) == "" {
+			return nil, fmt.Errorf("--columns %q: want FIELD=COLUMN pairs separated by commas", s)
+		}
+		if !slices.Contains(names[:], field) {
+			return nil, fmt.Errorf("--columns: unknown field %q (fields: %s)", field, strings.Join(names[:], ", "))
+		}
+		columns[field] = strings.TrimSpace(col)
+	}
+	return columns, nil
+}
+
+// ParseDelimiter reads a CSV delimiter as --delimiter gives it: one
+// character, or "\t" or "tab" for a tab; "" is a comma (0).
+func ParseDelimiter(s string) (rune, error) {
+	switch s {
+	case ",", "":
+		return 0, nil
+	case `\t`, "\t", "tab":
+		return '\t', nil
+	}
+	runes := []rune(s)
+	if len(runes) != 1 {
+		return 0, fmt.Errorf("--delimiter %q: want a single character", s)
+	}
+	return runes[0], nil
+}
+
+// Check validates the defaults once, as a row would use them, so that a
+// bad default is one error rather than every row invalid.
+func (d Defaults) Check() error {
+	probe := Fields{UserID: "probe", SegID: "1"}
+	if row := Validate(Position{}, probe, d); !row.Valid() {
+		return fmt.Errorf("default from flags: %w", row.Err)
+	}
+	return nil
+}
