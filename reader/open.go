@@ -176,6 +176,11 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	if opts.Stdin == nil {
 		opts.Stdin = os.Stdin
 	}
+	if kept, ok := opts.Stdin.(keptStdin); ok && stdin > 0 {
+		if _, err := kept.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("standard input: %w", err)
+		}
+	}
 	return &Reader{files: files, opts: opts}, nil
 }
 

@@ -2,6 +2,8 @@ package reader
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
 )
@@ -54,3 +56,32 @@ func (d Defaults) Check() error {
 	}
 	return nil
 }
+
+// KeepStdin copies standard input, when inputs read it, to a temporary file
+// in dir ("" for the system's), so that the inputs can be opened more than
+// once, as a check before a run does: each Open reads it from the start.
+// The returned function removes the copy.
+func (o *Options) KeepStdin(inputs []string, dir string) (func(), error) {
+	if !slices.Contains(inputs, Stdin) {
+		return func() {}, nil
+	}
+	f, err := os.CreateTemp(dir, "rtseg-stdin-*.csv")
+	if err != nil {
+		return nil, fmt.Errorf("keep standard input for a second reading: %w", err)
+	}
+	release := func() { f.Close(); os.Remove(f.Name()) }
+	src := o.Stdin
+	if src == nil {
+		src = os.Stdin
+	}
+	if _, err := io.Copy(f, src); err != nil {
+		release()
+		return nil, fmt.Errorf("read standard input: %w", err)
+	}
+	o.Stdin = keptStdin{f}
+	return release, nil
+}
+
+// keptStdin is standard input kept in a file, read from the start by each
+// Open.
+type keptStdin struct{ *os.File }

@@ -57,3 +57,33 @@ func TestDefaultsCheck(t *testing.T) {
 		t.Errorf("a bad --expiration: Check() = %v, want a FieldError for expiration", err)
 	}
 }
+
+func TestKeepStdinReadsTwice(t *testing.T) {
+	opts := Options{Stdin: strings.NewReader("user_id,seg_id\nu1,1\nu2,2\n")}
+	release, err := opts.KeepStdin([]string{Stdin}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for round := range 2 {
+		r, err := Open([]string{Stdin}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var users []string
+		for {
+			row, err := r.Next()
+			if err != nil {
+				break
+			}
+			users = append(users, row.UserID)
+		}
+		r.Close()
+		if strings.Join(users, ",") != "u1,u2" {
+			t.Errorf("reading %d: rows of %v, want u1,u2", round+1, users)
+		}
+	}
+	if _, err := (&Options{}).KeepStdin([]string{"in.csv"}, "/nowhere"); err != nil {
+		t.Errorf("KeepStdin without standard input among the inputs = %v, want nothing done", err)
+	}
+}

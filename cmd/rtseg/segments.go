@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"slices"
 	"time"
 
 	"github.com/rtseg/rtseg/reader"
@@ -134,46 +131,23 @@ func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro r
 }
 
 // preflight runs the segment check before an upload and refuses to start
-// when a segment cannot take users. Standard input, read twice, is first
-// copied to a temporary file; the returned function removes it.
+// when a segment cannot take users. Standard input, read twice, is kept in
+// a temporary file; the returned function removes it.
 func (e *env) preflight(cmd *cobra.Command, o *options, args []string, ro *reader.Options) (func(), error) {
-	done := func() {}
-	if slices.Contains(args, reader.Stdin) {
-		f, err := os.CreateTemp(o.tmpDir, "rtseg-stdin-*.csv")
-		if err != nil {
-			return done, &exitError{code: exitFailure, err: fmt.Errorf("--preflight: keep standard input for a second reading: %w", err)}
-		}
-		done = func() { f.Close(); os.Remove(f.Name()) }
-		if _, err := io.Copy(f, ro.Stdin); err != nil {
-			done()
-			return func() {}, &exitError{code: exitFailure, err: fmt.Errorf("--preflight: read standard input: %w", err)}
-		}
-		ro.Stdin = f
-	}
-	rewind := func() error {
-		if f, ok := ro.Stdin.(*os.File); ok && slices.Contains(args, reader.Stdin) {
-			_, err := f.Seek(0, io.SeekStart)
-			return err
-		}
-		return nil
-	}
-	if err := rewind(); err != nil {
-		done()
-		return func() {}, asExitError(err)
+	release, err := ro.KeepStdin(args, o.tmpDir)
+	if err != nil {
+		return nil, asExitError(fmt.Errorf("--preflight: %w", err))
 	}
 	res, err := e.checkSegments(cmd.Context(), o, args, *ro, uploader.SegmentReadsPerMinute)
-	if err == nil {
-		err = rewind()
-	}
 	if err != nil {
-		done()
-		return func() {}, asExitError(fmt.Errorf("--preflight: %w", err))
+		release()
+		return nil, asExitError(fmt.Errorf("--preflight: %w", err))
 	}
 	res.Write(e.stderr, e.stderr)
 	var bad *uploader.SegmentsError
 	if errors.As(res.Err(), &bad) {
-		done()
-		return func() {}, &exitError{code: exitFailure, err: &uploader.PreflightError{SegmentsError: bad}}
+		release()
+		return nil, &exitError{code: exitFailure, err: &uploader.PreflightError{SegmentsError: bad}}
 	}
-	return done, nil
+	return release, nil
 }
