@@ -19,7 +19,7 @@ import (
 type RecorderConfig struct {
 	Command string
 	// Report receives non-accepted rows (every row with All); nil for none.
-	Report LineWriter
+	Report *Writer
 	All    bool
 	// Failed receives failed rows as input for a later run; nil for none.
 	Failed *FailedWriter

@@ -25,7 +25,7 @@ func row(line int64, user string, seg int64, exp int32) reader.Row {
 }
 
 // record feeds a recorder one row of every outcome a run can have.
-func record(t *testing.T, w LineWriter, all bool, failed *FailedWriter) *Summary {
+func record(t *testing.T, w *Writer, all bool, failed *FailedWriter) *Summary {
 	t.Helper()
 	rec := NewRecorder(RecorderConfig{Command: "upload", Report: w, All: all, Failed: failed})
 	rec.Read(8)

@@ -28,60 +28,46 @@ type Line struct {
 	Attempts int
 }
 
-// LineWriter writes report lines.
-type LineWriter interface {
-	Write(l *Line) error
-	// Close flushes what is buffered; it does not close the underlying writer.
-	Close() error
+// Writer writes report lines, as CSV or as JSON lines.
+type Writer struct {
+	csv    *csv.Writer   // for CSV
+	jsonl  *bufio.Writer // for JSON lines
+	record []string
+	buf    []byte
 }
 
-// NewWriter returns a writer of the given format, "csv" or "jsonl".
-func NewWriter(w io.Writer, format string) (LineWriter, error) {
+// NewWriter returns a writer of the given format, "csv" or "jsonl". CSV
+// starts with its header.
+func NewWriter(w io.Writer, format string) (*Writer, error) {
 	switch format {
 	case "", "csv":
 		cw := csv.NewWriter(w)
 		if err := cw.Write(Columns); err != nil {
 			return nil, err
 		}
-		return &csvWriter{w: cw}, nil
+		return &Writer{csv: cw}, nil
 	case "jsonl":
-		return &jsonlWriter{w: bufio.NewWriter(w)}, nil
+		return &Writer{jsonl: bufio.NewWriter(w)}, nil
 	}
 	return nil, fmt.Errorf("unknown report format %q (want csv or jsonl)", format)
 }
 
-type csvWriter struct {
-	w      *csv.Writer
-	record []string
-}
-
-func (c *csvWriter) Write(l *Line) error {
+// Write writes one line. JSON lines have the CSV columns' names, in their
+// order; numbers stay text as read, since an invalid row's fields may not be
+// numbers at all, and strings are escaped as encoding/json escapes them.
+func (w *Writer) Write(l *Line) error {
 	values := l.Fields.Values()
-	c.record = append(c.record[:0], l.Pos.File, strconv.FormatInt(l.Pos.Line, 10))
-	c.record = append(c.record, values[:]...)
-	c.record = append(c.record, l.Outcome.String(), l.Reason, strconv.Itoa(l.Attempts))
-	return c.w.Write(c.record)
-}
-
-func (c *csvWriter) Close() error {
-	c.w.Flush()
-	return c.w.Error()
-}
-
-type jsonlWriter struct {
-	w   *bufio.Writer
-	buf []byte
-}
-
-// Write writes the line as a JSON object with the CSV columns' names, in
-// their order; numbers stay text as read, since an invalid row's fields may
-// not be numbers at all. Strings are escaped as encoding/json escapes them.
-func (j *jsonlWriter) Write(l *Line) error {
-	b := append(j.buf[:0], `{"file":`...)
+	if w.csv != nil {
+		w.record = append(w.record[:0], l.Pos.File, strconv.FormatInt(l.Pos.Line, 10))
+		w.record = append(w.record, values[:]...)
+		w.record = append(w.record, l.Outcome.String(), l.Reason, strconv.Itoa(l.Attempts))
+		return w.csv.Write(w.record)
+	}
+	b := append(w.buf[:0], `{"file":`...)
 	b = appendJSONString(b, l.Pos.File)
 	b = append(b, `,"line":`...)
 	b = strconv.AppendInt(b, l.Pos.Line, 10)
-	for i, v := range l.Fields.Values() {
+	for i, v := range values {
 		b = append(b, ',')
 		b = appendJSONString(b, fieldNames[i])
 		b = append(b, ':')
@@ -94,9 +80,18 @@ func (j *jsonlWriter) Write(l *Line) error {
 	b = append(b, `,"attempts":`...)
 	b = strconv.AppendInt(b, int64(l.Attempts), 10)
 	b = append(b, "}\n"...)
-	j.buf = b
-	_, err := j.w.Write(b)
+	w.buf = b
+	_, err := w.jsonl.Write(b)
 	return err
+}
+
+// Close flushes what is buffered; it does not close the underlying writer.
+func (w *Writer) Close() error {
+	if w.csv != nil {
+		w.csv.Flush()
+		return w.csv.Error()
+	}
+	return w.jsonl.Flush()
 }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json
@@ -108,8 +103,6 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, q...)
 }
-
-func (j *jsonlWriter) Close() error { return j.w.Flush() }
 
 // FailedColumns are the columns of the failed-rows file: the input fields, so
 // that rtseg upload takes the file back unchanged.
