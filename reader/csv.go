@@ -64,8 +64,7 @@ func (r *csvRecord) UnmarshalCSVWithFields(key, value string) error {
 type csvFile struct {
 	dec    decoding
 	closer io.Closer
-	batch  decoded
-	next   int // the next row of batch
+	taking
 }
 
 var (
@@ -169,14 +168,6 @@ func (f *csvFile) Next() (Row, error) {
 	}
 	f.next++
 	return f.batch.rows[f.next-1], nil
-}
-
-// nextBatch appends the rows left in the batch decoded last.
-func (f *csvFile) nextBatch(batch []Row) []Row {
-	n := min(cap(batch)-len(batch), len(f.batch.rows)-f.next)
-	batch = append(batch, f.batch.rows[f.next:f.next+n]...)
-	f.next += n
-	return batch
 }
 
 // readError makes a decompression error say what it means.

@@ -44,6 +44,21 @@ type decoded struct {
 	err  error
 }
 
+// taking is the run of rows a file's Next hands on, and how far it is.
+type taking struct {
+	batch decoded
+	next  int // the next row of batch
+}
+
+// nextBatch appends the rows left in the run decoded last, as many as
+// batch has room for.
+func (t *taking) nextBatch(batch []Row) []Row {
+	n := min(cap(batch)-len(batch), len(t.batch.rows)-t.next)
+	batch = append(batch, t.batch.rows[t.next:t.next+n]...)
+	t.next += n
+	return batch
+}
+
 // decoding is the goroutines that read one CSV stream.
 type decoding struct {
 	name       string

@@ -54,8 +54,7 @@ type parquetFile struct {
 	done    chan struct{} // closed when the decoding goroutine returns
 
 	// Next's side: the run being handed on.
-	batch decoded
-	next  int
+	taking
 }
 
 // newParquetFile reads a Parquet file's footer and schema, checks that the
@@ -146,14 +145,6 @@ func (p *parquetFile) Next() (Row, error) {
 	}
 	p.next++
 	return p.batch.rows[p.next-1], nil
-}
-
-// nextBatch appends the rows left in the run decoded last.
-func (p *parquetFile) nextBatch(batch []Row) []Row {
-	n := min(cap(batch)-len(batch), len(p.batch.rows)-p.next)
-	batch = append(batch, p.batch.rows[p.next:p.next+n]...)
-	p.next += n
-	return batch
 }
 
 // decode validates the file's rows and sends them on in runs, then the

@@ -75,6 +75,13 @@ const LimitSpan = time.Second
 // calls later still, a window may go over.
 const LimitJitter = 250 * time.Millisecond
 
+// WaitOutEarlierRun waits until nothing another process may have sent a
+// moment ago (the run being resumed) still counts in the service's
+// windows: a Limiter cannot know about those calls.
+func WaitOutEarlierRun(ctx context.Context) error {
+	return sleep(ctx, LimitSpan+LimitJitter)
+}
+
 // NewLimiter returns a limiter that lets through, in every window of the
 // given span, at most the given number of POST calls (--rps) and of users
 // (--users-per-second). An attempt whose answer is slower than jitter

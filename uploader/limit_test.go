@@ -230,3 +230,20 @@ func TestLimiterCountsFromSending(t *testing.T) {
 		}
 	})
 }
+
+func TestWaitOutEarlierRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := WaitOutEarlierRun(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != LimitSpan+LimitJitter {
+			t.Errorf("WaitOutEarlierRun waited %v, want a window and the jitter, %v", got, LimitSpan+LimitJitter)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := WaitOutEarlierRun(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("WaitOutEarlierRun on a cancelled run = %v, want context.Canceled", err)
+		}
+	})
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/rtseg/rtseg/report"
 	"github.com/rtseg/rtseg/uploader"
@@ -20,19 +19,11 @@ func openJournal(o *options, files []string) (*report.Journal, error) {
 }
 
 // resumePause waits, when resuming, until nothing the interrupted run may
-// have sent in its last moments still counts in the service's one-second
-// windows: this process's limiter cannot know about those calls.
+// have sent in its last moments still counts in the service's windows.
 func resumePause(ctx context.Context, j *report.Journal, logger *slog.Logger) error {
 	if !j.Resumed() {
 		return nil
 	}
 	logger.Info("resuming: requests acknowledged by an earlier run will be skipped", "acknowledged", j.Len())
-	t := time.NewTimer(uploader.LimitSpan + uploader.LimitJitter)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return uploader.WaitOutEarlierRun(ctx)
 }
