@@ -84,6 +84,45 @@ func (s *Summary) Status(tol Tolerance, runErr error, signal int) (int, error) {
 	return status, runErr
 }
 
+// Ending is how a run ends: what the summary records of it, and where it
+// goes.
+type Ending struct {
+	Start    time.Time
+	Endpoint string // where requests went, without credentials; "" for validate
+	Member   int64  // --member-id, 0 if not given
+	// Tolerance is --max-rejected; Signal the number of the signal that
+	// stopped the run, 0 for none.
+	Tolerance Tolerance
+	Signal    int
+	// SummaryPath is --summary, "" for none; ReportPath and ReportAll are
+	// --report and --report-all, for saying where the report is.
+	SummaryPath, ReportPath string
+	ReportAll               bool
+	// Out receives the lines for people.
+	Out io.Writer
+}
+
+// Finish completes the summary of a run that ended with runErr (nil if it
+// ran to its end or was stopped by a signal), writes it to SummaryPath and
+// a few lines for people to Out, and returns the exit status and the error
+// that made it a failure, if any.
+func (s *Summary) Finish(end Ending, runErr error) (int, error) {
+	now := time.Now()
+	s.ElapsedSeconds = now.Sub(end.Start).Seconds()
+	s.Describe(end.Start, now, end.Endpoint, end.Member)
+	status, err := s.Status(end.Tolerance, runErr, end.Signal)
+	if end.SummaryPath != "" {
+		if werr := s.WriteFile(end.SummaryPath); werr != nil && err == nil {
+			status, err = StatusFailure, fmt.Errorf("--summary: %w", werr)
+		}
+	}
+	if err == nil || s.RowsRead > 0 {
+		s.WriteHuman(end.Out)
+	}
+	s.WriteEnd(end.Out, end.Tolerance, end.ReportPath, end.ReportAll)
+	return status, err
+}
+
 // WriteEnd writes, after the human summary, where the report is when it
 // lists any row (reportPath "" for none), and why the run exits rejected.
 func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, reportAll bool) {

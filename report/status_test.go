@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,34 @@ func TestDescribeFindsTheMember(t *testing.T) {
 		if !s.StartedAt.Equal(start) || !s.FinishedAt.Equal(start.Add(time.Hour)) || s.Endpoint != "https://x.example/rt-segment" {
 			t.Errorf("%s: Describe recorded %v to %v at %q", tc.name, s.StartedAt, s.FinishedAt, s.Endpoint)
 		}
+	}
+}
+
+func TestFinish(t *testing.T) {
+	dir := t.TempDir()
+	tol, _ := ParseTolerance("0")
+	var out strings.Builder
+	sum := Summary{Command: "upload", RowsRead: 3, Accepted: 2, Failed: 1, Users: 2, Requests: 1}
+	start := time.Now().Add(-2 * time.Second)
+	path := filepath.Join(dir, "s.json")
+	status, err := sum.Finish(Ending{Start: start, Endpoint: "https://x.example/rt-segment", Member: 5, Tolerance: tol,
+		SummaryPath: path, ReportPath: "r.csv", Out: &out}, nil)
+	if status != StatusRejected || err != nil {
+		t.Errorf("Finish = %d, %v; want %d, nil", status, err, StatusRejected)
+	}
+	written, rerr := ReadSummary(path)
+	if rerr != nil || written.ExitStatus != StatusRejected || written.MemberID != 5 || written.ElapsedSeconds < 2 || written.Endpoint == "" {
+		t.Errorf("the summary written: %+v, %v", written, rerr)
+	}
+	for _, want := range []string{"rtseg: 3 rows read: 2 accepted, 1 failed\n", "rtseg: report: r.csv\n", "more than --max-rejected 0 allows\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("Finish wrote\n%s\nwithout %q", out.String(), want)
+		}
+	}
+	// A summary that cannot be written fails the run.
+	sum = Summary{Command: "upload", RowsRead: 1, Accepted: 1}
+	status, err = sum.Finish(Ending{Start: start, Tolerance: tol, SummaryPath: filepath.Join(dir, "none", "s.json"), Out: &out}, nil)
+	if status != StatusFailure || err == nil || !strings.HasPrefix(err.Error(), "--summary: ") {
+		t.Errorf("Finish into a missing directory = %d, %v; want a failure naming --summary", status, err)
 	}
 }

@@ -29,11 +29,14 @@ const errIDNotFound = "NOTFOUND"
 // credentials, limiter discipline and retries as the uploader's POSTs.
 type ReadConfig struct {
 	Auth Auth
-	// Reads is waited on before every attempt, retries included.
-	Reads      *Limiter
-	MaxRetries int           // attempts after the first for one call
-	Timeout    time.Duration // one HTTP attempt
-	Client     *http.Client
+	// Reads is waited on before every attempt, retries included. Nil
+	// means a limiter of its own holding the service's documented read
+	// limit, or ReadsPerMinute calls a minute when that is not 0.
+	Reads          *Limiter
+	ReadsPerMinute int
+	MaxRetries     int           // attempts after the first for one call
+	Timeout        time.Duration // one HTTP attempt
+	Client         *http.Client
 	// Backoff sets the first retry delay; later ones grow exponentially
 	// with jitter up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
@@ -49,12 +52,23 @@ func NewReadLimiter(calls int, span, jitter time.Duration) (*Limiter, error) {
 	return newLimiter(calls, calls, span, jitter)
 }
 
-func (c *ReadConfig) fill() error {
+// fill sets what was left out: the read limiter's default is calls in
+// every window of span.
+func (c *ReadConfig) fill(calls int, span time.Duration) error {
 	if c.Auth == nil {
 		return errors.New("no credentials for the API")
 	}
 	if c.Reads == nil {
-		return errors.New("no read limiter for the API")
+		if c.ReadsPerMinute < 0 {
+			return &SettingError{Flag: "--api-reads-per-minute", Problem: fmt.Sprintf("must be at least 1, not %d", c.ReadsPerMinute)}
+		}
+		if c.ReadsPerMinute > 0 {
+			calls, span = c.ReadsPerMinute, time.Minute
+		}
+		var err error
+		if c.Reads, err = NewReadLimiter(calls, span, LimitJitter); err != nil {
+			return err
+		}
 	}
 	if c.Client == nil {
 		c.Client = &http.Client{}

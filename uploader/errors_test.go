@@ -199,7 +199,7 @@ func TestGetErrors(t *testing.T) {
 		}
 		sc := &script{answers: []answer{{status: 404, body: `{"response":{"status":"error","error_id":"NOTFOUND","error":"no such segment"}}`}}}
 		c := ReadConfig{Auth: StaticToken{Value: NewSecret(testToken)}, Reads: reads, MaxRetries: 2, Client: &http.Client{Transport: sc}}
-		if err := c.fill(); err != nil {
+		if err := c.fill(1000, time.Second); err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.get(t.Context(), "https://api.example/segment?id=7&access_token=s3cr3t")

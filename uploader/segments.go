@@ -69,7 +69,7 @@ func NewSegmentClient(api string, cfg ReadConfig) (*SegmentClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api %q: %w", api, err)
 	}
-	if err := cfg.fill(); err != nil {
+	if err := cfg.fill(SegmentReadsPerMinute, time.Minute); err != nil {
 		return nil, err
 	}
 	return &SegmentClient{url: u, cfg: cfg, pageSize: SegmentPageSize}, nil

@@ -257,3 +257,26 @@ func mustReadLimiter(t *testing.T, calls int, span time.Duration) *Limiter {
 	}
 	return l
 }
+
+// Without a limiter of its own, a client holds the API's documented read
+// limit, or ReadsPerMinute; a negative one is refused naming the flag.
+func TestReadConfigDefaultLimiter(t *testing.T) {
+	auth := StaticToken{Value: NewSecret(testToken)}
+	c, err := NewSegmentClient("http://127.0.0.1", ReadConfig{Auth: auth})
+	if err != nil || c.cfg.Reads == nil || c.cfg.Reads.posts.limit != SegmentReadsPerMinute || c.cfg.Reads.span != time.Minute {
+		t.Errorf("NewSegmentClient without a limiter = %v; want %d reads a minute", err, SegmentReadsPerMinute)
+	}
+	c, err = NewSegmentClient("http://127.0.0.1", ReadConfig{Auth: auth, ReadsPerMinute: 7})
+	if err != nil || c.cfg.Reads.posts.limit != 7 {
+		t.Errorf("NewSegmentClient with 7 reads a minute = %v", err)
+	}
+	u, err := NewUsageClient("http://127.0.0.1/rt-segment", ReadConfig{Auth: auth})
+	if err != nil || u.cfg.Reads.posts.limit != UsageReadsPerSecond || u.cfg.Reads.span != LimitSpan {
+		t.Errorf("NewUsageClient without a limiter = %v; want %d reads a second", err, UsageReadsPerSecond)
+	}
+	_, err = NewSegmentClient("http://127.0.0.1", ReadConfig{Auth: auth, ReadsPerMinute: -1})
+	var se *SettingError
+	if !errors.As(err, &se) || se.Flag != "--api-reads-per-minute" {
+		t.Errorf("NewSegmentClient with -1 reads a minute = %v, want a SettingError for --api-reads-per-minute", err)
+	}
+}

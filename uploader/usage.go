@@ -58,7 +58,7 @@ func NewUsageClient(endpoint string, cfg ReadConfig) (*UsageClient, error) {
 		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
 	}
 	u = u.ResolveReference(&url.URL{Path: "rt-segment-processed"})
-	if err := cfg.fill(); err != nil {
+	if err := cfg.fill(UsageReadsPerSecond, LimitSpan); err != nil {
 		return nil, err
 	}
 	return &UsageClient{url: u.String(), cfg: cfg}, nil

@@ -87,16 +87,7 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 	if err != nil {
 		return asExitError(err)
 	}
-	reads, err := uploader.NewReadLimiter(uploader.UsageReadsPerSecond, uploader.LimitSpan, uploader.LimitJitter)
-	if err != nil {
-		return asExitError(err)
-	}
-	client, err := uploader.NewUsageClient(endpoint, uploader.ReadConfig{
-		Auth:       auth,
-		Reads:      reads,
-		MaxRetries: rf.o.maxRetries,
-		Timeout:    rf.o.timeout,
-	})
+	client, err := uploader.NewUsageClient(endpoint, uploader.ReadConfig{Auth: auth, MaxRetries: rf.o.maxRetries, Timeout: rf.o.timeout})
 	if err != nil {
 		return asExitError(err)
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// readSpan is the window the Segment Service's read limit is held over.
-const readSpan = time.Minute
-
 func (e *env) segmentsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "segments",
@@ -69,7 +66,7 @@ not be done (bad arguments, unreadable input, authentication refused).`,
 	f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one, and the member that should own the segments")
 	addInputFlags(f, o)
-	f.IntVar(&sf.readsPerMinute, "api-reads-per-minute", uploader.SegmentReadsPerMinute, "Segment Service calls per minute, never exceeded (the API's documented read limit)")
+	f.IntVar(&sf.readsPerMinute, "api-reads-per-minute", uploader.SegmentReadsPerMinute, "Segment Service calls per minute, never exceeded (0: the API's documented read limit)")
 	f.IntVar(&o.maxRetries, "max-retries", 8, "attempts after the first for one call")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one HTTP attempt")
 	return cmd
@@ -78,9 +75,6 @@ not be done (bad arguments, unreadable input, authentication refused).`,
 func (e *env) runSegmentsCheck(cmd *cobra.Command, sf *segmentFlags, args []string) error {
 	if len(args) == 0 {
 		return usageError(cmd, "no INPUT given")
-	}
-	if sf.readsPerMinute < 1 {
-		return usageError(cmd, "--api-reads-per-minute must be at least 1, not %d", sf.readsPerMinute)
 	}
 	ro, err := sf.readerOptions()
 	if err != nil {
@@ -114,18 +108,11 @@ func (e *env) checkSegments(ctx context.Context, o *options, args []string, ro r
 	if err != nil {
 		return nil, err
 	}
-	reads, err := uploader.NewReadLimiter(readsPerMinute, readSpan, uploader.LimitJitter)
-	if err != nil {
-		return nil, fmt.Errorf("--api-reads-per-minute: %w", err)
-	}
 	client, err := uploader.NewSegmentClient(o.api, uploader.ReadConfig{
-		Auth:       auth,
-		Reads:      reads,
-		MaxRetries: o.maxRetries,
-		Timeout:    o.timeout,
+		Auth: auth, ReadsPerMinute: readsPerMinute, MaxRetries: o.maxRetries, Timeout: o.timeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("--api: %w", err)
+		return nil, err
 	}
 	return res, res.Check(ctx, client, time.Now())
 }
@@ -138,7 +125,7 @@ func (e *env) preflight(cmd *cobra.Command, o *options, args []string, ro *reade
 	if err != nil {
 		return nil, asExitError(fmt.Errorf("--preflight: %w", err))
 	}
-	res, err := e.checkSegments(cmd.Context(), o, args, *ro, uploader.SegmentReadsPerMinute)
+	res, err := e.checkSegments(cmd.Context(), o, args, *ro, 0)
 	if err != nil {
 		release()
 		return nil, asExitError(fmt.Errorf("--preflight: %w", err))

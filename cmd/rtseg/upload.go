@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -151,27 +150,16 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if runErr == nil {
 		runErr = recErr
 	}
-	sum.ElapsedSeconds = time.Since(start).Seconds()
-	endpoint := ""
+	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
+		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
 	if send {
-		endpoint = uploader.BareURL(o.endpoint)
+		end.Endpoint = uploader.BareURL(o.endpoint)
 	}
-	member, _ := strconv.ParseInt(o.memberID, 10, 64)
-	sum.Describe(start, time.Now(), endpoint, member)
-	status, runFailure := sum.Status(tol, runErr, e.signal())
-	if o.summary != "" {
-		if err := sum.WriteFile(o.summary); err != nil && runFailure == nil {
-			status, runFailure = exitFailure, fmt.Errorf("--summary: %w", err)
-		}
+	end.Member, _ = strconv.ParseInt(o.memberID, 10, 64)
+	if status, err := sum.Finish(end, runErr); status != exitOK {
+		return &exitError{code: status, err: err}
 	}
-	if runFailure == nil || sum.RowsRead > 0 {
-		sum.WriteHuman(e.stderr)
-	}
-	sum.WriteEnd(e.stderr, tol, o.report, o.reportAll)
-	if status == exitOK {
-		return nil
-	}
-	return &exitError{code: status, err: runFailure}
+	return nil
 }
 
 // newUploader builds the uploader with its limiters and credentials.
