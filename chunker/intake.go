@@ -71,6 +71,25 @@ type IntakeConfig struct {
 	Journal Journal
 }
 
+// Check refuses a configuration intake could not run with, naming the
+// flags that set it: limits no request fits in, a --tmp-dir that is not a
+// directory.
+func (c IntakeConfig) Check() error {
+	if err := c.Limits.Check(); err != nil {
+		return err
+	}
+	if c.TmpDir != "" {
+		info, err := os.Stat(c.TmpDir)
+		if err != nil {
+			return fmt.Errorf("--tmp-dir: %w", err)
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("--tmp-dir %s: not a directory", c.TmpDir)
+		}
+	}
+	return nil
+}
+
 // batchRows is how many rows intake takes from the input at once.
 const batchRows = 512
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -187,5 +188,29 @@ func TestIntakeInputError(t *testing.T) {
 	err := Intake(t.Context(), &rowsOf{rows: intakeRows()[:2], err: broken}, IntakeConfig{Limits: DefaultLimits}, out, queue)
 	if !errors.Is(err, broken) || out.read != 2 {
 		t.Errorf("Intake over a broken input = %v after %d rows, want %v after 2", err, out.read, broken)
+	}
+}
+
+func TestIntakeConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		name string
+		cfg  IntakeConfig
+		err  string
+	}{
+		{"defaults", IntakeConfig{Limits: DefaultLimits}, ""},
+		{"a temporary directory", IntakeConfig{Limits: DefaultLimits, TmpDir: dir}, ""},
+		{"no users", IntakeConfig{Limits: Limits{MaxUsers: 0, MaxSegments: 100, MaxBytes: 1_000_000}}, "--max-users must be at least 1, not 0"},
+		{"no segments", IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: -1, MaxBytes: 1_000_000}}, "--max-segments must be at least 1, not -1"},
+		{"too few bytes", IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 1, MaxBytes: 100}}, "--max-bytes must be at least 2048 to hold any one row, not 100"},
+		{"a missing --tmp-dir", IntakeConfig{Limits: DefaultLimits, TmpDir: filepath.Join(dir, "none")}, "--tmp-dir: stat "},
+		{"a file as --tmp-dir", IntakeConfig{Limits: DefaultLimits, TmpDir: file}, "not a directory"},
+	} {
+		err := tc.cfg.Check()
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: Check() = %v, want %q", tc.name, err, tc.err)
+		}
 	}
 }

@@ -117,15 +117,24 @@ type pending struct {
 
 // NewPacker returns a packer that sends what it makes to out.
 func NewPacker(l Limits, out Output) (*Packer, error) {
-	switch {
-	case l.MaxUsers < 1:
-		return nil, fmt.Errorf("max users per request must be at least 1, not %d", l.MaxUsers)
-	case l.MaxSegments < 1:
-		return nil, fmt.Errorf("max segments per user must be at least 1, not %d", l.MaxSegments)
-	case l.MaxBytes < minBytes:
-		return nil, fmt.Errorf("max bytes per request must be at least %d to hold any one row, not %d", minBytes, l.MaxBytes)
+	if err := l.Check(); err != nil {
+		return nil, err
 	}
 	return &Packer{limits: l, out: out}, nil
+}
+
+// Check refuses limits no request could be packed within, naming the flags
+// that set them.
+func (l Limits) Check() error {
+	switch {
+	case l.MaxUsers < 1:
+		return fmt.Errorf("--max-users must be at least 1, not %d", l.MaxUsers)
+	case l.MaxSegments < 1:
+		return fmt.Errorf("--max-segments must be at least 1, not %d", l.MaxSegments)
+	case l.MaxBytes < minBytes:
+		return fmt.Errorf("--max-bytes must be at least %d to hold any one row, not %d", minBytes, l.MaxBytes)
+	}
+	return nil
 }
 
 // AddUser packs all rows of one user, given in input order. Of two rows for

@@ -14,6 +14,12 @@ import (
 	"github.com/rtseg/rtseg/chunker"
 )
 
+// The service's production addresses.
+const (
+	DefaultEndpoint = "https://streaming-data.appnexus.com/rt-segment"
+	DefaultAPI      = "https://api.appnexus.com"
+)
+
 // MaxWorkers is the most requests in flight: the API allows 15 concurrent
 // calls, and a login may need one of them.
 const MaxWorkers = 14

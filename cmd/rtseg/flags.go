@@ -3,64 +3,41 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-const (
-	defaultEndpoint = "https://streaming-data.appnexus.com/rt-segment"
-	defaultAPI      = "https://api.appnexus.com"
-)
-
-// options are the flags of upload and validate.
+// options are the flags of upload and validate (and of the commands that
+// share some of them).
 type options struct {
-	endpoint, api  string
-	tokenFile      string
-	format         string
-	columns        string
-	delimiter      string
-	domain         string
-	memberID       string
-	value          string
-	expiration     string
-	remove         bool
-	sorted         bool
-	groupMemory    string
-	tmpDir         string
-	report         string
-	reportFormat   string
-	reportAll      bool
-	summary        string
-	failed         string
-	requestsDir    string
-	workers        int
-	rps            int
-	usersPerSecond int
-	maxUsers       int
-	maxSegments    int
-	maxBytes       int
-	maxRetries     int
-	timeout        time.Duration
-	maxRejected    string
-	progress       string
-	logFormat      string
-	preflight      bool // upload: check the input's segments first (segments.go)
-	stateDir       string
-	restart        bool
+	endpoint, api, tokenFile                           string // where to send, and as whom
+	format, columns, delimiter                         string // how to read
+	domain, memberID, value, expiration                string // defaults for rows
+	remove, sorted                                     bool
+	groupMemory, tmpDir                                string // grouping
+	report, reportFormat, summary, failed, requestsDir string // outputs
+	reportAll                                          bool
+	workers, rps, usersPerSecond, maxRetries           int // sending
+	maxUsers, maxSegments, maxBytes                    int // packing
+	timeout                                            time.Duration
+	maxRejected, progress, logFormat                   string
+	preflight                                          bool // upload: check the input's segments first (segments.go)
+	stateDir                                           string
+	restart                                            bool
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f := cmd.Flags()
 	f.SortFlags = false
 	if sends {
-		f.StringVar(&o.endpoint, "endpoint", e.envOr("RTSEG_ENDPOINT", defaultEndpoint), "where requests go [RTSEG_ENDPOINT]")
-		f.StringVar(&o.api, "api", e.envOr("RTSEG_API", defaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
+		f.StringVar(&o.endpoint, "endpoint", e.envOr("RTSEG_ENDPOINT", uploader.DefaultEndpoint), "where requests go [RTSEG_ENDPOINT]")
+		f.StringVar(&o.api, "api", e.envOr("RTSEG_API", uploader.DefaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
 		f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
 	}
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one")
@@ -134,25 +111,16 @@ const minGroupMemory = 1 << 20
 // --sorted, --group-memory, --tmp-dir, the request limits and
 // --requests-dir.
 func (o *options) intake() (chunker.IntakeConfig, error) {
-	var none chunker.IntakeConfig
 	n, err := humanize.ParseBytes(o.groupMemory)
 	if err != nil {
-		return none, fmt.Errorf("--group-memory %q: want a size such as 256MiB, 512MB or 2GiB", o.groupMemory)
+		return chunker.IntakeConfig{}, fmt.Errorf("--group-memory %q: want a size such as 256MiB, 512MB or 2GiB", o.groupMemory)
 	}
 	if n < minGroupMemory || n > math.MaxInt64 {
-		return none, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
+		return chunker.IntakeConfig{}, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
 	}
-	if o.tmpDir != "" {
-		info, err := os.Stat(o.tmpDir)
-		if err != nil {
-			return none, fmt.Errorf("--tmp-dir: %w", err)
-		}
-		if !info.IsDir() {
-			return none, fmt.Errorf("--tmp-dir %s: not a directory", o.tmpDir)
-		}
-	}
-	return chunker.IntakeConfig{
+	c := chunker.IntakeConfig{
 		Limits: chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes},
 		Sorted: o.sorted, Memory: int64(n), TmpDir: o.tmpDir, RequestsDir: o.requestsDir,
-	}, nil
+	}
+	return c, c.Check()
 }

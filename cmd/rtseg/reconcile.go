@@ -46,9 +46,9 @@ Exit status: 0 the service counted what the run sent, 2 the counts differ,
 	f.SortFlags = false
 	f.StringVar(&rf.summary, "summary", "", "the run's summary (JSON, from rtseg upload --summary)")
 	f.StringVar(&rf.format, "format", "text", "output: text or json")
-	f.StringVar(&rf.endpoint, "endpoint", "", "the rt-segment URL the statistics are beside (default: the summary's, else RTSEG_ENDPOINT, else "+defaultEndpoint+")")
+	f.StringVar(&rf.endpoint, "endpoint", "", "the rt-segment URL the statistics are beside (default: the summary's, else RTSEG_ENDPOINT, else "+uploader.DefaultEndpoint+")")
 	f.StringVar(&rf.member, "member-id", "", "the member whose statistics to read (default: the summary's)")
-	f.StringVar(&rf.o.api, "api", e.envOr("RTSEG_API", defaultAPI), "authentication base URL, for XANDR_USERNAME and XANDR_PASSWORD [RTSEG_API]")
+	f.StringVar(&rf.o.api, "api", e.envOr("RTSEG_API", uploader.DefaultAPI), "authentication base URL, for XANDR_USERNAME and XANDR_PASSWORD [RTSEG_API]")
 	f.StringVar(&rf.o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
 	f.IntVar(&rf.o.maxRetries, "max-retries", 8, "attempts after the first for one call")
 	f.DurationVar(&rf.o.timeout, "timeout", 30*time.Second, "time limit of one HTTP attempt")
@@ -78,7 +78,7 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 		return asExitError(err)
 	}
 	endpoint := rf.endpoint
-	for _, v := range []string{sum.Endpoint, e.getenv("RTSEG_ENDPOINT"), defaultEndpoint} {
+	for _, v := range []string{sum.Endpoint, e.getenv("RTSEG_ENDPOINT"), uploader.DefaultEndpoint} {
 		if endpoint == "" {
 			endpoint = v
 		}

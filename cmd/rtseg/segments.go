@@ -62,7 +62,7 @@ not be done (bad arguments, unreadable input, authentication refused).`,
 	f := cmd.Flags()
 	f.SortFlags = false
 	o := &sf.options
-	f.StringVar(&o.api, "api", e.envOr("RTSEG_API", defaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
+	f.StringVar(&o.api, "api", e.envOr("RTSEG_API", uploader.DefaultAPI), "authentication and Segment Service base URL [RTSEG_API]")
 	f.StringVar(&o.tokenFile, "token-file", "", "read the API token from this file (else XANDR_TOKEN, or log in with XANDR_USERNAME and XANDR_PASSWORD)")
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one, and the member that should own the segments")
 	addInputFlags(f, o)
