@@ -151,23 +151,12 @@ func skipBOM(name string, br *bufio.Reader) error {
 
 // Next returns the next record as a row, valid or not, or io.EOF.
 func (f *csvFile) Next() (Row, error) {
-	for f.next == len(f.batch.rows) {
-		if f.batch.err != nil {
-			return Row{}, f.batch.err
-		}
-		if f.batch.rows != nil {
-			select {
-			case f.dec.freeRows <- f.batch.rows[:0]:
-			default:
-			}
-		}
-		f.batch, f.next = decoded{err: io.EOF}, 0
+	return f.row(f.dec.freeRows, func() decoded {
 		if res, ok := <-f.dec.results; ok {
-			f.batch = <-res
+			return <-res
 		}
-	}
-	f.next++
-	return f.batch.rows[f.next-1], nil
+		return decoded{err: io.EOF}
+	})
 }
 
 // readError makes a decompression error say what it means.

@@ -50,6 +50,25 @@ type taking struct {
 	next  int // the next row of batch
 }
 
+// row returns the next row. When the run is used up it hands its room back
+// on free, if there is room there, and takes the next run from more.
+func (t *taking) row(free chan<- []Row, more func() decoded) (Row, error) {
+	for t.next == len(t.batch.rows) {
+		if t.batch.err != nil {
+			return Row{}, t.batch.err
+		}
+		if t.batch.rows != nil {
+			select {
+			case free <- t.batch.rows[:0]:
+			default:
+			}
+		}
+		t.batch, t.next = more(), 0
+	}
+	t.next++
+	return t.batch.rows[t.next-1], nil
+}
+
 // nextBatch appends the rows left in the run decoded last, as many as
 // batch has room for.
 func (t *taking) nextBatch(batch []Row) []Row {

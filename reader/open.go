@@ -63,10 +63,10 @@ type Reader struct {
 	bytesIn atomic.Int64
 }
 
-// expandInputs expands INPUT arguments into the files to read: a file as it is, a
-// directory's *.csv, *.csv.gz and *.parquet files sorted by name, a glob's
-// matches sorted by name (a matching directory is expanded as a directory
-// is), or "-" for standard input.
+// expandInputs expands INPUT arguments into the files to read: a file as it
+// is, a directory's *.csv, *.csv.gz and *.parquet files sorted by name, a
+// glob's matches sorted by name (a matching directory is expanded as a
+// directory is), or "-" for standard input.
 func expandInputs(inputs []string) ([]string, error) {
 	var files []string
 	for _, in := range inputs {

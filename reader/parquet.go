@@ -131,20 +131,7 @@ func corrupt(name string, err error) error {
 
 // Next returns the next row, numbered from 1 in the file, or io.EOF.
 func (p *parquetFile) Next() (Row, error) {
-	for p.next == len(p.batch.rows) {
-		if p.batch.err != nil {
-			return Row{}, p.batch.err
-		}
-		if p.batch.rows != nil {
-			select {
-			case p.free <- p.batch.rows[:0]:
-			default:
-			}
-		}
-		p.batch, p.next = <-p.results, 0
-	}
-	p.next++
-	return p.batch.rows[p.next-1], nil
+	return p.row(p.free, func() decoded { return <-p.results })
 }
 
 // decode validates the file's rows and sends them on in runs, then the
