@@ -44,15 +44,23 @@ type Input struct {
 }
 
 // Identity is what must not change between a run and its resumption: the
-// inputs. Flags may change: the journal knows requests by their content.
+// inputs, and whether they are read as sorted by user. Other flags may
+// change: the journal knows requests by their content.
+//
+// --sorted may not change because a run without it sends only the latest
+// value of each user and segment, whose rows the journal does not keep:
+// resumed with --sorted, a user that comes back could have an earlier value
+// sent after that later one was acknowledged.
 type Identity struct {
 	Inputs []Input `json:"inputs"`
+	Sorted bool    `json:"sorted"`
 }
 
-// Identify fingerprints the files a run reads, in order. Standard input
-// cannot be resumed: it reads differently every time.
-func Identify(files []string) (Identity, error) {
-	var id Identity
+// Identify fingerprints the files a run reads, in order, and notes whether
+// the run reads them as sorted by user. Standard input cannot be resumed:
+// it reads differently every time.
+func Identify(files []string, sorted bool) (Identity, error) {
+	id := Identity{Sorted: sorted}
 	for _, f := range files {
 		if f == reader.Stdin {
 			return Identity{}, errors.New("--state-dir: standard input cannot be resumed; write it to a file first")
@@ -120,11 +128,11 @@ func (e *ChangedError) Hint() string {
 	return "rerun with --restart to start over and send everything, or point --state-dir elsewhere"
 }
 
-// Journal records, durably, which request bodies the service acknowledged,
-// so that a run started again after a crash sends only the rest. A request
-// is known by a digest of its exact body, not by its place in the run: a
-// run resumed with other flags (workers, limits, --max-users) sends again
-// whatever now packs differently. Each record is appended and fsynced
+// Journal records, durably, which requests the service acknowledged, so
+// that a run started again after a crash sends only the rest. A request is
+// known by a digest of its exact body and of where its rows came from, not
+// by its place in the run: a run resumed with other flags (workers, limits,
+// --max-users) sends again whatever now packs differently. Each record is appended and fsynced
 // before the request counts as done; a record torn by a crash is ignored on
 // reading.
 //
@@ -136,11 +144,15 @@ func (e *ChangedError) Hint() string {
 //
 // Its methods are safe for concurrent use.
 type Journal struct {
-	mu    sync.Mutex
-	dir   string
-	f     *os.File
-	lock  *os.File
+	mu   sync.Mutex
+	dir  string
+	f    *os.File
+	lock *os.File
+	// acked holds the requests earlier runs recorded: this run asks only
+	// about those, since it packs each of its own requests once.
 	acked map[digest]struct{}
+	// recorded counts the requests this run recorded.
+	recorded int
 	// later holds, for each association in an acknowledged Ordered
 	// request, the position of the latest such row in input order.
 	later map[uint64]place
@@ -151,12 +163,28 @@ type Journal struct {
 	resumed bool
 }
 
-// digest identifies a request body: the first 128 bits of its SHA-256.
+// digest identifies a request: the first 128 bits of the SHA-256 of its
+// body and of the places of its rows. The places tell apart two requests
+// with the same body, as when a user that comes back in sorted input has
+// the value it had before another in between; they do not depend on flags
+// that shape requests.
 type digest [16]byte
 
-func digestOf(body []byte) digest {
-	sum := sha256.Sum256(body)
-	return digest(sum[:16])
+func (j *Journal) digestOf(req *chunker.Request) digest {
+	h := sha256.New()
+	h.Write(req.Body)
+	var b [12]byte
+	for _, e := range req.Entries {
+		for i := range e.Rows {
+			p := j.placeOf(e.Rows[i].Pos)
+			binary.BigEndian.PutUint32(b[:4], uint32(p.file))
+			binary.BigEndian.PutUint64(b[4:], uint64(p.line))
+			h.Write(b[:])
+		}
+	}
+	var d digest
+	copy(d[:], h.Sum(nil))
+	return d
 }
 
 // place is a row's position in input order: the file's index among the
@@ -223,11 +251,13 @@ func (j *Journal) load(path string, id Identity) error {
 	}
 	nl := bytes.IndexByte(data, '\n')
 	var h journalHeader
-	if nl < 0 || json.Unmarshal(data[:nl], &h) != nil || h.Version != journalVersion {
+	if nl < 0 || json.Unmarshal(data[:nl], &h) != nil {
 		// A crash while the header was written leaves nothing
-		// acknowledged; a journal of another version is started anew,
-		// which at worst sends again what it recorded.
+		// acknowledged.
 		return os.ErrNotExist
+	}
+	if h.Version != journalVersion {
+		return &ChangedError{Dir: j.dir, What: fmt.Sprintf("the journal's format changed (version %d then, %d now)", h.Version, journalVersion)}
 	}
 	if what := changed(h.Identity, id); what != "" {
 		return &ChangedError{Dir: j.dir, What: what}
@@ -236,7 +266,9 @@ func (j *Journal) load(path string, id Identity) error {
 	sc := bufio.NewScanner(bytes.NewReader(data[good:]))
 	sc.Buffer(nil, len(data))
 	for sc.Scan() {
-		if !j.parseRecord(sc.Text()) || good+len(sc.Bytes()) >= len(data) { // torn: no newline after it
+		// A record without its newline was torn by a crash, whatever it
+		// holds: it is cut off below, so it must not count.
+		if good+len(sc.Bytes()) >= len(data) || !j.parseRecord(sc.Text()) {
 			break
 		}
 		good += len(sc.Bytes()) + 1
@@ -293,6 +325,9 @@ func syncDir(dir string) {
 
 // changed names the first difference between what was recorded and now.
 func changed(was, now Identity) string {
+	if was.Sorted != now.Sorted {
+		return fmt.Sprintf("--sorted changed (%s then, %s now)", sortedText(was.Sorted), sortedText(now.Sorted))
+	}
 	if len(was.Inputs) != len(now.Inputs) {
 		return fmt.Sprintf("the inputs changed (%d files then, %d now)", len(was.Inputs), len(now.Inputs))
 	}
@@ -310,6 +345,13 @@ func changed(was, now Identity) string {
 		}
 	}
 	return ""
+}
+
+func sortedText(sorted bool) string {
+	if sorted {
+		return "given"
+	}
+	return "not given"
 }
 
 // A record is one line: "ack DIGEST" for a request body, then, for an
@@ -388,10 +430,10 @@ func (j *Journal) placeOf(pos reader.Position) place {
 	return place{file: int32(j.files[pos.File]), line: pos.Line}
 }
 
-// Acknowledged reports whether the service acknowledged this exact request
-// body in an earlier run.
+// Acknowledged reports whether the service acknowledged, in an earlier run,
+// this exact request: the same body holding the same rows.
 func (j *Journal) Acknowledged(req *chunker.Request) bool {
-	d := digestOf(req.Body)
+	d := j.digestOf(req)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	_, ok := j.acked[d]
@@ -445,17 +487,18 @@ func associationKey(row *reader.Row) uint64 {
 // same inputs, which may have been sending until a moment ago.
 func (j *Journal) Resumed() bool { return j.resumed }
 
-// Len reports how many request bodies the journal holds.
+// Len reports how many requests the journal holds, from earlier runs and
+// this one.
 func (j *Journal) Len() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.acked)
+	return len(j.acked) + j.recorded
 }
 
 // Record appends a request the service acknowledged, whole, and syncs it to
 // disk.
 func (j *Journal) Record(req *chunker.Request) error {
-	d := digestOf(req.Body)
+	d := j.digestOf(req)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.buf = j.appendRecord(j.buf[:0], d, req)
@@ -465,7 +508,7 @@ func (j *Journal) Record(req *chunker.Request) error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("--state-dir: sync journal: %w", err)
 	}
-	j.acked[d] = struct{}{}
+	j.recorded++
 	return nil
 }
 

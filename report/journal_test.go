@@ -20,7 +20,7 @@ func testIdentity(t *testing.T, dir string) Identity {
 			t.Fatal(err)
 		}
 	}
-	id, err := Identify([]string{in})
+	id, err := Identify([]string{in}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,9 @@ func TestJournalLaterValues(t *testing.T) {
 	j := openJournal(t, state, id)
 	// User u came back at line 50 (an Ordered request) with segments 1
 	// and 2; the request holding its rows from line 10 was never
-	// acknowledged. A request not marked Ordered records no later values.
+	// acknowledged. A request not marked Ordered records no later values:
+	// a run without --sorted sends only the last value of each user and
+	// segment, and its journal cannot be resumed with --sorted.
 	if err := j.Record(packed(t, in, "u", true, 50, 1, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +211,7 @@ func TestJournalRefusesChangedInput(t *testing.T) {
 }
 
 func TestIdentifyRefusesStdin(t *testing.T) {
-	if _, err := Identify([]string{reader.Stdin}); err == nil || !strings.Contains(err.Error(), "standard input cannot be resumed") {
+	if _, err := Identify([]string{reader.Stdin}, false); err == nil || !strings.Contains(err.Error(), "standard input cannot be resumed") {
 		t.Errorf("Identify(stdin) = %v, want a refusal", err)
 	}
 }
@@ -222,4 +224,85 @@ func TestJournalLocked(t *testing.T) {
 	if _, err := OpenJournal(filepath.Join(dir, "state"), id, false); err == nil {
 		t.Errorf("a second run could open a state directory in use")
 	}
+}
+
+// Two requests with the same body are told apart by where their rows came
+// from: a user that comes back in sorted input with the value it had
+// before is sent again, not skipped as delivered. Requests recorded in
+// this run are not taken for an earlier run's.
+func TestJournalKnowsRowsNotOnlyBodies(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
+	first := packed(t, in, "u", false, 2, 1)
+	if err := j.Record(first); err != nil {
+		t.Fatal(err)
+	}
+	if j.Acknowledged(first) {
+		t.Errorf("a request recorded in this run counts as an earlier run's")
+	}
+	j.Close()
+	j = openJournal(t, state, id)
+	defer j.Close()
+	again := packed(t, in, "u", true, 9, 1)
+	if string(again.Body) != string(first.Body) {
+		t.Fatalf("the test wants equal bodies: %s and %s", first.Body, again.Body)
+	}
+	if !j.Acknowledged(first) || j.Acknowledged(again) {
+		t.Errorf("Acknowledged: the recorded request %v, the same body from line 9 %v; want true, false", j.Acknowledged(first), j.Acknowledged(again))
+	}
+}
+
+// A record whose newline a crash tore off does not count, even when the
+// rest of it is whole: it is cut from the file.
+func TestJournalTornNewline(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	in := filepath.Join(dir, "in.csv")
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
+	kept, torn := packed(t, in, "a", false, 2, 1), packed(t, in, "b", false, 3, 1)
+	j.Record(kept)
+	j.Record(torn)
+	j.Close()
+	path := filepath.Join(state, JournalFile)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:len(data)-1], 0o644)
+	for round := 1; round <= 2; round++ {
+		j = openJournal(t, state, id)
+		if !j.Acknowledged(kept) || j.Acknowledged(torn) {
+			t.Errorf("reopening %d: Acknowledged(kept)=%v Acknowledged(torn)=%v, want true false", round, j.Acknowledged(kept), j.Acknowledged(torn))
+		}
+		j.Close()
+	}
+}
+
+func TestJournalRefusesOtherFormatsAndSorting(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	state := filepath.Join(dir, "state")
+	openJournal(t, state, id).Close()
+
+	sorted := id
+	sorted.Sorted = true
+	_, err := OpenJournal(state, sorted, false)
+	var ce *ChangedError
+	if !errors.As(err, &ce) || ce.What != "--sorted changed (not given then, given now)" {
+		t.Errorf("resuming with --sorted: %v, want a ChangedError saying --sorted changed", err)
+	}
+
+	path := filepath.Join(state, JournalFile)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(data), `"version":2`, `"version":1`, 1)), 0o644)
+	_, err = OpenJournal(state, id, false)
+	if !errors.As(err, &ce) || !strings.Contains(ce.What, "format changed (version 1 then, 2 now)") {
+		t.Errorf("a journal of version 1: %v, want a ChangedError saying the format changed", err)
+	}
+	j, err := OpenJournal(state, id, true)
+	if err != nil {
+		t.Fatalf("with restart: %v", err)
+	}
+	j.Close()
 }

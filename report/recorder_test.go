@@ -189,10 +189,12 @@ func TestRecorderJournalsAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	id := testIdentity(t, dir)
 	in := filepath.Join(dir, "in.csv")
-	j := openJournal(t, filepath.Join(dir, "state"), id)
-	defer j.Close()
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
 	rec := NewRecorder(RecorderConfig{Command: "upload", Journal: j})
-	whole, split, failing, stopped := packed(t, in, "a", false, 2, 1), packed(t, in, "b", false, 3, 1, 2), packed(t, in, "c", false, 5, 1), packed(t, in, "d", false, 6, 1)
+	whole, failing, stopped := packed(t, in, "a", false, 2, 1), packed(t, in, "c", false, 5, 1), packed(t, in, "d", false, 6, 1)
+	two := append(packed(t, in, "b", false, 3, 1).Entries, packed(t, in, "e", false, 4, 1).Entries...)
+	split := chunker.Encode(1, two)
 	for _, req := range []*chunker.Request{whole, split, failing, stopped} {
 		rec.Queued(req)
 	}
@@ -200,14 +202,16 @@ func TestRecorderJournalsAcknowledged(t *testing.T) {
 		t.Errorf("after queueing 4 requests, InFlight = %d", got)
 	}
 	rec.Sent(uploader.Result{Request: whole, Packed: whole, Attempts: 1})
-	// The service took part of split and refused the rest as too many;
-	// the rest, sent again, is acknowledged in a Result of its own.
-	rec.Sent(uploader.Result{Request: split, Packed: split, Attempts: 1, Resent: []int{0}})
-	if j.Acknowledged(split) {
-		t.Errorf("a request journaled before all its parts were acknowledged")
+	// The service took b and refused e as one user too many; e, sent
+	// again, is acknowledged in a Result of its own.
+	rec.Sent(uploader.Result{Request: split, Packed: split, Attempts: 1, Resent: []int{1}})
+	if got := rec.Live().InFlight; got != 3 {
+		t.Errorf("with a request's second part still to go, InFlight = %d, want 3", got)
 	}
-	rest := chunker.Encode(split.Seq, split.Entries)
-	rec.Sent(uploader.Result{Request: rest, Packed: split, Attempts: 1})
+	if got := j.Len(); got != 1 {
+		t.Errorf("with a request's second part still to go, the journal holds %d requests, want 1", got)
+	}
+	rec.Sent(uploader.Result{Request: chunker.Encode(split.Seq, split.Entries[1:]), Packed: split, Attempts: 1})
 	rec.Sent(uploader.Result{Request: failing, Packed: failing, Attempts: 9, Err: errors.New("HTTP 503 (gave up after 9 attempts)")})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -215,6 +219,17 @@ func TestRecorderJournalsAcknowledged(t *testing.T) {
 	if got := rec.Live().InFlight; got != 0 {
 		t.Errorf("after every request's last outcome, InFlight = %d", got)
 	}
+	sum, err := rec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 3 || sum.Failed != 2 {
+		t.Errorf("accepted %d, failed %d; want 3, 2", sum.Accepted, sum.Failed)
+	}
+	j.Close()
+	// What the next run finds.
+	j = openJournal(t, state, id)
+	defer j.Close()
 	for _, tc := range []struct {
 		name string
 		req  *chunker.Request
@@ -223,8 +238,5 @@ func TestRecorderJournalsAcknowledged(t *testing.T) {
 		if got := j.Acknowledged(tc.req); got != tc.want {
 			t.Errorf("%s request: journaled = %v, want %v", tc.name, got, tc.want)
 		}
-	}
-	if _, err := rec.Close(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -9,9 +9,10 @@ import (
 )
 
 // openJournal opens --state-dir's journal for a run of these files.
-// Resuming a run whose inputs changed is refused unless --restart.
+// Resuming a run whose inputs or --sorted changed is refused unless
+// --restart.
 func openJournal(o *options, files []string) (*report.Journal, error) {
-	id, err := report.Identify(files)
+	id, err := report.Identify(files, o.sorted)
 	if err != nil {
 		return nil, err
 	}
