@@ -136,26 +136,30 @@ func NewGrouper(p *Packer, c GroupConfig) *Grouper {
 // errClosed is returned by Add after Close.
 var errClosed = errors.New("chunker: add to a closed grouper")
 
-// Add takes the next valid row. An error means rows could not be spilled
-// to disk; the row is kept all the same, and Close still packs every row
-// added.
+// Add takes the next valid row. An error, such as rows that could not be
+// spilled to disk, means the row was not taken; Close still packs every row
+// taken before.
 func (g *Grouper) Add(row reader.Row) error {
 	if g.closed {
 		return errClosed
 	}
+	domain := g.domains.id(row.Domain)
+	if domain > 1<<16-1 {
+		return fmt.Errorf("chunker: more than %d distinct domains", 1<<16)
+	}
 	text := len(row.UserID) + len(row.SegCode)
-	var err error
 	if !g.room(text) {
-		if err = g.err; err == nil && len(g.recs) > 0 {
-			err = g.spill()
+		if g.err != nil {
+			return g.err
+		}
+		if len(g.recs) > 0 {
+			if err := g.spill(); err != nil {
+				return err
+			}
 		}
 		if !g.room(text) {
 			g.grow(text, true)
 		}
-	}
-	domain := g.domains.id(row.Domain)
-	if domain > 1<<16-1 {
-		return fmt.Errorf("chunker: more than %d distinct domains", 1<<16)
 	}
 	r := rec{
 		seq:      g.seq,
@@ -180,7 +184,7 @@ func (g *Grouper) Add(row reader.Row) error {
 	}
 	g.recs = append(g.recs, r)
 	g.seq++
-	return err
+	return nil
 }
 
 // room makes room for one more record and its text (user ID and code, of

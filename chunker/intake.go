@@ -106,7 +106,12 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 			return fmt.Errorf("--requests-dir: %w", err)
 		}
 	}
-	p, err := NewPacker(cfg.Limits, &handOn{ctx: ctx, cfg: &cfg, out: out, queue: queue})
+	// A failure of intake's own stops it as a cancelled ctx does, so that
+	// the rows it holds still get their outcome.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	h := &handOn{ctx: ctx, stop: stop, cfg: &cfg, out: out, queue: queue}
+	p, err := NewPacker(cfg.Limits, h)
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,7 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
-	return errors.Join(readErr, g.Close())
+	return errors.Join(h.failed, readErr, g.Close())
 }
 
 // take hands rows to add, and invalid ones to out, until the input ends or
@@ -152,7 +157,9 @@ func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(r
 				}
 			}
 			if err := add(*row); err != nil {
-				out.Read(i + 1)
+				// The row grouping could not hold ends the run
+				// unread, so that the rows read still add up.
+				out.Read(i)
 				return err
 			}
 		}
@@ -167,32 +174,48 @@ func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(r
 }
 
 // handOn takes the packer's output: requests to the queue (or, once the run
-// is stopping, to out as unsent), superseded rows to out.
+// is stopping, to out as unsent), superseded rows to out. It never returns
+// an error to the packer, which would stop it holding rows: a request body
+// it cannot write stops intake instead, through stop.
 type handOn struct {
-	ctx   context.Context
-	cfg   *IntakeConfig
-	out   Outcomes
-	queue chan<- *Request
+	ctx    context.Context
+	stop   context.CancelCauseFunc
+	cfg    *IntakeConfig
+	out    Outcomes
+	queue  chan<- *Request
+	failed error // the first body that could not be written
 }
 
 func (h *handOn) Request(req *Request) error {
-	if h.cfg.RequestsDir != "" {
-		name := filepath.Join(h.cfg.RequestsDir, fmt.Sprintf("request-%06d.json", req.Seq+1))
-		if err := os.WriteFile(name, req.Body, 0o644); err != nil {
-			return fmt.Errorf("--requests-dir: %w", err)
-		}
-	}
 	if h.cfg.Journal != nil && h.cfg.Journal.Acknowledged(req) {
 		h.out.Skipped(req)
+		h.dump(req)
 		return nil
 	}
 	h.out.Queued(req)
-	select {
-	case h.queue <- req:
-	case <-h.ctx.Done():
-		h.out.Unsent(h.ctx, req)
+	h.dump(req)
+	if h.ctx.Err() == nil {
+		select {
+		case h.queue <- req:
+			return nil
+		case <-h.ctx.Done():
+		}
 	}
+	h.out.Unsent(h.ctx, req)
 	return nil
+}
+
+// dump writes the request's body into RequestsDir, if set; the first
+// failure stops intake.
+func (h *handOn) dump(req *Request) {
+	if h.cfg.RequestsDir == "" || h.failed != nil {
+		return
+	}
+	name := filepath.Join(h.cfg.RequestsDir, fmt.Sprintf("request-%06d.json", req.Seq+1))
+	if err := os.WriteFile(name, req.Body, 0o644); err != nil {
+		h.failed = fmt.Errorf("--requests-dir: %w", err)
+		h.stop(h.failed)
+	}
 }
 
 func (h *handOn) Superseded(row reader.Row, by reader.Position) error {

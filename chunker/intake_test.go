@@ -3,9 +3,11 @@ package chunker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,15 +61,21 @@ func (o *outcomes) Unsent(context.Context, *Request) {
 	o.mu.Unlock()
 }
 
-// journalOf knows the bodies of an earlier run and one later value.
+// journalOf knows the bodies of an earlier run and where later values of
+// users' segments were delivered.
 type journalOf struct {
 	bodies map[string]bool
-	later  map[reader.User]reader.Position
+	later  map[association]reader.Position
+}
+
+type association struct {
+	user reader.User
+	seg  reader.Segment
 }
 
 func (j journalOf) Acknowledged(r *Request) bool { return j.bodies[string(r.Body)] }
 func (j journalOf) Later(row *reader.Row) (reader.Position, bool) {
-	p, ok := j.later[row.User()]
+	p, ok := j.later[association{row.User(), row.Segment()}]
 	return p, ok && row.Pos.Line < p.Line
 }
 
@@ -128,7 +136,9 @@ func TestIntakeSkipsWhatAnEarlierRunDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(queue)
-	j := journalOf{bodies: map[string]bool{}, later: map[reader.User]reader.Position{{ID: "u1"}: {File: "in.csv", Line: 6}}}
+	j := journalOf{bodies: map[string]bool{}, later: map[association]reader.Position{
+		{reader.User{ID: "u1"}, reader.Segment{ID: 1}}: {File: "in.csv", Line: 6},
+	}}
 	for req := range queue {
 		if req.Entries[0].User.ID == "u2" {
 			j.bodies[string(req.Body)] = true
@@ -139,8 +149,8 @@ func TestIntakeSkipsWhatAnEarlierRunDelivered(t *testing.T) {
 	err := Intake(t.Context(), &rowsOf{rows: intakeRows()}, IntakeConfig{Limits: limits, Journal: j}, out, queue)
 	close(queue)
 	sent := drain(queue)
-	if err != nil || len(out.skipped) != 1 || out.superseded != 2 || sent != 2 {
-		t.Errorf("resumed: err %v, skipped %d, superseded %d, sent %d; want nil, 1 (u2), 2 (u1's line 2, twice replaced), 2 (u1, u3)",
+	if err != nil || len(out.skipped) != 1 || out.superseded != 1 || sent != 2 {
+		t.Errorf("resumed: err %v, skipped %d, superseded %d, sent %d; want nil, 1 (u2), 1 (u1's line 2, by line 6), 2 (u1, u3)",
 			err, len(out.skipped), out.superseded, sent)
 	}
 }
@@ -211,6 +221,48 @@ func TestIntakeConfigCheck(t *testing.T) {
 		err := tc.cfg.Check()
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: Check() = %v, want %q", tc.name, err, tc.err)
+		}
+	}
+}
+
+// When the run ends on an error, every row counted as read still has an
+// outcome: rows read = invalid + superseded + rows of requests queued.
+func TestIntakeAccountsOnErrors(t *testing.T) {
+	rowsIn := func(reqs []*Request) (n int) {
+		for _, r := range reqs {
+			n += r.Rows()
+		}
+		return n
+	}
+	many := make([]reader.Row, 0, 3000)
+	for i := range 3000 {
+		many = append(many, reader.Row{Pos: reader.Position{File: "in.csv", Line: int64(i + 2)},
+			UserID: fmt.Sprintf("user-%05d", i%700), SegID: int64(i%9 + 1)})
+	}
+	gone := filepath.Join(t.TempDir(), "gone")
+	blocked := filepath.Join(t.TempDir(), "requests")
+	os.MkdirAll(filepath.Join(blocked, "request-000002.json"), 0o755) // a body cannot be written there
+	for _, tc := range []struct {
+		name string
+		cfg  IntakeConfig
+		want string
+	}{
+		{"a spill that fails", IntakeConfig{Limits: DefaultLimits, Memory: 32 << 10, TmpDir: gone}, "spill"},
+		{"a body that cannot be written", IntakeConfig{Limits: Limits{MaxUsers: 10, MaxSegments: 100, MaxBytes: 10000}, RequestsDir: blocked}, "--requests-dir"},
+		{"the same, sorted", IntakeConfig{Limits: Limits{MaxUsers: 10, MaxSegments: 100, MaxBytes: 10000}, RequestsDir: blocked, Sorted: true}, "--requests-dir"},
+	} {
+		out := &outcomes{}
+		queue := make(chan *Request, 1000)
+		err := Intake(t.Context(), &rowsOf{rows: slices.Clone(many)}, tc.cfg, out, queue)
+		close(queue)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Intake = %v, want an error about %s", tc.name, err, tc.want)
+		}
+		if got := out.invalid + out.superseded + rowsIn(out.queued); got != out.read || out.read == 0 {
+			t.Errorf("%s: %d rows read, but %d invalid + %d superseded + %d in requests queued", tc.name, out.read, out.invalid, out.superseded, rowsIn(out.queued))
+		}
+		if drained := drain(queue) + out.unsent; drained != len(out.queued) {
+			t.Errorf("%s: %d requests queued, %d sent on or unsent", tc.name, len(out.queued), drained)
 		}
 	}
 }
