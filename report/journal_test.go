@@ -306,3 +306,34 @@ func TestJournalRefusesOtherFormatsAndSorting(t *testing.T) {
 	}
 	j.Close()
 }
+
+// Rows are ordered across inputs as the run reads them: every row of the
+// first file comes before any row of the second.
+func TestJournalLaterAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	os.WriteFile(a, []byte("user_id,seg_id\nu,1\n"), 0o644)
+	os.WriteFile(b, []byte("user_id,seg_id\nv,1\n"), 0o644)
+	id, err := Identify([]string{a, b}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	j := openJournal(t, state, id)
+	if err := j.Record(packed(t, b, "u", true, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j = openJournal(t, state, id)
+	defer j.Close()
+	for _, tc := range []struct {
+		file string
+		line int64
+		want bool
+	}{{a, 10, true}, {b, 2, true}, {b, 3, false}, {b, 5, false}} {
+		_, got := j.Later(&reader.Row{Pos: reader.Position{File: tc.file, Line: tc.line}, UserID: "u", SegID: 1})
+		if got != tc.want {
+			t.Errorf("Later(%s:%d) = %v, want %v (the later row is %s:3)", filepath.Base(tc.file), tc.line, got, tc.want, filepath.Base(b))
+		}
+	}
+}
