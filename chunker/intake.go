@@ -130,7 +130,8 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
-	return errors.Join(h.failed, readErr, g.Close())
+	closeErr := g.Close() // packs what grouping holds, which may fail a dump
+	return errors.Join(h.failed, readErr, closeErr)
 }
 
 // take hands rows to add, and invalid ones to out, until the input ends or
