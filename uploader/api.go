@@ -58,6 +58,9 @@ func (c *ReadConfig) fill(calls int, span time.Duration) error {
 	if c.Auth == nil {
 		return errors.New("no credentials for the API")
 	}
+	if c.MaxRetries < 0 {
+		return &SettingError{"--max-retries", fmt.Sprintf("must be at least 0, not %d", c.MaxRetries)}
+	}
 	if c.Reads == nil {
 		if c.ReadsPerMinute < 0 {
 			return &SettingError{Flag: "--api-reads-per-minute", Problem: fmt.Sprintf("must be at least 1, not %d", c.ReadsPerMinute)}

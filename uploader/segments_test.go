@@ -259,7 +259,8 @@ func mustReadLimiter(t *testing.T, calls int, span time.Duration) *Limiter {
 }
 
 // Without a limiter of its own, a client holds the API's documented read
-// limit, or ReadsPerMinute; a negative one is refused naming the flag.
+// limit, or ReadsPerMinute; a negative one, or negative retries, is
+// refused naming the flag.
 func TestReadConfigDefaultLimiter(t *testing.T) {
 	auth := StaticToken{Value: NewSecret(testToken)}
 	c, err := NewSegmentClient("http://127.0.0.1", ReadConfig{Auth: auth})
@@ -278,5 +279,9 @@ func TestReadConfigDefaultLimiter(t *testing.T) {
 	var se *SettingError
 	if !errors.As(err, &se) || se.Flag != "--api-reads-per-minute" {
 		t.Errorf("NewSegmentClient with -1 reads a minute = %v, want a SettingError for --api-reads-per-minute", err)
+	}
+	_, err = NewUsageClient("http://127.0.0.1/rt-segment", ReadConfig{Auth: auth, MaxRetries: -1})
+	if !errors.As(err, &se) || se.Flag != "--max-retries" {
+		t.Errorf("NewUsageClient with -1 retries = %v, want a SettingError for --max-retries", err)
 	}
 }
