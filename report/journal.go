@@ -144,23 +144,26 @@ func (e *ChangedError) Hint() string {
 //
 // Its methods are safe for concurrent use.
 type Journal struct {
-	mu   sync.Mutex
 	dir  string
-	f    *os.File
 	lock *os.File
 	// acked holds the requests earlier runs recorded: this run asks only
-	// about those, since it packs each of its own requests once.
+	// about those, since it packs each of its own requests once. Like
+	// later and files, it is filled when the journal is opened and only
+	// read after, so asking takes no lock.
 	acked map[digest]struct{}
-	// recorded counts the requests this run recorded.
-	recorded int
 	// later holds, for each association in an acknowledged Ordered
 	// request, the position of the latest such row in input order.
 	later map[uint64]place
 	// files gives each input's place in the run's order.
 	files map[string]int
-	buf   []byte
 	// resumed is set when an earlier run's journal was found and kept.
 	resumed bool
+
+	mu sync.Mutex // guards what Record changes
+	f  *os.File
+	// recorded counts the requests this run recorded.
+	recorded int
+	buf      []byte
 }
 
 // digest identifies a request: the first 128 bits of the SHA-256 of its
@@ -433,10 +436,7 @@ func (j *Journal) placeOf(pos reader.Position) place {
 // Acknowledged reports whether the service acknowledged, in an earlier run,
 // this exact request: the same body holding the same rows.
 func (j *Journal) Acknowledged(req *chunker.Request) bool {
-	d := j.digestOf(req)
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_, ok := j.acked[d]
+	_, ok := j.acked[j.digestOf(req)]
 	return ok
 }
 
@@ -444,8 +444,6 @@ func (j *Journal) Acknowledged(req *chunker.Request) bool {
 // later row for the same user and segment as row, and where that row is.
 // Such a row must not be sent: its value would replace the later one.
 func (j *Journal) Later(row *reader.Row) (reader.Position, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
 	if len(j.later) == 0 {
 		return reader.Position{}, false
 	}
