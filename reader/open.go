@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -189,9 +188,6 @@ var errParquetStdin = errors.New("standard input: Parquet cannot be read from st
 // Files returns the files the reader reads, in order: the inputs as Open
 // expanded them, Stdin for standard input.
 func (r *Reader) Files() []string { return append([]string(nil), r.files...) }
-
-// ReadsStdin reports whether standard input is among the files.
-func (r *Reader) ReadsStdin() bool { return slices.Contains(r.files, Stdin) }
 
 // Size is the total size in bytes of the files, as they are now, to set
 // BytesRead against; -1 when it is unknown: one is standard input, or

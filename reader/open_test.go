@@ -122,9 +122,6 @@ func TestReaderSizeAndStdin(t *testing.T) {
 	if got, want := r.Files(), []string{a, b}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Files() = %v, want %v", got, want)
 	}
-	if r.ReadsStdin() {
-		t.Errorf("ReadsStdin() = true for %s", dir)
-	}
 	want := int64(len("user_id,seg_id\nu1,1\n") + len("user_id,seg_id\nu2,2\nu3,3\n"))
 	if got := r.Size(); got != want {
 		t.Errorf("Size() = %d, want %d", got, want)
@@ -139,8 +136,8 @@ func TestReaderSizeAndStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.ReadsStdin() || r.Size() != -1 {
-		t.Errorf("with standard input: ReadsStdin() = %v, Size() = %d; want true, -1", r.ReadsStdin(), r.Size())
+	if r.Size() != -1 {
+		t.Errorf("with standard input: Size() = %d, want -1", r.Size())
 	}
 
 	r, err = Open([]string{a}, Options{})
