@@ -154,7 +154,9 @@ type Journal struct {
 	// later holds, for each association in an acknowledged Ordered
 	// request, the position of the latest such row in input order.
 	later map[uint64]place
-	// files gives each input's place in the run's order.
+	// names are the inputs in the run's order, and files gives each
+	// one's place in it.
+	names []string
 	files map[string]int
 	// resumed is set when an earlier run's journal was found and kept.
 	resumed bool
@@ -224,6 +226,7 @@ func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
 	j := &Journal{dir: dir, lock: lock, files: map[string]int{}}
 	j.reset()
 	for i, in := range id.Inputs {
+		j.names = append(j.names, in.name)
 		j.files[in.name] = i
 	}
 	path := filepath.Join(dir, JournalFile)
@@ -451,12 +454,11 @@ func (j *Journal) Later(row *reader.Row) (reader.Position, bool) {
 	if !ok || !j.placeOf(row.Pos).before(p) {
 		return reader.Position{}, false
 	}
-	for name, i := range j.files {
-		if int32(i) == p.file {
-			return reader.Position{File: name, Line: p.line}, true
-		}
+	by := reader.Position{Line: p.line}
+	if int(p.file) < len(j.names) {
+		by.File = j.names[p.file]
 	}
-	return reader.Position{Line: p.line}, true
+	return by, true
 }
 
 // associationKey hashes a row's user and segment with FNV-1a: the journal
