@@ -130,12 +130,46 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
+	if re := (*ReadError)(nil); errors.As(readErr, &re) {
+		re.Sorted = cfg.Sorted
+		if !cfg.Sorted {
+			// Nothing was sent yet: unsorted input is read whole before
+			// its first request, and a half-read input, garbage
+			// included, must not be sent at all.
+			stop(re)
+		}
+	}
 	closeErr := g.Close() // packs what grouping holds, which may fail a dump
 	return errors.Join(h.failed, readErr, closeErr)
 }
 
+// ReadError is an input that failed part-way through. Without Sorted,
+// nothing of the run was sent: the requests it packed are unsent, and
+// their reason is this error.
+type ReadError struct {
+	Err    error
+	Sorted bool
+}
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Hint says what to do: the input's own hint if it has one, else what
+// became of the rows read before the error.
+func (e *ReadError) Hint() string {
+	var h interface{ Hint() string }
+	if errors.As(e.Err, &h) && h.Hint() != "" {
+		return h.Hint()
+	}
+	if !e.Sorted {
+		return "nothing was sent: without --sorted, rtseg reads every row before it sends any; fix or replace the input and run again"
+	}
+	return "with --sorted, the rows read before the error were sent; fix the input and run again (with --state-dir, only what was not delivered is sent)"
+}
+
 // take hands rows to add, and invalid ones to out, until the input ends or
-// ctx is done. A row counts as read once handled.
+// ctx is done. A row counts as read once handled. An error of the input's
+// is a *ReadError.
 func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(reader.Row) error) error {
 	batch := make([]reader.Row, 0, batchRows)
 	for {
@@ -169,7 +203,7 @@ func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(r
 			return nil
 		}
 		if err != nil {
-			return err
+			return &ReadError{Err: err}
 		}
 	}
 }

@@ -191,13 +191,28 @@ func (b batchesThen) NextBatch(batch []reader.Row) ([]reader.Row, error) {
 	return batch, err
 }
 
+// An input that breaks part-way: unsorted, nothing read is sent, since it
+// may be garbage; sorted, what was read before the error streams on.
 func TestIntakeInputError(t *testing.T) {
-	broken := errors.New("in.parquet: corrupt footer")
-	out := &outcomes{}
-	queue := make(chan *Request, 10)
-	err := Intake(t.Context(), &rowsOf{rows: intakeRows()[:2], err: broken}, IntakeConfig{Limits: DefaultLimits}, out, queue)
-	if !errors.Is(err, broken) || out.read != 2 {
-		t.Errorf("Intake over a broken input = %v after %d rows, want %v after 2", err, out.read, broken)
+	broken := errors.New("in.csv.gz: gzip: invalid checksum")
+	for _, sorted := range []bool{false, true} {
+		out := &outcomes{}
+		queue := make(chan *Request, 10)
+		cfg := IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 100, MaxBytes: 10000}, Sorted: sorted}
+		err := Intake(t.Context(), &rowsOf{rows: intakeRows()[:2], err: broken}, cfg, out, queue)
+		close(queue)
+		sent := drain(queue)
+		var re *ReadError
+		if !errors.Is(err, broken) || !errors.As(err, &re) || re.Sorted != sorted || out.read != 2 {
+			t.Errorf("sorted=%v: Intake over a broken input = %v after %d rows, want a *ReadError wrapping %v after 2", sorted, err, out.read, broken)
+		}
+		wantSent, wantUnsent := 0, 2
+		if sorted {
+			wantSent, wantUnsent = 2, 0
+		}
+		if sent != wantSent || out.unsent != wantUnsent {
+			t.Errorf("sorted=%v: %d requests sent, %d unsent; want %d, %d", sorted, sent, out.unsent, wantSent, wantUnsent)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/rtseg/rtseg/chunker"
 )
 
 // SettingError is a setting out of its range, named by the command-line flag
@@ -105,7 +107,13 @@ func (e *RunStoppedError) Unwrap() error { return e.Cause }
 // *RunStoppedError, or what made it impossible to send.
 type NotSentError struct{ Cause error }
 
-func (e *NotSentError) Error() string { return "not sent: " + e.Cause.Error() }
+func (e *NotSentError) Error() string {
+	var re *chunker.ReadError
+	if errors.As(e.Cause, &re) {
+		return "not sent because the input could not be read: " + re.Err.Error()
+	}
+	return "not sent: " + e.Cause.Error()
+}
 func (e *NotSentError) Unwrap() error { return e.Cause }
 
 // NotSent is the error of a request never sent because ctx, which must be
@@ -124,6 +132,8 @@ func stopCause(ctx context.Context) error {
 		return ErrInterrupted
 	case errors.As(c, &rs):
 		return rs
+	case errors.As(c, new(*chunker.ReadError)):
+		return c
 	}
 	return &RunStoppedError{Cause: c}
 }

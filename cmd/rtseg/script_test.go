@@ -55,6 +55,11 @@ func TestScripts(t *testing.T) {
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
 			"parquet":       cmdParquet,
+			// files_script_test.go
+			"rows":     cmdRows,
+			"gzip":     cmdGzip,
+			"corrupt":  cmdCorrupt,
+			"samesize": cmdSameSize,
 		},
 	})
 }
