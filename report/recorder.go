@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ type Recorder struct {
 	err      error
 	line     Line
 	// files are closed with the recorder when it created them.
-	files []*os.File
+	files []*pendingFile
 }
 
 // NewRecorder starts a recorder. Close it to get the summary.
@@ -376,7 +375,7 @@ func (r *Recorder) Close() (*Summary, error) {
 	if r.cfg.Failed != nil {
 		errs = append(errs, r.cfg.Failed.Close())
 	}
-	errs = append(errs, r.closeFiles())
+	errs = append(errs, r.closeFiles(errors.Join(errs...) == nil))
 	r.sum.Segments = r.segments.summaries()
 	err := errors.Join(errs...)
 	if err != nil {

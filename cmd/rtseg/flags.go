@@ -22,7 +22,7 @@ type options struct {
 	remove, sorted                                     bool
 	groupMemory, tmpDir                                string // grouping
 	report, reportFormat, summary, failed, requestsDir string // outputs
-	reportAll                                          bool
+	reportAll, force                                   bool
 	workers, rps, usersPerSecond, maxRetries           int // sending
 	maxUsers, maxSegments, maxBytes                    int // packing
 	timeout                                            time.Duration
@@ -49,7 +49,8 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv or jsonl")
 	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
 	f.StringVar(&o.summary, "summary", "", "write the JSON summary here")
-	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory")
+	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory, which must be new or empty")
+	f.BoolVar(&o.force, "force", false, "with --requests-dir: remove the request files an earlier run left there")
 	f.IntVar(&o.maxUsers, "max-users", chunker.DefaultLimits.MaxUsers, "users per request")
 	f.IntVar(&o.maxSegments, "max-segments", chunker.DefaultLimits.MaxSegments, "segments per user per request")
 	f.IntVar(&o.maxBytes, "max-bytes", chunker.DefaultLimits.MaxBytes, "request body size in bytes")

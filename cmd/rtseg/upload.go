@@ -95,6 +95,14 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
+		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
+	if send {
+		outputs.Failed = o.failed
+	}
+	if err := outputs.Check(args); err != nil {
+		return asExitError(err)
+	}
 	if send && o.preflight {
 		done, err := e.preflight(cmd, o, args, &ro)
 		if err != nil {
@@ -123,10 +131,8 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 		queue = o.workers
 	}
-	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll}
 	var journal *report.Journal
 	if send {
-		outputs.Failed = o.failed
 		if o.stateDir != "" {
 			if journal, err = openJournal(o, rd.Files()); err != nil {
 				return asExitError(err)
