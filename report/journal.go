@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -14,11 +15,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
 )
@@ -145,7 +147,7 @@ func (e *ChangedError) Hint() string {
 // Its methods are safe for concurrent use.
 type Journal struct {
 	dir  string
-	lock *os.File
+	lock *flock.Flock
 	// acked holds the requests earlier runs recorded: this run asks only
 	// about those, since it packs each of its own requests once. Like
 	// later and files, it is filled when the journal is opened and only
@@ -208,20 +210,28 @@ type journalHeader struct {
 	Identity Identity `json:"identity"`
 }
 
+// JournalOptions say how to open a journal.
+type JournalOptions struct {
+	// Restart starts the journal anew, whatever it records.
+	Restart bool
+	// LockWait is how long to wait for another run to release the state
+	// directory: one that was just killed may hold it while it exits.
+	LockWait time.Duration
+	// Waiting, if set, is told that the directory is held, by the process
+	// with this ID ("" if unknown), before the wait.
+	Waiting func(pid string)
+}
+
 // OpenJournal opens the journal in dir for a run with this identity. A
 // journal left by a run with other inputs is refused with a *ChangedError,
-// unless restart, which starts it anew.
-func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
+// unless o.Restart, which starts it anew.
+func OpenJournal(dir string, id Identity, o JournalOptions) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := lockStateDir(dir, o)
 	if err != nil {
-		return nil, fmt.Errorf("--state-dir: %w", err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("--state-dir %s: another rtseg run is using it", dir)
+		return nil, err
 	}
 	j := &Journal{dir: dir, lock: lock, files: map[string]int{}}
 	j.reset()
@@ -230,10 +240,10 @@ func OpenJournal(dir string, id Identity, restart bool) (*Journal, error) {
 		j.files[in.name] = i
 	}
 	path := filepath.Join(dir, JournalFile)
-	if !restart {
+	if !o.Restart {
 		err = j.load(path, id)
 	}
-	if restart || errors.Is(err, os.ErrNotExist) {
+	if o.Restart || errors.Is(err, os.ErrNotExist) {
 		err = j.create(path, id)
 	}
 	if err != nil {
@@ -522,4 +532,53 @@ func (j *Journal) Close() error {
 		j.lock.Close()
 	}
 	return err
+}
+
+// lockStateDir takes the state directory's lock, waiting up to o.LockWait
+// for the run that holds it, and then writes this process's ID beside it,
+// for a run refused to name. (Not in the lock file itself: Windows locks
+// its bytes against other handles.)
+func lockStateDir(dir string, o JournalOptions) (*flock.Flock, error) {
+	lock := flock.New(filepath.Join(dir, "lock"))
+	path := filepath.Join(dir, "lock.pid")
+	ok, err := lock.TryLock()
+	if err == nil && !ok {
+		holder := lockHolder(path)
+		if o.Waiting != nil {
+			o.Waiting(holder)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), o.LockWait)
+		defer cancel()
+		ok, err = lock.TryLockContext(ctx, 100*time.Millisecond)
+		if !ok && errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+		if !ok && err == nil {
+			if holder = lockHolder(path); holder != "" {
+				holder = " (process " + holder + ")"
+			}
+			return nil, fmt.Errorf("--state-dir %s: another rtseg run%s is using it", dir, holder)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	return lock, nil
+}
+
+// lockHolder is the process ID written in path, "" if none.
+func lockHolder(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		return ""
+	}
+	return pid
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,7 @@ func packed(t *testing.T, file, user string, ordered bool, line int64, segs ...i
 
 func openJournal(t *testing.T, state string, id Identity) *Journal {
 	t.Helper()
-	j, err := OpenJournal(state, id, false)
+	j, err := OpenJournal(state, id, JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func TestJournalTornRecord(t *testing.T) {
 	f.WriteString("ack 0a1b2c")
 	f.Close()
 
-	j, err = OpenJournal(state, id, false)
+	j, err = OpenJournal(state, id, JournalOptions{})
 	if err != nil {
 		t.Fatalf("reopening a torn journal: %v", err)
 	}
@@ -192,12 +194,12 @@ func TestJournalRefusesChangedInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.change()
 			now := testIdentity(t, dir)
-			_, err := OpenJournal(state, now, false)
+			_, err := OpenJournal(state, now, JournalOptions{})
 			var ce *ChangedError
 			if !errors.As(err, &ce) || !strings.Contains(ce.What, tc.want) {
 				t.Fatalf("OpenJournal after a change of %s: err = %v, want a ChangedError saying %q", tc.name, err, tc.want)
 			}
-			j, err := OpenJournal(state, now, true)
+			j, err := OpenJournal(state, now, JournalOptions{Restart: true})
 			if err != nil {
 				t.Fatalf("with restart: %v", err)
 			}
@@ -221,7 +223,7 @@ func TestJournalLocked(t *testing.T) {
 	id := testIdentity(t, dir)
 	j := openJournal(t, filepath.Join(dir, "state"), id)
 	defer j.Close()
-	if _, err := OpenJournal(filepath.Join(dir, "state"), id, false); err == nil {
+	if _, err := OpenJournal(filepath.Join(dir, "state"), id, JournalOptions{}); err == nil {
 		t.Errorf("a second run could open a state directory in use")
 	}
 }
@@ -287,7 +289,7 @@ func TestJournalRefusesOtherFormatsAndSorting(t *testing.T) {
 
 	sorted := id
 	sorted.Sorted = true
-	_, err := OpenJournal(state, sorted, false)
+	_, err := OpenJournal(state, sorted, JournalOptions{})
 	var ce *ChangedError
 	if !errors.As(err, &ce) || ce.What != "--sorted changed (not given then, given now)" {
 		t.Errorf("resuming with --sorted: %v, want a ChangedError saying --sorted changed", err)
@@ -296,11 +298,11 @@ func TestJournalRefusesOtherFormatsAndSorting(t *testing.T) {
 	path := filepath.Join(state, JournalFile)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, []byte(strings.Replace(string(data), `"version":2`, `"version":1`, 1)), 0o644)
-	_, err = OpenJournal(state, id, false)
+	_, err = OpenJournal(state, id, JournalOptions{})
 	if !errors.As(err, &ce) || !strings.Contains(ce.What, "format changed (version 1 then, 2 now)") {
 		t.Errorf("a journal of version 1: %v, want a ChangedError saying the format changed", err)
 	}
-	j, err := OpenJournal(state, id, true)
+	j, err := OpenJournal(state, id, JournalOptions{Restart: true})
 	if err != nil {
 		t.Fatalf("with restart: %v", err)
 	}
@@ -336,4 +338,35 @@ func TestJournalLaterAcrossFiles(t *testing.T) {
 			t.Errorf("Later(%s:%d) = %v, want %v (the later row is %s:3)", filepath.Base(tc.file), tc.line, got, tc.want, filepath.Base(b))
 		}
 	}
+}
+
+// A run started while another holds the state directory waits for it a
+// while, saying so, and then is refused with the holder's process ID; one
+// that is released during the wait goes on.
+func TestOpenJournalWaitsForTheLock(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	id := Identity{}
+	first, err := OpenJournal(state, id, JournalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	o := JournalOptions{LockWait: 300 * time.Millisecond, Waiting: func(pid string) { told = append(told, pid) }}
+	_, err = OpenJournal(state, id, o)
+	pid := strconv.Itoa(os.Getpid())
+	want := "--state-dir " + state + ": another rtseg run (process " + pid + ") is using it"
+	if err == nil || err.Error() != want {
+		t.Errorf("OpenJournal while another run holds the directory = %v, want %q", err, want)
+	}
+	if !slices.Equal(told, []string{pid}) {
+		t.Errorf("Waiting was told %q, want [%s]", told, pid)
+	}
+
+	time.AfterFunc(200*time.Millisecond, func() { first.Close() })
+	o.LockWait = time.Minute
+	second, err := OpenJournal(state, id, o)
+	if err != nil {
+		t.Fatalf("OpenJournal once the other run ended = %v", err)
+	}
+	second.Close()
 }

@@ -7,8 +7,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rtseg/rtseg/report"
 )
 
 // Script commands that make and damage input files.
@@ -85,4 +88,21 @@ func cmdSameSize(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(os.WriteFile(name, []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
 	ts.Check(os.Chtimes(name, info.ModTime(), info.ModTime()))
+}
+
+// cmdHoldLock holds a --state-dir as a run of rtseg would, for DURATION or
+// until the script ends, and sets $HOLDER to the process ID a run refused
+// would name: holdlock DIR DURATION.
+func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: holdlock DIR DURATION")
+	}
+	d, err := time.ParseDuration(args[1])
+	ts.Check(err)
+	j, err := report.OpenJournal(ts.MkAbs(args[0]), report.Identity{}, report.JournalOptions{Restart: true})
+	ts.Check(err)
+	release := sync.OnceFunc(func() { j.Close() })
+	time.AfterFunc(d, release)
+	ts.Defer(release)
+	ts.Setenv("HOLDER", strconv.Itoa(os.Getpid()))
 }

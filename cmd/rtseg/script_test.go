@@ -60,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"gzip":     cmdGzip,
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
+			"holdlock": cmdHoldLock,
 		},
 	})
 }

@@ -134,7 +134,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	var journal *report.Journal
 	if send {
 		if o.stateDir != "" {
-			if journal, err = openJournal(o, rd.Files()); err != nil {
+			if journal, err = openJournal(o, rd.Files(), logger); err != nil {
 				return asExitError(err)
 			}
 			defer journal.Close()
