@@ -41,6 +41,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"mock":       cmdMock,
 			"state":      cmdState,
+			"holds":      cmdHolds,
 			"stats":      cmdStats,
 			"limits":     cmdLimits,
 			"reconciles": cmdReconciles,
@@ -181,6 +182,23 @@ func cmdState(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &want))
 	if equal := reflect.DeepEqual(got, want); equal == neg {
 		ts.Fatalf("emulator state:\n%s\nwant (neg=%v):\n%s", b.String(), neg, ts.ReadFile(args[0]))
+	}
+}
+
+// cmdHolds checks that the emulator holds a user in a segment (given by
+// ID, or as MEMBER:CODE): holds [DOMAIN:]USER SEGMENT; '! holds' that it
+// does not.
+func cmdHolds(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: holds [DOMAIN:]USER SEGMENT")
+	}
+	key := xandrtest.UserKey{UserID: args[0]}
+	if d, u, ok := strings.Cut(args[0], ":"); ok {
+		key = xandrtest.UserKey{Domain: d, UserID: u}
+	}
+	_, held := mockOf(ts).srv.State()[key][args[1]]
+	if held == neg {
+		ts.Fatalf("emulator holds %s in segment %s: %v, want %v", args[0], args[1], held, !neg)
 	}
 }
 
