@@ -345,7 +345,7 @@ func changed(was, now Identity) string {
 		return fmt.Sprintf("--sorted changed (%s then, %s now)", sortedText(was.Sorted), sortedText(now.Sorted))
 	}
 	if len(was.Inputs) != len(now.Inputs) {
-		return fmt.Sprintf("the inputs changed (%d files then, %d now)", len(was.Inputs), len(now.Inputs))
+		return fmt.Sprintf("the inputs changed (%s then, %d now)", count(len(was.Inputs), "file"), len(now.Inputs))
 	}
 	for i, w := range was.Inputs {
 		n := now.Inputs[i]

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -191,4 +194,47 @@ func (p *Progress) show(final bool) {
 		msg = "progress: finished"
 	}
 	p.cfg.Log.Info(msg, attrs...)
+}
+
+// FinalLines returns where the lines for people at the end of a run go,
+// given --log-format: w itself for text; for json, a writer that turns each
+// line ("rtseg: error: ...", "rtseg: 17 rows read: ...") into a JSON log
+// record, so that a log collector reading stderr gets only JSON.
+func FinalLines(format string, w io.Writer) io.Writer {
+	if format != "json" {
+		return w
+	}
+	return &jsonLines{log: slog.New(slog.NewJSONHandler(w, nil))}
+}
+
+// jsonLines logs each line written to it, its level from its prefix.
+type jsonLines struct {
+	log     *slog.Logger
+	partial []byte
+}
+
+func (j *jsonLines) Write(p []byte) (int, error) {
+	j.partial = append(j.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(j.partial, []byte("\n"))
+		if !ok {
+			return len(p), nil
+		}
+		j.logLine(string(line))
+		j.partial = rest
+	}
+}
+
+func (j *jsonLines) logLine(line string) {
+	line = strings.TrimPrefix(line, "rtseg: ")
+	ctx := context.Background()
+	if msg, ok := strings.CutPrefix(line, "error: "); ok {
+		j.log.ErrorContext(ctx, msg)
+	} else if msg, ok := strings.CutPrefix(line, "hint: "); ok {
+		j.log.InfoContext(ctx, msg, "hint", true)
+	} else if msg, ok := strings.CutPrefix(line, "warning: "); ok {
+		j.log.WarnContext(ctx, msg)
+	} else {
+		j.log.InfoContext(ctx, line)
+	}
 }

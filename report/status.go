@@ -130,7 +130,7 @@ func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, report
 		fmt.Fprintf(w, "rtseg: report: %s\n", reportPath)
 	}
 	if s.ExitStatus == StatusRejected {
-		fmt.Fprintf(w, "rtseg: %d rows rejected (invalid, warned or failed), more than --max-rejected %s allows\n", s.Rejected(), tol)
+		fmt.Fprintf(w, "rtseg: %s rejected (invalid, warned or failed), more than --max-rejected %s allows\n", count(s.Rejected(), "row"), tol)
 	}
 }
 

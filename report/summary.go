@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/dustin/go-humanize/english"
 	"io"
 	"strings"
 	"time"
@@ -92,19 +93,28 @@ func (s *Summary) WriteHuman(w io.Writer) {
 	add(s.Failed, "failed")
 	add(s.Skipped, "skipped")
 	if len(parts) == 0 {
-		fmt.Fprintf(w, "rtseg: %d rows read: nothing to do\n", s.RowsRead)
+		fmt.Fprintf(w, "rtseg: %s read: nothing to do\n", count(s.RowsRead, "row"))
 	} else {
-		fmt.Fprintf(w, "rtseg: %d rows read: %s\n", s.RowsRead, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "rtseg: %s read: %s\n", count(s.RowsRead, "row"), strings.Join(parts, ", "))
 	}
+	// Users counts entries: a user split over several requests (more
+	// segments than --max-segments, or --sorted input that comes back to
+	// it) is one entry in each.
 	switch {
 	case s.RowsRead == 0:
 	case s.Command != "validate":
-		fmt.Fprintf(w, "rtseg: %d users in %d requests (%d retries, %d throttled), %d bytes sent in %.1fs\n",
-			s.Users, s.Requests, s.Retries, s.Throttled, s.BytesSent, s.ElapsedSeconds)
+		fmt.Fprintf(w, "rtseg: %s in %s (%s, %d throttled), %s sent in %.1fs\n",
+			count(s.Users, "user entry"), count(s.Requests, "request"), count(s.Retries, "retry"), s.Throttled,
+			count(s.BytesSent, "byte"), s.ElapsedSeconds)
 	default:
-		fmt.Fprintf(w, "rtseg: would send %d users in %d requests (%d bytes)\n", s.Users, s.Requests, s.BytesSent)
+		fmt.Fprintf(w, "rtseg: would send %s in %s (%s)\n", count(s.Users, "user entry"), count(s.Requests, "request"), count(s.BytesSent, "byte"))
 	}
 	if !s.Reconciles() {
 		fmt.Fprintf(w, "rtseg: error: the outcomes do not add up to the rows read; please report this\n")
 	}
+}
+
+// count is n with its noun, in the plural unless n is 1: "1 row", "2 rows".
+func count[N int | int64](n N, noun string) string {
+	return fmt.Sprintf("%d %s", n, english.PluralWord(int(n), noun, ""))
 }

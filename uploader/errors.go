@@ -91,7 +91,7 @@ type GaveUpError struct {
 }
 
 func (e *GaveUpError) Error() string {
-	return fmt.Sprintf("%v (gave up after %d attempts)", e.Last, e.Attempts)
+	return fmt.Sprintf("%v (gave up after %s)", e.Last, plural(int64(e.Attempts), "attempt"))
 }
 
 func (e *GaveUpError) Unwrap() error { return e.Last }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dustin/go-humanize/english"
 	"io"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ type SegmentsError struct {
 }
 
 func (e *SegmentsError) Error() string {
-	return fmt.Sprintf("%d of %d segments cannot take users now", e.Unusable, e.Checked)
+	return fmt.Sprintf("%d of %s cannot take users now", e.Unusable, plural(int64(e.Checked), "segment"))
 }
 
 // Hint says what to do about them.
@@ -185,9 +186,7 @@ func (res *SegmentReport) Write(out, notes io.Writer) {
 	}
 }
 
+// plural is n with its noun, in the plural unless n is 1: "1 row", "2 rows".
 func plural(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return fmt.Sprintf("%d %s", n, english.PluralWord(int(n), noun, ""))
 }

@@ -68,7 +68,7 @@ func TestSendRetries(t *testing.T) {
 			answers:      []answer{{status: 503, body: `{"response":{"status":"error","error_id":"SYSTEM","error":"down"}}`}},
 			wantAttempts: 4, wantErr: "HTTP 503 SYSTEM: down (gave up after 4 attempts)"},
 		{name: "no retries at all", maxRetries: 0, answers: []answer{{err: syscall.ECONNREFUSED}},
-			wantAttempts: 1, wantErr: "network error: connection refused (gave up after 1 attempts)"},
+			wantAttempts: 1, wantErr: "network error: connection refused (gave up after 1 attempt)"},
 		{name: "timeouts until giving up", maxRetries: 1, answers: []answer{{hang: true}},
 			wantAttempts: 2, wantErr: "timed out waiting for the service (gave up after 2 attempts)"},
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/rtseg/rtseg/samples"
 	"github.com/rtseg/rtseg/uploader/xandrtest"
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ credentials and no network.`,
 				if err := os.CopyFS(input, samples.FS); err != nil {
 					return err
 				}
+				defer os.RemoveAll(input)
 			}
 			srv := xandrtest.NewServer(xandrtest.WithToken(demoToken))
 			defer srv.Close()
@@ -52,6 +54,7 @@ credentials and no network.`,
 				"--report", report, "--summary", summary,
 				"--max-rejected", "100%", input})
 			if code != exitOK {
+				os.RemoveAll(dir)
 				return &exitError{code: code}
 			}
 			state := srv.State()
@@ -60,9 +63,17 @@ credentials and no network.`,
 				segs += len(s)
 			}
 			files, _ := fs.Glob(samples.FS, "*.csv")
-			fmt.Fprintf(e.stderr, "rtseg: demo: the emulator now holds %d users in %d user-segment associations (from %d sample file(s))\n", len(state), segs, len(files))
-			fmt.Fprintf(e.stderr, "rtseg: demo: report %s, summary %s\n", report, summary)
+			fmt.Fprintf(e.stderr, "rtseg: demo: the emulator now holds %s in %s (from %s)\n",
+				plural(len(state), "user"), plural(segs, "user-segment association"), plural(len(files), "sample file"))
+			// The upload named the report; the directory stays for
+			// people to read it and the summary.
+			fmt.Fprintf(e.stderr, "rtseg: demo: summary: %s (remove %s when done with them)\n", summary, dir)
 			return nil
 		},
 	}
+}
+
+// plural is n with its noun, in the plural unless n is 1: "1 row", "2 rows".
+func plural(n int, noun string) string {
+	return fmt.Sprintf("%d %s", n, english.PluralWord(n, noun, ""))
 }

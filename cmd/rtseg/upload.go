@@ -95,6 +95,9 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	// From here on, the lines rtseg writes for people (and the error main
+	// prints) follow --log-format.
+	e.stderr = report.FinalLines(o.logFormat, e.stderr)
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
 		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
