@@ -14,7 +14,7 @@ import (
 // each Result to out, which must be safe for concurrent use. A request
 // marked Ordered is sent only after every request received before it is
 // done. When ctx is cancelled, Run stops taking requests; those already
-// taken get Grace to finish. Run returns the first error that ends the run
+// taken get Grace to finish, or less once Hurry is done. Run returns the first error that ends the run
 // (authentication refused); the requests it stops still get their Result.
 func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func(Result)) error {
 	// Requests taken get Grace to finish once the run stops, whether
@@ -41,6 +41,9 @@ func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func
 		}
 	}()
 	defer context.AfterFunc(ctx, func() { stopSends(ErrInterrupted) })()
+	if u.cfg.Hurry != nil {
+		defer context.AfterFunc(u.cfg.Hurry, func() { cancelSend(ErrInterrupted) })()
+	}
 
 	// The workers are the group: the producer is the caller's, so it never
 	// takes a worker's place, and no Go call waits for a free slot without

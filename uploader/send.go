@@ -42,6 +42,8 @@ type Config struct {
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
+	// Hurry, if set, ends Grace early when it is done: a second interrupt.
+	Hurry context.Context
 	// Backoff sets the first retry delay; later ones grow exponentially
 	// with jitter up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration

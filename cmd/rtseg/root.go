@@ -60,21 +60,26 @@ type env struct {
 	// signal tells which signal interrupted the run: 2 (SIGINT), 15
 	// (SIGTERM) or 0 for none.
 	signal func() int
+	// hurry is done when a second signal asks to stop at once: requests
+	// in flight are then abandoned, and the report written.
+	hurry context.Context
 	// tuneMemory lets a run set the collector's pace and a soft memory
 	// limit (see memoryBudget): the process is its own.
 	tuneMemory bool
 }
 
 func run(args []string) int {
-	ctx, sig := withSignals(context.Background())
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig, tuneMemory: true}
+	ctx, hurry, sig := withSignals(context.Background())
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig, hurry: hurry, tuneMemory: true}
 	return e.execute(ctx, args)
 }
 
-// withSignals returns a context cancelled by SIGINT or SIGTERM, and a function
-// telling which signal arrived (0 for none).
-func withSignals(parent context.Context) (context.Context, func() int) {
+// withSignals returns a context cancelled by SIGINT or SIGTERM, another
+// cancelled by a second signal, and a function telling which signal arrived
+// (0 for none).
+func withSignals(parent context.Context) (ctx, hurry context.Context, sig func() int) {
 	ctx, cancel := context.WithCancel(parent)
+	hurry, stopNow := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	got := make(chan int, 1)
@@ -86,11 +91,14 @@ func withSignals(parent context.Context) (context.Context, func() int) {
 		}
 		got <- n
 		cancel()
-		// A second signal stops at once.
+		// A second signal stops waiting for requests in flight; should
+		// the run still not end, a third stops the process at once.
+		<-ch
+		stopNow()
 		<-ch
 		os.Exit(exitInterrupted + n)
 	}()
-	return ctx, func() int {
+	return ctx, hurry, func() int {
 		select {
 		case n := <-got:
 			got <- n

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -98,6 +100,13 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	// From here on, the lines rtseg writes for people (and the error main
 	// prints) follow --log-format.
 	e.stderr = report.FinalLines(o.logFormat, e.stderr)
+	defer context.AfterFunc(cmd.Context(), func() {
+		if send {
+			logger.Warn(fmt.Sprintf("interrupted: finishing the requests in flight (%v at most), then writing the report; interrupt again to stop waiting", graceInFlight))
+		} else {
+			logger.Warn("interrupted: writing the report")
+		}
+	})()
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
 		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
@@ -190,6 +199,7 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 		Limiter:    limiter,
 		MaxUsers:   o.maxUsers,
 		Grace:      graceInFlight,
+		Hurry:      e.hurry,
 	})
 }
 
