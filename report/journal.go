@@ -33,7 +33,7 @@ const journalVersion = 2
 
 // Input identifies one input file as it was when a run started.
 type Input struct {
-	Path    string    `json:"path"`
+	Path    string    `json:"path"` // absolute, with forward slashes on every platform
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mod_time"`
 	// Sample is a SHA-256 over the size and the first and last MiB: a change
@@ -112,7 +112,7 @@ func Fingerprint(path string) (Input, error) {
 	if err != nil {
 		abs = path
 	}
-	return Input{Path: abs, Size: info.Size(), ModTime: info.ModTime().UTC(), Sample: hex.EncodeToString(h.Sum(nil))}, nil
+	return Input{Path: filepath.ToSlash(abs), Size: info.Size(), ModTime: info.ModTime().UTC(), Sample: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // ChangedError refuses to resume a run whose inputs or settings changed.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -58,13 +59,13 @@ func NewWriter(w io.Writer, format string) (*Writer, error) {
 func (w *Writer) Write(l *Line) error {
 	values := l.Fields.Values()
 	if w.csv != nil {
-		w.record = append(w.record[:0], l.Pos.File, strconv.FormatInt(l.Pos.Line, 10))
+		w.record = append(w.record[:0], filepath.ToSlash(l.Pos.File), strconv.FormatInt(l.Pos.Line, 10))
 		w.record = append(w.record, values[:]...)
 		w.record = append(w.record, l.Outcome.String(), l.Reason, strconv.Itoa(l.Attempts))
 		return w.csv.Write(w.record)
 	}
 	b := append(w.buf[:0], `{"file":`...)
-	b = appendJSONString(b, l.Pos.File)
+	b = appendJSONString(b, filepath.ToSlash(l.Pos.File))
 	b = append(b, `,"line":`...)
 	b = strconv.AppendInt(b, l.Pos.Line, 10)
 	for i, v := range values {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 
 	"github.com/rtseg/rtseg/report"
 	"github.com/spf13/cobra"
@@ -81,14 +80,10 @@ func withSignals(parent context.Context) (ctx, hurry context.Context, sig func()
 	ctx, cancel := context.WithCancel(parent)
 	hurry, stopNow := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, stopSignals...)
 	got := make(chan int, 1)
 	go func() {
-		s := <-ch
-		n := 2
-		if s == syscall.SIGTERM {
-			n = 15
-		}
+		n := signalNumber(<-ch)
 		got <- n
 		cancel()
 		// A second signal stops waiting for requests in flight; should
