@@ -20,6 +20,13 @@ const (
 	DefaultAPI      = "https://api.appnexus.com"
 )
 
+// The service's documented call rates per member: "up to 100 POST calls
+// per second" and "up to 1000 users per second".
+const (
+	ServicePostsPerSecond = 100
+	ServiceUsersPerSecond = 1000
+)
+
 // MaxWorkers is the most requests in flight: the API allows 15 concurrent
 // calls, and a login may need one of them.
 const MaxWorkers = 14
@@ -38,7 +45,11 @@ type Config struct {
 	// (--max-users), 0 if unknown. With a Limiter it may not exceed the
 	// users it lets through per span: such a request could never be sent.
 	MaxUsers int
-	Client   *http.Client
+	// AllowAboveService accepts a Limiter above the service's documented
+	// rates (ServicePostsPerSecond, ServiceUsersPerSecond), for a member
+	// whose limits Xandr raised (--allow-above-service-limits).
+	AllowAboveService bool
+	Client            *http.Client
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
@@ -121,6 +132,9 @@ func New(cfg Config) (*Uploader, error) {
 	if l := cfg.Limiter; l != nil && cfg.MaxUsers > l.users.limit {
 		return nil, &SettingError{"--max-users", fmt.Sprintf("%d is more than --users-per-second %d: a request could never be sent", cfg.MaxUsers, l.users.limit)}
 	}
+	if err := cfg.checkRates(); err != nil {
+		return nil, err
+	}
 	if err := CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
@@ -142,6 +156,25 @@ func New(cfg Config) (*Uploader, error) {
 		cfg.MaxBackoff = 30 * time.Second
 	}
 	return &Uploader{cfg: cfg, shown: redactURL(cfg.Endpoint)}, nil
+}
+
+// checkRates refuses, unless AllowAboveService, a Limiter that lets more
+// through than the service takes: it would answer the excess with 429.
+func (cfg *Config) checkRates() error {
+	l := cfg.Limiter
+	if l == nil || cfg.AllowAboveService {
+		return nil
+	}
+	above := func(flag string, n, limit int, unit string) error {
+		return &SettingError{flag, fmt.Sprintf("%d is above the service's limit of %d %s; give --allow-above-service-limits if Xandr raised the member's limits", n, limit, unit)}
+	}
+	switch {
+	case l.posts.limit > ServicePostsPerSecond:
+		return above("--rps", l.posts.limit, ServicePostsPerSecond, "POST calls per second")
+	case l.users.limit > ServiceUsersPerSecond:
+		return above("--users-per-second", l.users.limit, ServiceUsersPerSecond, "users per second")
+	}
+	return nil
 }
 
 // Send delivers one request, retrying as the service's answers allow. The
