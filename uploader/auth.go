@@ -222,6 +222,9 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, apiError(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
 	switch {
 	case resp.StatusCode == http.StatusOK && perr == nil && r.Status == "OK" && r.Token != "":
+		if _, c, bad := controlChar(r.Token); bad {
+			return Secret{}, &AuthError{Msg: fmt.Sprintf("log in as %q at %s: the API issued a token holding a control character (%q), which cannot be sent in an Authorization header", l.Username, l.URL, c)}
+		}
 		return NewSecret(r.Token), nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500,
 		resp.StatusCode == http.StatusOK && retryableID(r.ErrorID):
