@@ -177,7 +177,7 @@ func TestResultErrTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				u := newTestUploader(t, &script{answers: tt.answers}, Config{MaxRetries: 2, Timeout: time.Minute})
+				u := answeredBefore(newTestUploader(t, &script{answers: tt.answers}, Config{MaxRetries: 2, Timeout: time.Minute}))
 				ctx := t.Context()
 				if tt.interrupt > 0 {
 					var cancel context.CancelFunc
