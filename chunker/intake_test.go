@@ -230,6 +230,13 @@ func TestIntakeConfigCheck(t *testing.T) {
 		{"no users", IntakeConfig{Limits: Limits{MaxUsers: 0, MaxSegments: 100, MaxBytes: 1_000_000}}, "--max-users must be at least 1, not 0"},
 		{"no segments", IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: -1, MaxBytes: 1_000_000}}, "--max-segments must be at least 1, not -1"},
 		{"too few bytes", IntakeConfig{Limits: Limits{MaxUsers: 1, MaxSegments: 1, MaxBytes: 100}}, "--max-bytes must be at least 2048 to hold any one row, not 100"},
+		{"more users than the service takes", IntakeConfig{Limits: Limits{MaxUsers: 1001, MaxSegments: 100, MaxBytes: 1_000_000}},
+			"--max-users 1001 is above the service's limit of 1000 users per request; give --allow-above-service-limits if Xandr raised the member's limits"},
+		{"more segments than the service takes", IntakeConfig{Limits: Limits{MaxUsers: 1000, MaxSegments: 1000, MaxBytes: 1_000_000}},
+			"--max-segments 1000 is above the service's limit of 100 segments per user per request"},
+		{"a larger body than the service takes", IntakeConfig{Limits: Limits{MaxUsers: 1000, MaxSegments: 100, MaxBytes: 1_000_001}},
+			"--max-bytes 1000001 is above the service's limit of 1000000 bytes per request body"},
+		{"limits raised for the member", IntakeConfig{Limits: Limits{MaxUsers: 5000, MaxSegments: 1000, MaxBytes: 4_000_000, AllowAboveService: true}}, ""},
 		{"a missing --tmp-dir", IntakeConfig{Limits: DefaultLimits, TmpDir: filepath.Join(dir, "none")}, "--tmp-dir: stat "},
 		{"a file as --tmp-dir", IntakeConfig{Limits: DefaultLimits, TmpDir: file}, "not a directory"},
 	} {

@@ -13,10 +13,30 @@ type Limits struct {
 	MaxUsers    int // rt_segment entries per request
 	MaxSegments int // seg_blocks per entry
 	MaxBytes    int // exact size of the serialized body
+	// AllowAboveService accepts limits above DefaultLimits, for a member
+	// whose limits Xandr raised (--allow-above-service-limits). Without
+	// it such limits are refused: the service would drop what exceeds
+	// its own, as warnings.
+	AllowAboveService bool
 }
 
-// DefaultLimits are the service's documented limits.
+// DefaultLimits are the service's documented limits: it processes at most
+// 1000 users of a request, "up to 100 segments per user per call", and "the
+// JSON payload should not exceed 1MB".
 var DefaultLimits = Limits{MaxUsers: 1000, MaxSegments: 100, MaxBytes: 1_000_000}
+
+// AboveServiceError is a limit set above the service's documented one
+// without Limits.AllowAboveService.
+type AboveServiceError struct {
+	Flag         string // the flag that sets it: "--max-segments"
+	Value, Limit int
+	Unit         string // what Limit counts: "segments per user per request"
+}
+
+func (e *AboveServiceError) Error() string {
+	return fmt.Sprintf("%s %d is above the service's limit of %d %s; give --allow-above-service-limits if Xandr raised the member's limits",
+		e.Flag, e.Value, e.Limit, e.Unit)
+}
 
 // minBytes is the smallest body limit that can hold any one valid row: a
 // 256-byte user ID and a 50-character code, fully escaped, with every field.
@@ -123,8 +143,9 @@ func NewPacker(l Limits, out Output) (*Packer, error) {
 	return &Packer{limits: l, out: out}, nil
 }
 
-// Check refuses limits no request could be packed within, naming the flags
-// that set them.
+// Check refuses limits no request could be packed within, and, unless
+// AllowAboveService, limits above the service's (an *AboveServiceError),
+// naming the flags that set them.
 func (l Limits) Check() error {
 	switch {
 	case l.MaxUsers < 1:
@@ -133,6 +154,13 @@ func (l Limits) Check() error {
 		return fmt.Errorf("--max-segments must be at least 1, not %d", l.MaxSegments)
 	case l.MaxBytes < minBytes:
 		return fmt.Errorf("--max-bytes must be at least %d to hold any one row, not %d", minBytes, l.MaxBytes)
+	case l.AllowAboveService:
+	case l.MaxUsers > DefaultLimits.MaxUsers:
+		return &AboveServiceError{"--max-users", l.MaxUsers, DefaultLimits.MaxUsers, "users per request"}
+	case l.MaxSegments > DefaultLimits.MaxSegments:
+		return &AboveServiceError{"--max-segments", l.MaxSegments, DefaultLimits.MaxSegments, "segments per user per request"}
+	case l.MaxBytes > DefaultLimits.MaxBytes:
+		return &AboveServiceError{"--max-bytes", l.MaxBytes, DefaultLimits.MaxBytes, "bytes per request body"}
 	}
 	return nil
 }

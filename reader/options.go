@@ -48,8 +48,12 @@ func ParseDelimiter(s string) (rune, error) {
 }
 
 // Check validates the defaults once, as a row would use them, so that a
-// bad default is one error rather than every row invalid.
+// bad default is one error rather than every row invalid. Remove with an
+// Expiration is refused: Remove sets every row's expiration.
 func (d Defaults) Check() error {
+	if d.Remove && strings.TrimSpace(d.Expiration) != "" {
+		return fmt.Errorf("--remove and --expiration cannot be used together: --remove gives every row the expiration -1")
+	}
 	probe := Fields{UserID: "probe", SegID: "1"}
 	if row := Validate(Position{}, probe, d); !row.Valid() {
 		return fmt.Errorf("default from flags: %w", row.Err)

@@ -56,6 +56,13 @@ func TestDefaultsCheck(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Field != "expiration" || !strings.HasPrefix(err.Error(), "default from flags: ") {
 		t.Errorf("a bad --expiration: Check() = %v, want a FieldError for expiration", err)
 	}
+	err = Defaults{Remove: true, Expiration: "1440"}.Check()
+	if err == nil || !strings.Contains(err.Error(), "--remove and --expiration cannot be used together") {
+		t.Errorf("--remove with --expiration: Check() = %v, want them refused together", err)
+	}
+	if err := (Defaults{Remove: true}).Check(); err != nil {
+		t.Errorf("--remove alone: Check() = %v", err)
+	}
 }
 
 func TestKeepStdinReadsTwice(t *testing.T) {

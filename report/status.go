@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,9 @@ func ParseTolerance(s string) (Tolerance, error) {
 	s = strings.TrimSpace(s)
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v < 0 || v > 100 {
+		// NaN compares false with everything: it would pass the range
+		// check, and then fail every run, as no count is <= NaN.
+		if err != nil || math.IsNaN(v) || v < 0 || v > 100 {
 			return Tolerance{}, fmt.Errorf("--max-rejected %q: want a count or a percentage from 0%% to 100%%", s)
 		}
 		return Tolerance{text: s, percent: v, isPct: true}, nil

@@ -34,7 +34,7 @@ func TestParseTolerance(t *testing.T) {
 			t.Errorf("ParseTolerance(%q).Allows(%d of %d) = %v, want %v", tc.in, tc.rejected, tc.read, got, tc.allows)
 		}
 	}
-	for _, bad := range []string{"", "-1", "x", "101%", "-1%", "1.5", "%"} {
+	for _, bad := range []string{"", "-1", "x", "101%", "-1%", "1.5", "%", "NaN%", "nan%", "Inf%", "+Inf%", "-Inf%", "-0.5%", "NaN", "Inf"} {
 		_, err := ParseTolerance(bad)
 		if err == nil || !strings.HasPrefix(err.Error(), "--max-rejected ") {
 			t.Errorf("ParseTolerance(%q) = %v, want an error naming --max-rejected", bad, err)

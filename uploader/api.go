@@ -40,6 +40,8 @@ type ReadConfig struct {
 	// Backoff sets the first retry delay; later ones grow exponentially
 	// with jitter up to MaxBackoff.
 	Backoff, MaxBackoff time.Duration
+
+	reach *reach // whether the API has answered yet
 }
 
 // NewReadLimiter returns a limiter for ReadConfig.Reads that lets at most
@@ -73,9 +75,8 @@ func (c *ReadConfig) fill(calls int, span time.Duration) error {
 			return err
 		}
 	}
-	if c.Client == nil {
-		c.Client = &http.Client{}
-	}
+	c.Client = noRedirects(c.Client)
+	c.reach = &reach{}
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
@@ -92,11 +93,14 @@ func (c *ReadConfig) fill(calls int, span time.Duration) error {
 // POST, and returns the body of the answer. Its error names the call: one the
 // API refused wraps an *APIError (in a *GaveUpError when retries did not
 // help); a refused token that cannot be renewed wraps ErrAuthRefused.
+// Until the API has answered once, finding it unreachable is an
+// *UnreachableError, as for the uploader's POSTs.
 func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 	shown := redactURL(rawURL)
 	var status int
 	var body []byte
 	p := pacer{maxRetries: c.MaxRetries, backoff: c.Backoff, maxBackoff: c.MaxBackoff}
+	rc := c.reach.call(rawURL, c.MaxRetries)
 	pc, err := p.run(ctx, func() (verdict, error) {
 		slot, err := c.Reads.Wait(ctx, 1)
 		if err != nil {
@@ -111,6 +115,9 @@ func (c *ReadConfig) get(ctx context.Context, rawURL string) ([]byte, error) {
 		var header http.Header
 		status, header, body, err = c.do(ctx, rawURL, token)
 		slot.Done()
+		if ue := rc.judge(ctx, status, header, body, err); ue != nil {
+			return verdict{act: actReject, err: ue}, ue
+		}
 		v := classify(ctx, status, header, body, err).from(http.MethodGet, shown)
 		if v.act == actRenew {
 			if _, err := c.Auth.Renew(ctx, token); err != nil {

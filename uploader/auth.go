@@ -83,7 +83,11 @@ const freshToken = 500 * time.Millisecond
 // use, and again only when the token in use is refused. However many workers
 // ask at once, one logs in and the others use its token; the API allows 10
 // logins per 5 minutes. A login that failed for now (network, throttling)
-// is not tried again before a cooling-off period; a refused one ends the run.
+// is not tried again before a cooling-off period; a refused one ends the run,
+// and so does, before the API has answered once, finding no API there (an
+// *UnreachableError): at once for a redirect, an answer that is not the
+// API's JSON, or a failed TLS handshake or DNS lookup; after a few logins
+// for a refused connection.
 type Login struct {
 	URL      string // the auth endpoint, {api}/auth
 	Username string
@@ -97,6 +101,8 @@ type Login struct {
 	refused   error     // once set, every call returns it
 	notBefore time.Time // no login before this, after a failed one
 	failures  int       // failed logins in a row
+	answered  bool      // the API has answered a login in its JSON
+	unreached int       // logins that found no API, before it answered
 }
 
 // String describes the login without its secrets, which fmt would
@@ -203,16 +209,15 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 		return Secret{}, &AuthError{Msg: fmt.Sprintf("log in at %s: %v", l.URL, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := l.Client
-	if client == nil {
-		client = http.DefaultClient
+	resp, err := noRedirects(l.Client).Do(req)
+	var raw []byte
+	if err == nil {
+		defer resp.Body.Close()
+		raw, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
+	if ue := l.judgeReach(ctx, resp, raw, err); ue != nil {
+		return Secret{}, ue
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: %s", l.URL, newNetworkError(err))}
 	}
@@ -222,6 +227,9 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 	what := fmt.Sprintf("log in as %q at %s: %s", l.Username, l.URL, apiError(resp.StatusCode, &response{ErrorID: r.ErrorID, Error: r.Error}))
 	switch {
 	case resp.StatusCode == http.StatusOK && perr == nil && r.Status == "OK" && r.Token != "":
+		if _, c, bad := controlChar(r.Token); bad {
+			return Secret{}, &AuthError{Msg: fmt.Sprintf("log in as %q at %s: the API issued a token holding a control character (%q), which cannot be sent in an Authorization header", l.Username, l.URL, c)}
+		}
 		return NewSecret(r.Token), nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500,
 		resp.StatusCode == http.StatusOK && retryableID(r.ErrorID):
@@ -230,4 +238,31 @@ func (l *Login) call(ctx context.Context) (Secret, error) {
 		return Secret{}, &LoginUnavailableError{Msg: fmt.Sprintf("log in at %s: HTTP 200 with an unreadable answer", l.URL)}
 	}
 	return Secret{}, &AuthError{Msg: what, hint: "check XANDR_USERNAME and XANDR_PASSWORD, and --api"}
+}
+
+// judgeReach takes one login's outcome (resp nil when no answer came) and,
+// before the API has answered a login, returns the *UnreachableError that
+// must end the run, or nil. It must be called with l.mu held.
+func (l *Login) judgeReach(ctx context.Context, resp *http.Response, body []byte, err error) error {
+	if l.answered {
+		return nil
+	}
+	var status int
+	var header http.Header
+	if resp != nil {
+		status, header = resp.StatusCode, resp.Header
+	}
+	o := probe(ctx, status, header, body, err)
+	switch o.kind {
+	case reachAnswered:
+		l.answered = true
+		return nil
+	case reachUnknown:
+		return nil
+	}
+	l.unreached++
+	if o.kind == reachFailed && l.unreached < reachTries {
+		return nil
+	}
+	return &UnreachableError{URL: BareURL(l.URL), Err: o.cause, Attempts: l.unreached, hint: o.hint}
 }

@@ -143,3 +143,14 @@ func TestLoginNetworkErrorCoolsOff(t *testing.T) {
 		}
 	})
 }
+
+// A token no header can carry, issued by the API, ends the run.
+func TestLoginTokenWithControlCharacter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := &script{answers: []answer{{status: 200, body: `{"response":{"status":"OK","token":"hbapi:s3cr3t\nmore"}}`}}}
+		_, err := newLogin(sc, "hunter2").Token(t.Context())
+		if !errors.Is(err, ErrAuthRefused) || !strings.Contains(err.Error(), `issued a token holding a control character ('\n')`) || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("Token = %v, want authentication refused for a token no header can carry, without the token", err)
+		}
+	})
+}

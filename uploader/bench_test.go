@@ -40,7 +40,7 @@ func benchmarkRun(b *testing.B, url string, size int) {
 	l, _ := NewLimiter(1<<30, 1<<30, time.Second, 50*time.Millisecond)
 	u, err := New(Config{
 		Endpoint: url + "/rt-segment", Auth: StaticToken{Value: NewSecret(testToken)},
-		Workers: 8, MaxRetries: 0, Timeout: 30 * time.Second, Limiter: l, Grace: time.Second,
+		Workers: 8, MaxRetries: 0, Timeout: 30 * time.Second, Limiter: l, AllowAboveService: true, Grace: time.Second,
 	})
 	if err != nil {
 		b.Fatal(err)

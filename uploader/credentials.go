@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Credentials say where a run finds its API token, in this order: a token
@@ -42,10 +43,10 @@ func (c Credentials) Auth() (Auth, error) {
 		if t == "" {
 			return nil, fmt.Errorf("--token-file %s: the file is empty", c.TokenFile)
 		}
-		return StaticToken{Value: NewSecret(t)}, nil
+		return staticToken("--token-file "+c.TokenFile, t)
 	}
 	if t := strings.TrimSpace(c.Getenv("XANDR_TOKEN")); t != "" {
-		return StaticToken{Value: NewSecret(t)}, nil
+		return staticToken("XANDR_TOKEN", t)
 	}
 	user, pass := c.Getenv("XANDR_USERNAME"), c.Getenv("XANDR_PASSWORD")
 	if user == "" || pass == "" {
@@ -59,4 +60,44 @@ func (c Credentials) Auth() (Auth, error) {
 		return nil, err
 	}
 	return &Login{URL: authURL, Username: user, Password: NewSecret(pass), Timeout: c.Timeout}, nil
+}
+
+// staticToken is a token given by the user, if it can be sent: a line break
+// or another control character inside it is a *TokenError naming source.
+func staticToken(source, token string) (Auth, error) {
+	if i, r, ok := controlChar(token); ok {
+		return nil, &TokenError{Source: source, Char: r, At: i}
+	}
+	return StaticToken{Value: NewSecret(token)}, nil
+}
+
+// controlChar finds the first control character in s: its position,
+// counting characters from 1, and the character.
+func controlChar(s string) (int, rune, bool) {
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) {
+			return n, r, true
+		}
+	}
+	return 0, 0, false
+}
+
+// TokenError is a token given by the user that no Authorization header can
+// carry: it holds a line break or another control character. It names the
+// character and where it is, never the token.
+type TokenError struct {
+	Source string // where the token came from: "XANDR_TOKEN", "--token-file PATH"
+	Char   rune   // the first control character
+	At     int    // its position in the token, counting characters from 1
+}
+
+func (e *TokenError) Error() string {
+	return fmt.Sprintf("%s: the token holds a control character (%q at character %d), which cannot be sent in an Authorization header", e.Source, e.Char, e.At)
+}
+
+// Hint says what a token looks like.
+func (e *TokenError) Hint() string {
+	return "a token is one line of printable characters; check that it holds the token alone, as the API returned it"
 }

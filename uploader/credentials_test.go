@@ -15,6 +15,8 @@ func TestCredentials(t *testing.T) {
 	os.WriteFile(tokenFile, []byte("from-file\n"), 0o600)
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("\n"), 0o600)
+	twoLines := filepath.Join(dir, "two-lines")
+	os.WriteFile(twoLines, []byte("hbapi:s3cr3t\nhbapi:other\r\n"), 0o600)
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -35,6 +37,11 @@ func TestCredentials(t *testing.T) {
 		{"login over plain http elsewhere", Credentials{API: "http://api.example", Getenv: env("XANDR_USERNAME", "u", "XANDR_PASSWORD", "p")}, "", "", "plain http:// is refused"},
 		{"empty token file", Credentials{TokenFile: empty, Getenv: env()}, "", "", "the file is empty"},
 		{"missing token file", Credentials{TokenFile: filepath.Join(dir, "none"), Getenv: env()}, "", "", "--token-file: "},
+		{"a token file of two lines", Credentials{TokenFile: twoLines, Getenv: env()}, "", "",
+			`--token-file ` + twoLines + `: the token holds a control character ('\n' at character 13), which cannot be sent in an Authorization header`},
+		{"a token with a control character", Credentials{Getenv: env("XANDR_TOKEN", "hbapi:s3\x07cr3t\n")}, "", "",
+			`XANDR_TOKEN: the token holds a control character ('\a' at character 9), which cannot be sent in an Authorization header`},
+		{"a token with DEL", Credentials{Getenv: env("XANDR_TOKEN", "s3cr3t\x7f")}, "", "", `('\x7f' at character 7)`},
 		{"a username without a password", Credentials{Getenv: env("XANDR_USERNAME", "u")}, "", "", "no credentials"},
 	} {
 		auth, err := tc.creds.Auth()
@@ -42,6 +49,9 @@ func TestCredentials(t *testing.T) {
 		case tc.err != "":
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: Auth() error = %v, want one saying %q", tc.name, err, tc.err)
+			}
+			if err != nil && strings.Contains(err.Error(), "cr3t") {
+				t.Errorf("%s: Auth() error = %v shows the token", tc.name, err)
 			}
 		case err != nil:
 			t.Errorf("%s: Auth() = %v", tc.name, err)

@@ -12,5 +12,8 @@
 // NewLimiter, as a *SettingError naming the flag. A problem with one
 // request is an outcome in its Result (Err a typed error: *APIError,
 // *GaveUpError, ErrInterrupted ...), not an error: only what ends the run
-// (authentication refused) is returned as an error.
+// is returned as an error: authentication refused, or, before the service
+// has answered once, finding it unreachable or something else answering in
+// its place (an *UnreachableError), as the API's read clients do too. Its
+// HTTP clients never follow a redirect.
 package uploader

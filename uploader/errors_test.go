@@ -45,6 +45,10 @@ func TestSettingErrors(t *testing.T) {
 			"--timeout must be positive, not 0s"},
 		{"requests larger than the users limit", valid(func(c *Config) { c.MaxUsers, c.Limiter = 2000, limiter(100, 1000) }), "--max-users",
 			"--max-users 2000 is more than --users-per-second 1000: a request could never be sent"},
+		{"more calls than the service takes", valid(func(c *Config) { c.Limiter = limiter(101, 1000) }), "--rps",
+			"--rps 101 is above the service's limit of 100 POST calls per second; give --allow-above-service-limits if Xandr raised the member's limits"},
+		{"more users than the service takes", valid(func(c *Config) { c.Limiter = limiter(100, 5000) }), "--users-per-second",
+			"--users-per-second 5000 is above the service's limit of 1000 users per second; give --allow-above-service-limits if Xandr raised the member's limits"},
 		{"no POST calls", func() error { _, err := NewLimiter(0, 1000, time.Second, 0); return err }, "--rps",
 			"--rps must be at least 1, not 0"},
 		{"no users", func() error { _, err := NewLimiter(100, -5, time.Second, 0); return err }, "--users-per-second",
@@ -67,6 +71,10 @@ func TestSettingErrors(t *testing.T) {
 		"14 workers, no retries":          valid(func(c *Config) { c.Workers, c.MaxRetries = MaxWorkers, 0 }),
 		"requests as large as the limit":  valid(func(c *Config) { c.MaxUsers, c.Limiter = 1000, limiter(1, 1000) }),
 		"no limiter, any size of request": valid(func(c *Config) { c.MaxUsers = 1 << 20 }),
+		"the service's rates":             valid(func(c *Config) { c.Limiter = limiter(ServicePostsPerSecond, ServiceUsersPerSecond) }),
+		"rates raised for the member": valid(func(c *Config) {
+			c.Limiter, c.AllowAboveService = limiter(1000, 20000), true
+		}),
 		"limits of one call and one user": func() error { _, err := NewLimiter(1, 1, time.Second, 0); return err },
 	} {
 		if err := build(); err != nil {
@@ -169,7 +177,7 @@ func TestResultErrTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				u := newTestUploader(t, &script{answers: tt.answers}, Config{MaxRetries: 2, Timeout: time.Minute})
+				u := answeredBefore(newTestUploader(t, &script{answers: tt.answers}, Config{MaxRetries: 2, Timeout: time.Minute}))
 				ctx := t.Context()
 				if tt.interrupt > 0 {
 					var cancel context.CancelFunc

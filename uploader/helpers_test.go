@@ -123,6 +123,14 @@ func newTestUploader(t *testing.T, rt http.RoundTripper, cfg Config) *Uploader {
 	return u
 }
 
+// answeredBefore marks u as answered by the service already, as in the
+// middle of a run: its failed attempts are then retried as usual, not taken
+// for a service that cannot be reached.
+func answeredBefore(u *Uploader) *Uploader {
+	u.reach.answered.Store(true)
+	return u
+}
+
 // rowsFor builds one user's rows: one seg_block per segment ID, all with
 // the given value and expiration.
 func rowsFor(user reader.User, value, expiration int32, segs ...int64) []reader.Row {

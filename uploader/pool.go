@@ -14,8 +14,10 @@ import (
 // each Result to out, which must be safe for concurrent use. A request
 // marked Ordered is sent only after every request received before it is
 // done. When ctx is cancelled, Run stops taking requests; those already
-// taken get Grace to finish, or less once Hurry is done. Run returns the first error that ends the run
-// (authentication refused); the requests it stops still get their Result.
+// taken get Grace to finish, or less once Hurry is done. Run returns the
+// first error that ends the run (authentication refused, or an
+// *UnreachableError: the service could not be reached before it ever
+// answered); the requests it stops still get their Result.
 func (u *Uploader) Run(ctx context.Context, in <-chan *chunker.Request, out func(Result)) error {
 	// Requests taken get Grace to finish once the run stops, whether
 	// interrupted or ended by an error, then their sends are cancelled.

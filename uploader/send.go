@@ -20,6 +20,13 @@ const (
 	DefaultAPI      = "https://api.appnexus.com"
 )
 
+// The service's documented call rates per member: "up to 100 POST calls
+// per second" and "up to 1000 users per second".
+const (
+	ServicePostsPerSecond = 100
+	ServiceUsersPerSecond = 1000
+)
+
 // MaxWorkers is the most requests in flight: the API allows 15 concurrent
 // calls, and a login may need one of them.
 const MaxWorkers = 14
@@ -38,7 +45,11 @@ type Config struct {
 	// (--max-users), 0 if unknown. With a Limiter it may not exceed the
 	// users it lets through per span: such a request could never be sent.
 	MaxUsers int
-	Client   *http.Client
+	// AllowAboveService accepts a Limiter above the service's documented
+	// rates (ServicePostsPerSecond, ServiceUsersPerSecond), for a member
+	// whose limits Xandr raised (--allow-above-service-limits).
+	AllowAboveService bool
+	Client            *http.Client
 	// Grace is how long requests in flight may finish after the intake
 	// context is cancelled.
 	Grace time.Duration
@@ -66,7 +77,8 @@ type Result struct {
 	// failed: an *APIError when the service refused it, a *GaveUpError
 	// after MaxRetries retries, an error wrapping ErrInterrupted or a
 	// *RunStoppedError when the end of the run stopped it (*NotSentError
-	// before any attempt, *CutShortError after), or an *AuthError.
+	// before any attempt, *CutShortError after), an *AuthError, or an
+	// *UnreachableError.
 	Err error
 	// Warned gives the service's message for each warned row.
 	Warned map[RowRef]string
@@ -83,6 +95,7 @@ func (r Result) Final() bool { return len(r.Resent) == 0 || r.Err != nil }
 type Uploader struct {
 	cfg   Config
 	shown string // the endpoint, without secrets
+	reach *reach // whether the service has answered the run yet
 }
 
 // CheckEndpoint refuses plain http:// unless the host is a loopback address,
@@ -123,6 +136,9 @@ func New(cfg Config) (*Uploader, error) {
 	if l := cfg.Limiter; l != nil && cfg.MaxUsers > l.users.limit {
 		return nil, &SettingError{"--max-users", fmt.Sprintf("%d is more than --users-per-second %d: a request could never be sent", cfg.MaxUsers, l.users.limit)}
 	}
+	if err := cfg.checkRates(); err != nil {
+		return nil, err
+	}
 	if err := CheckEndpoint(cfg.Endpoint); err != nil {
 		return nil, err
 	}
@@ -137,23 +153,48 @@ func New(cfg Config) (*Uploader, error) {
 			ForceAttemptHTTP2:   true,
 		}}
 	}
+	cfg.Client = noRedirects(cfg.Client)
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = 500 * time.Millisecond
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Uploader{cfg: cfg, shown: redactURL(cfg.Endpoint)}, nil
+	return &Uploader{cfg: cfg, shown: redactURL(cfg.Endpoint), reach: &reach{}}, nil
+}
+
+// checkRates refuses, unless AllowAboveService, a Limiter that lets more
+// through than the service takes: it would answer the excess with 429.
+func (cfg *Config) checkRates() error {
+	l := cfg.Limiter
+	if l == nil || cfg.AllowAboveService {
+		return nil
+	}
+	above := func(flag string, n, limit int, unit string) error {
+		return &SettingError{flag, fmt.Sprintf("%d is above the service's limit of %d %s; give --allow-above-service-limits if Xandr raised the member's limits", n, limit, unit)}
+	}
+	switch {
+	case l.posts.limit > ServicePostsPerSecond:
+		return above("--rps", l.posts.limit, ServicePostsPerSecond, "POST calls per second")
+	case l.users.limit > ServiceUsersPerSecond:
+		return above("--users-per-second", l.users.limit, ServiceUsersPerSecond, "users per second")
+	}
+	return nil
 }
 
 // Send delivers one request, retrying as the service's answers allow. The
-// returned error is set only when the run must end (authentication
-// refused); every other problem is the Result's Err.
+// returned error is set only when the run must end: authentication
+// refused, or, before the service has answered the uploader once, an
+// *UnreachableError (a redirect, an answer that is not the service's, a
+// failed TLS handshake or DNS lookup at once; a refused connection or a
+// gateway's error page after a few quick tries). Every other problem is the
+// Result's Err.
 func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, error) {
 	res := Result{Request: req, Packed: req}
 	p := pacer{maxRetries: u.cfg.MaxRetries, backoff: u.cfg.Backoff, maxBackoff: u.cfg.MaxBackoff}
+	rc := u.reach.call(u.cfg.Endpoint, u.cfg.MaxRetries)
 	pc, err := p.run(ctx, func() (verdict, error) {
-		v, err := u.attempt(ctx, req, &res)
+		v, err := u.attempt(ctx, req, &res, rc)
 		if err == nil && v.throttled {
 			res.Throttled++
 		}
@@ -181,7 +222,7 @@ func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, erro
 
 // attempt makes one try: it waits for the limiter, gets the token and posts.
 // A non-nil error ends the run.
-func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Result) (verdict, error) {
+func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Result, rc *reachCall) (verdict, error) {
 	slot, err := u.cfg.Limiter.Wait(ctx, req.Users())
 	if err != nil {
 		if ctx.Err() != nil {
@@ -198,6 +239,9 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 	slot.Sending()
 	status, header, body, err := u.post(ctx, req, token)
 	slot.Done()
+	if ue := rc.judge(ctx, status, header, body, err); ue != nil {
+		return verdict{act: actReject, err: ue}, ue
+	}
 	v := classify(ctx, status, header, body, err).from(http.MethodPost, u.shown)
 	if v.act != actRenew {
 		return v, nil
@@ -215,10 +259,11 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 }
 
 // authFailed turns an error from Auth into a verdict: the end of the run if
-// authentication was refused, else a retry.
+// authentication was refused or the login found no service, else a retry.
 func (u *Uploader) authFailed(ctx context.Context, err error) (verdict, error) {
+	var ue *UnreachableError
 	switch {
-	case errors.Is(err, ErrAuthRefused):
+	case errors.Is(err, ErrAuthRefused), errors.As(err, &ue):
 		return verdict{act: actReject, err: err}, err
 	case ctx.Err() != nil:
 		return verdict{act: actStop}, nil

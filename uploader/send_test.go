@@ -9,6 +9,8 @@ import (
 	"time"
 )
 
+// Once the service has answered the run, a request's failed attempts are
+// retried as its answers allow (see TestSendUnreachable for before).
 func TestSendRetries(t *testing.T) {
 	retryAfter7 := map[string]string{"Retry-After": "7"}
 	tests := []struct {
@@ -80,7 +82,7 @@ func TestSendRetries(t *testing.T) {
 				if maxRetries == 0 && tt.name != "no retries at all" {
 					maxRetries = 8
 				}
-				u := newTestUploader(t, sc, Config{MaxRetries: maxRetries})
+				u := answeredBefore(newTestUploader(t, sc, Config{MaxRetries: maxRetries}))
 				start := time.Now()
 				res, err := u.Send(t.Context(), requestOf(0, 3, 10, 11))
 				elapsed := time.Since(start)

@@ -37,7 +37,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			return ""
 		}}
-	args := []string{"upload", "--endpoint", emu.URL + "/rt-segment", "--rps", "1000000", "--users-per-second", "1000000000",
+	args := []string{"upload", "--endpoint", emu.URL + "/rt-segment", "--rps", "1000000", "--users-per-second", "1000000000", "--allow-above-service-limits",
 		"--progress", "none", "--report", filepath.Join(b.TempDir(), "report.csv"), in}
 	for b.Loop() {
 		if code := e.execute(context.Background(), args); code != exitOK {

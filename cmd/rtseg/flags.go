@@ -25,6 +25,7 @@ type options struct {
 	reportAll, force                                   bool
 	workers, rps, usersPerSecond, maxRetries           int // sending
 	maxUsers, maxSegments, maxBytes                    int // packing
+	aboveServiceLimits                                 bool
 	timeout                                            time.Duration
 	maxRejected, progress, logFormat                   string
 	preflight                                          bool // upload: check the input's segments first (segments.go)
@@ -57,10 +58,13 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	if sends {
 		f.StringVar(&o.failed, "failed", "", "write rows to retry later here, as CSV that rtseg upload accepts")
 		f.IntVar(&o.workers, "workers", 8, "concurrent requests in flight")
-		f.IntVar(&o.rps, "rps", 100, "POST calls per second, never exceeded")
-		f.IntVar(&o.usersPerSecond, "users-per-second", 1000, "users (rt_segment entries) per second, never exceeded")
+		f.IntVar(&o.rps, "rps", uploader.ServicePostsPerSecond, "POST calls per second, never exceeded")
+		f.IntVar(&o.usersPerSecond, "users-per-second", uploader.ServiceUsersPerSecond, "users (rt_segment entries) per second, never exceeded")
 		f.IntVar(&o.maxRetries, "max-retries", 8, "attempts after the first for one request")
 		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one HTTP attempt")
+		f.BoolVar(&o.aboveServiceLimits, "allow-above-service-limits", false, "accept limits above the service's documented ones, for a member whose limits Xandr\nraised: --max-users 1000, --max-segments 100, --max-bytes 1000000, --rps 100,\n--users-per-second 1000")
+	} else {
+		f.BoolVar(&o.aboveServiceLimits, "allow-above-service-limits", false, "accept limits above the service's documented ones, for a member whose limits Xandr\nraised: --max-users 1000, --max-segments 100, --max-bytes 1000000")
 	}
 	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
 	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
@@ -120,7 +124,7 @@ func (o *options) intake() (chunker.IntakeConfig, error) {
 		return chunker.IntakeConfig{}, fmt.Errorf("--group-memory %s: want at least 1MiB", o.groupMemory)
 	}
 	c := chunker.IntakeConfig{
-		Limits: chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes},
+		Limits: chunker.Limits{MaxUsers: o.maxUsers, MaxSegments: o.maxSegments, MaxBytes: o.maxBytes, AllowAboveService: o.aboveServiceLimits},
 		Sorted: o.sorted, Memory: int64(n), TmpDir: o.tmpDir, RequestsDir: o.requestsDir,
 	}
 	return c, c.Check()

@@ -47,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"reconciles": cmdReconciles,
 			"pty":        cmdPty,
 			"nosecrets":  cmdNoSecrets,
+			"site":       cmdSite, // site_script_test.go
 			// resume_test.go
 			"waitprocessed": cmdWaitProcessed,
 			"sigterm":       cmdSigterm,

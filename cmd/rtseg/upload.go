@@ -30,6 +30,11 @@ POST/s and users/s limits, and writes a report of every row not accepted.
 Credentials come from XANDR_TOKEN, --token-file, or XANDR_USERNAME and
 XANDR_PASSWORD (logging in at {--api}/auth, and again when the token expires).
 
+The limits default to the service's documented ones: 1000 users and 100
+segments per user in a request of at most 1000000 bytes, 100 POST calls and
+1000 users a second. Higher values are refused unless
+--allow-above-service-limits says that Xandr raised the member's limits.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
 130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
@@ -191,15 +196,16 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 		return nil, err
 	}
 	return uploader.New(uploader.Config{
-		Endpoint:   o.endpoint,
-		Auth:       auth,
-		Workers:    o.workers,
-		MaxRetries: o.maxRetries,
-		Timeout:    o.timeout,
-		Limiter:    limiter,
-		MaxUsers:   o.maxUsers,
-		Grace:      graceInFlight,
-		Hurry:      e.hurry,
+		Endpoint:          o.endpoint,
+		Auth:              auth,
+		Workers:           o.workers,
+		MaxRetries:        o.maxRetries,
+		Timeout:           o.timeout,
+		Limiter:           limiter,
+		MaxUsers:          o.maxUsers,
+		Grace:             graceInFlight,
+		Hurry:             e.hurry,
+		AllowAboveService: o.aboveServiceLimits,
 	})
 }
 
