@@ -3,10 +3,11 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/dustin/go-humanize/english"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize/english"
 )
 
 // Summary is the run's account, written as JSON with --summary.
