@@ -110,7 +110,10 @@ func expandInputs(inputs []string) ([]string, error) {
 	return files, nil
 }
 
-// dataFiles lists a directory's input files in name order.
+// dataFiles lists a directory's input files in name order. Names that
+// start with "." or "_" are skipped, as Spark, Hive and Hadoop mark the
+// files that are not data (_SUCCESS, .part-00000.csv.crc, .x.csv being
+// written).
 func dataFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -118,7 +121,7 @@ func dataFiles(dir string) ([]string, error) {
 	}
 	var found []string
 	for _, e := range entries {
-		if !e.IsDir() && isDataFile(e.Name()) {
+		if !e.IsDir() && !hidden(e.Name()) && isDataFile(e.Name()) {
 			found = append(found, filepath.Join(dir, e.Name()))
 		}
 	}
@@ -136,6 +139,10 @@ func pathError(name string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", name, err)
 }
+
+// hidden reports whether a name in a directory marks a file that is not
+// data: it starts with "." or "_".
+func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") }
 
 func isDataFile(name string) bool {
 	n := strings.ToLower(name)
