@@ -8,7 +8,9 @@
 // is not an error: it comes back as a Row whose Err says why, with its
 // position and its fields as read, so the run goes on and the report can
 // name it. Errors end the run: an input that cannot be opened or decoded, a
-// header without the columns every row needs.
+// header without the columns every row needs. Each is an *InputError,
+// which names the file and says how far the rows already delivered can be
+// trusted (TrustedUpTo).
 //
 // Columns are matched by name, ignoring case and surrounding space, in any
 // order; --columns (Options.Columns) maps a field to another column name, for

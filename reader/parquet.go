@@ -63,7 +63,7 @@ type parquetFile struct {
 func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int64) (pq *parquetFile, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			pq, err = nil, corrupt(name, fmt.Errorf("%v", p))
+			pq, err = nil, corrupt(fmt.Errorf("%v", p))
 		}
 	}()
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
@@ -72,12 +72,12 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	props.BufferSize = parquetBufferSize
 	pf, err := file.NewParquetReader(&countingReaderAt{f: f, n: counter}, file.WithReadProps(props))
 	if err != nil {
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	// Read the columns by their Parquet types alone, ignoring the Arrow
 	// schema a writer may have stored: arrow v15 cannot make a batch of a
@@ -86,14 +86,14 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	// read as strings too.
 	if fr.Manifest, err = pqarrow.NewSchemaManifest(pf.MetaData().Schema, nil, &fr.Props); err != nil {
 		pf.Close()
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	top := fr.Manifest.Fields
 	found := make([]string, len(top))
 	for i, sf := range top {
 		found[i] = sf.Field.Name
 	}
-	m, err := mapColumns(name, found, opts, 0)
+	m, err := mapColumns(found, opts, 0)
 	if err != nil {
 		pf.Close()
 		return nil, err
@@ -107,14 +107,14 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		sf := top[col]
 		if !readable(sf.Field.Type) || !sf.IsLeaf() {
 			pf.Close()
-			return nil, fmt.Errorf("%s: column %q (for %s) is %s; rtseg reads text and integer columns", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
+			return nil, fmt.Errorf("column %q (for %s) is %s; rtseg reads text and integer columns", sf.Field.Name, fieldNames[field], sf.Field.Type)
 		}
 		pq.names[field] = sf.Field.Name
 		leaves = append(leaves, sf.ColIndex)
 	}
 	if pq.rr, err = fr.GetRecordReader(context.Background(), leaves, nil); err != nil {
 		pf.Close()
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	pq.results = make(chan decoded, parquetAhead)
 	pq.free = make(chan []Row, parquetAhead+2)
@@ -125,8 +125,8 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 }
 
 // corrupt says that a file could not be read as Parquet.
-func corrupt(name string, err error) error {
-	return fmt.Errorf("%s: not a readable Parquet file (truncated or corrupt?): %w", name, err)
+func corrupt(err error) error {
+	return fmt.Errorf("not a readable Parquet file (truncated or corrupt?): %w", err)
 }
 
 // Next returns the next row, numbered from 1 in the file, or io.EOF.
@@ -217,7 +217,7 @@ func (p *parquetFile) nextRecord() (err error) {
 		}
 		cells, err := cellsOf(p.record.Column(idx[0]))
 		if err != nil {
-			return fmt.Errorf("%s: column %q: %w", p.name, name, err)
+			return fmt.Errorf("column %q: %w", name, err)
 		}
 		p.cells[f] = cells
 	}
@@ -226,7 +226,7 @@ func (p *parquetFile) nextRecord() (err error) {
 }
 
 func (p *parquetFile) readError(err error) error {
-	return fmt.Errorf("%s: Parquet file unreadable after row %d (truncated or corrupt?): %w", p.name, p.rows, err)
+	return fmt.Errorf("Parquet file unreadable after row %d (truncated or corrupt?): %w", p.rows, err)
 }
 
 // Close stops decoding, releases the record batch and closes the file.

@@ -204,7 +204,7 @@ func TestParquetFormat(t *testing.T) {
 		t.Errorf("--format parquet: %d rows, want %d", len(rows), want)
 	}
 
-	if _, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)}); !errors.Is(err, errParquetStdin) {
+	if _, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)}); !errors.Is(err, errParquetFromStream) || err.Error() != errParquetStdin.Error() {
 		t.Errorf("Parquet on standard input: error %v, want %v", err, errParquetStdin)
 	}
 	if _, err := Open([]string{Stdin}, Options{Format: FormatParquet}); !errors.Is(err, errParquetStdin) {
