@@ -34,7 +34,10 @@
 //
 // Parquet goes through apache/arrow/go/v15, record batch by record batch,
 // reading only the columns that give fields, with buffered column streams so
-// that memory follows the page size rather than the row group size. Text
+// that memory follows the page size rather than the row group size. Each
+// row group must give the number of rows its metadata says: arrow reports
+// a page it cannot read as the end of the data, so a shortfall is an error
+// naming the row group, as is every decoding error. Text
 // columns may be string, large_string, binary or dictionary-encoded;
 // numbers any signed or unsigned integer type; a null is an absent field. A
 // row's position is its 1-based row number in the file. One goroutine reads

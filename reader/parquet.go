@@ -31,22 +31,34 @@ const (
 )
 
 // parquetFile reads one Parquet file record batch by record batch, only the
-// columns that give fields. One goroutine reads and validates the rows ahead
-// of Next, so that a caller's work on rows overlaps decoding, as it does for
-// CSV.
+// columns that give fields, one row group at a time. One goroutine reads
+// and validates the rows ahead of Next, so that a caller's work on rows
+// overlaps decoding, as it does for CSV.
+//
+// Arrow v15 ends a column chunk at a page it cannot read as if the chunk
+// ended there, and its record reader then reports a plain io.EOF, or goes
+// on into the next row group with that column's values shifted against the
+// others'. So each row group is read by a record reader of its own, and the
+// rows read from it must be the number its metadata gives: anything else
+// is an error naming the row group.
 type parquetFile struct {
-	name string
-	f    *os.File
-	pf   *file.Reader
+	name   string
+	f      *os.File
+	pf     *file.Reader
+	fr     *pqarrow.FileReader
+	leaves []int // the columns read
 
 	// Only the decoding goroutine uses these.
-	rr     pqarrow.RecordReader
-	names  [numFields]string // the column giving each field, "" for none
-	cells  [numFields]func(int) cell
-	record arrow.Record
-	i, n   int
-	rows   int64
-	v      validator
+	rr         pqarrow.RecordReader // the current row group's, or nil
+	group      int                  // the current row group, or the next one
+	groupStart int64                // the rows of the row groups before it
+	groupRows  int64                // the rows read from it so far
+	names      [numFields]string    // the column giving each field, "" for none
+	cells      [numFields]func(int) cell
+	record     arrow.Record
+	i, n       int
+	rows       int64
+	v          validator
 
 	results chan decoded // runs of rows in order, then the error that ended reading
 	free    chan []Row   // runs Next is done with
@@ -98,8 +110,7 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		pf.Close()
 		return nil, err
 	}
-	pq = &parquetFile{name: name, f: f, pf: pf, v: newValidator(opts.Defaults)}
-	var leaves []int
+	pq = &parquetFile{name: name, f: f, pf: pf, fr: fr, v: newValidator(opts.Defaults)}
 	for field, col := range m {
 		if col < 0 {
 			continue
@@ -110,11 +121,7 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 			return nil, fmt.Errorf("column %q (for %s) is %s; rtseg reads text and integer columns", sf.Field.Name, fieldNames[field], sf.Field.Type)
 		}
 		pq.names[field] = sf.Field.Name
-		leaves = append(leaves, sf.ColIndex)
-	}
-	if pq.rr, err = fr.GetRecordReader(context.Background(), leaves, nil); err != nil {
-		pf.Close()
-		return nil, corrupt(err)
+		pq.leaves = append(pq.leaves, sf.ColIndex)
 	}
 	pq.results = make(chan decoded, parquetAhead)
 	pq.free = make(chan []Row, parquetAhead+2)
@@ -189,51 +196,97 @@ func (p *parquetFile) fill(rows []Row) ([]Row, error) {
 	return rows, nil
 }
 
-// nextRecord reads the next record batch. Arrow may panic on a corrupt
-// file; that becomes an error naming the file.
+// nextRecord reads the next record batch, from the next row group when
+// the current one is read in full. Arrow may panic on a corrupt file; that
+// becomes an error too.
 func (p *parquetFile) nextRecord() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = p.readError(fmt.Errorf("%v", r))
+			err = p.groupError(fmt.Errorf("the file is truncated or corrupt: %v", r))
 		}
 	}()
 	p.record, p.i, p.n = nil, 0, 0
-	if !p.rr.Next() {
-		// Err is io.EOF at a normal end in arrow v15.
-		if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return p.readError(err)
+	md := p.pf.MetaData()
+	for {
+		if p.rr == nil {
+			if p.group == p.pf.NumRowGroups() {
+				if total := md.GetNumRows(); p.groupStart != total {
+					return fmt.Errorf("the file's footer gives %d rows, its row groups %d: the file is corrupt", total, p.groupStart)
+				}
+				return io.EOF
+			}
+			if md.RowGroup(p.group).NumRows() == 0 {
+				p.group++
+				continue
+			}
+			rr, err := p.fr.GetRecordReader(context.Background(), p.leaves, []int{p.group})
+			if err != nil {
+				return p.groupError(fmt.Errorf("the file is truncated or corrupt: %w", err))
+			}
+			p.rr, p.groupRows = rr, 0
 		}
-		return io.EOF
-	}
-	p.record = p.rr.Record()
-	schema := p.record.Schema()
-	for f, name := range p.names {
-		if name == "" {
+		want := md.RowGroup(p.group).NumRows()
+		if !p.rr.Next() {
+			// Err is io.EOF at a normal end in arrow v15, and at a page
+			// it could not read.
+			if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+				return p.groupError(fmt.Errorf("the file is truncated or corrupt: %w", err))
+			}
+			if p.groupRows != want {
+				return p.groupError(fmt.Errorf("only %d of its %d rows could be read: the file is truncated or corrupt", p.groupRows, want))
+			}
+			p.rr.Release()
+			p.rr = nil
+			p.group++
+			p.groupStart += want
 			continue
 		}
-		idx := schema.FieldIndices(name)
-		if len(idx) == 0 {
-			return p.readError(fmt.Errorf("column %q is missing from a record batch", name))
+		p.record = p.rr.Record()
+		if p.groupRows += p.record.NumRows(); p.groupRows > want {
+			return p.groupError(fmt.Errorf("it holds more than the %d rows its metadata gives: the file is corrupt", want))
 		}
-		cells, err := cellsOf(p.record.Column(idx[0]))
-		if err != nil {
-			return fmt.Errorf("column %q: %w", name, err)
+		schema := p.record.Schema()
+		for f, name := range p.names {
+			if name == "" {
+				continue
+			}
+			idx := schema.FieldIndices(name)
+			if len(idx) == 0 {
+				return p.groupError(fmt.Errorf("column %q is missing from a record batch", name))
+			}
+			cells, err := cellsOf(p.record.Column(idx[0]))
+			if err != nil {
+				return p.groupError(fmt.Errorf("column %q: %w", name, err))
+			}
+			p.cells[f] = cells
 		}
-		p.cells[f] = cells
+		p.n = int(p.record.NumRows())
+		return nil
 	}
-	p.n = int(p.record.NumRows())
-	return nil
 }
 
-func (p *parquetFile) readError(err error) error {
-	return fmt.Errorf("Parquet file unreadable after row %d (truncated or corrupt?): %w", p.rows, err)
+// groupError is an error reading the current row group. The rows of the
+// row groups before it were all read and can be trusted.
+func (p *parquetFile) groupError(err error) error {
+	n := p.pf.NumRowGroups()
+	if p.group >= n {
+		return err
+	}
+	last := p.groupStart + p.pf.MetaData().RowGroup(p.group).NumRows()
+	return &InputError{
+		File: p.name, RowGroup: p.group + 1, Trusted: Position{File: p.name, Line: p.groupStart},
+		Err: fmt.Errorf("row group %d of %d (rows %d to %d): %w", p.group+1, n, p.groupStart+1, last, err),
+	}
 }
 
 // Close stops decoding, releases the record batch and closes the file.
 func (p *parquetFile) Close() error {
 	close(p.quit)
 	<-p.done
-	p.rr.Release()
+	if p.rr != nil {
+		p.rr.Release()
+		p.rr = nil
+	}
 	p.record = nil
 	p.pf.Close()
 	return p.f.Close()

@@ -55,6 +55,8 @@ func TestScripts(t *testing.T) {
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
 			"parquet":       cmdParquet,
+			"rows":          cmdRows, // reader_script_test.go
+			"poke":          cmdPoke,
 		},
 	})
 }
