@@ -3,6 +3,7 @@ package reader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -74,6 +75,23 @@ func (e *InputError) TrustedUpTo() string {
 	}
 	return s
 }
+
+// noEOF returns err, unless io.EOF is in its chain (arrow wraps it in the
+// errors of a footer cut short): then an error saying the same whose chain
+// holds io.ErrUnexpectedEOF instead, so that a caller that takes
+// errors.Is(err, io.EOF) for the end of the input never takes a damaged
+// file for it.
+func noEOF(err error) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	return &unexpectedEOF{err.Error()}
+}
+
+type unexpectedEOF struct{ msg string }
+
+func (e *unexpectedEOF) Error() string { return e.msg }
+func (e *unexpectedEOF) Unwrap() error { return io.ErrUnexpectedEOF }
 
 // inputError makes err an *InputError about file, unless it is one.
 func inputError(file string, err error) *InputError {

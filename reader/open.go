@@ -245,7 +245,7 @@ func (r *Reader) Next() (Row, error) {
 		}
 		row, err := r.cur.Next()
 		switch {
-		case errors.Is(err, io.EOF):
+		case err == io.EOF: // the end: file readers return io.EOF itself, as an io.Reader does
 			if err := r.Close(); err != nil {
 				return Row{}, r.fail(err)
 			}
@@ -264,6 +264,7 @@ func (r *Reader) Next() (Row, error) {
 func (r *Reader) fail(err error) *InputError {
 	name := r.files[r.next-1]
 	ie := inputError(name, err)
+	ie.Err = noEOF(ie.Err)
 	ie.Previous, ie.Compressed = r.prev, r.compressed
 	ie.Last = Position{}
 	if r.last.File == name {

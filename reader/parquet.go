@@ -47,6 +47,7 @@ type parquetFile struct {
 	pf     *file.Reader
 	fr     *pqarrow.FileReader
 	leaves []int // the columns read
+	size   int64 // the file's size
 
 	// Only the decoding goroutine uses these.
 	rr         pqarrow.RecordReader // the current row group's, or nil
@@ -111,6 +112,10 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		return nil, err
 	}
 	pq = &parquetFile{name: name, f: f, pf: pf, fr: fr, v: newValidator(opts.Defaults)}
+	pq.size = math.MaxInt64
+	if info, err := f.Stat(); err == nil {
+		pq.size = info.Size()
+	}
 	for field, col := range m {
 		if col < 0 {
 			continue
@@ -145,6 +150,12 @@ func (p *parquetFile) Next() (Row, error) {
 // error that ended reading (io.EOF at the end), until Close.
 func (p *parquetFile) decode() {
 	defer close(p.done)
+	defer func() {
+		// Reading a damaged record batch may panic too.
+		if r := recover(); r != nil {
+			p.send(decoded{err: p.groupError(fmt.Errorf("the file is truncated or corrupt: %v", r))})
+		}
+	}()
 	for {
 		var rows []Row
 		select {
@@ -219,6 +230,9 @@ func (p *parquetFile) nextRecord() (err error) {
 				p.group++
 				continue
 			}
+			if err := p.checkChunks(); err != nil {
+				return p.groupError(fmt.Errorf("the file is corrupt: %w", err))
+			}
 			rr, err := p.fr.GetRecordReader(context.Background(), p.leaves, []int{p.group})
 			if err != nil {
 				return p.groupError(fmt.Errorf("the file is truncated or corrupt: %w", err))
@@ -263,6 +277,27 @@ func (p *parquetFile) nextRecord() (err error) {
 		p.n = int(p.record.NumRows())
 		return nil
 	}
+}
+
+// checkChunks checks the metadata of the current row group's column
+// chunks that GetRecordReader reads on goroutines of its own, where a
+// panic on a damaged footer could not be recovered: here it is.
+func (p *parquetFile) checkChunks() error {
+	rg := p.pf.MetaData().RowGroup(p.group)
+	for _, leaf := range p.leaves {
+		cc, err := rg.ColumnChunk(leaf)
+		if err != nil {
+			return err
+		}
+		start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+		if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+			start = min(start, cc.DictionaryPageOffset())
+		}
+		if start < 0 || n < 0 || start > p.size || n > p.size-start {
+			return fmt.Errorf("column chunk %d at offset %d, %d bytes long, is not within the file's %d bytes", leaf, start, n, p.size)
+		}
+	}
+	return nil
 }
 
 // groupError is an error reading the current row group. The rows of the

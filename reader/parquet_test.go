@@ -3,6 +3,7 @@ package reader
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -357,5 +358,30 @@ func TestParquetDamagedPage(t *testing.T) {
 				t.Errorf("%d rows before the error, want at least the %d trusted", len(rows), tt.trusted)
 			}
 		})
+	}
+}
+
+// A footer that ends early can make arrow wrap io.EOF in its error: the
+// reader's error must never pass for the end of the input, which callers
+// test with errors.Is(err, io.EOF).
+func TestParquetFooterCutShort(t *testing.T) {
+	good := parquetBytes(t, someRecords, fixture.Parquet{})
+	// The file ends with the footer, its length and "PAR1".
+	n := int(binary.LittleEndian.Uint32(good[len(good)-8:]))
+	dir := t.TempDir()
+	for cut := 1; cut < n; cut++ {
+		bad := append([]byte(nil), good[:len(good)-8-cut]...)
+		bad = binary.LittleEndian.AppendUint32(bad, uint32(n-cut))
+		bad = append(bad, "PAR1"...)
+		path := filepath.Join(dir, "short-footer.parquet")
+		os.WriteFile(path, bad, 0o644)
+		rows, err := readRows(t, []string{path}, Options{})
+		var ie *InputError
+		if !errors.As(err, &ie) || errors.Is(err, io.EOF) {
+			t.Fatalf("footer without its last %d bytes: %d rows, error %v; want an *InputError that is not io.EOF", cut, len(rows), err)
+		}
+		if !strings.HasPrefix(err.Error(), path+": not a readable Parquet file (truncated or corrupt?): ") {
+			t.Errorf("footer without its last %d bytes: error %q, want it to name the file and say it is truncated or corrupt", cut, err)
+		}
 	}
 }
