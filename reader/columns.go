@@ -6,8 +6,8 @@ import (
 )
 
 // MissingColumnError reports a file that lacks a column every row needs.
+// It does not name the file: the *InputError that carries it does.
 type MissingColumnError struct {
-	File string
 	// Field is the field the column would give.
 	Field string
 	// Missing are the column names any one of which would do.
@@ -30,7 +30,7 @@ func (e *MissingColumnError) Error() string {
 	if e.Mapped {
 		mapped = fmt.Sprintf(", which --columns maps to %s", e.Field)
 	}
-	return fmt.Sprintf("%s: missing column %s%s (found: %s)", e.File, strings.Join(quoted, " or "), mapped, listColumns(e.Found))
+	return fmt.Sprintf("missing column %s%s (found: %s)", strings.Join(quoted, " or "), mapped, listColumns(e.Found))
 }
 
 // Hint tells how to fix the command.
@@ -80,7 +80,7 @@ type columnMap [numFields]int
 // give every row a user and a segment, when a column --columns names is not
 // there, or when two columns give one field. delim is the CSV delimiter the
 // header was split with (0 for Parquet).
-func mapColumns(file string, found []string, opts *Options, delim rune) (columnMap, error) {
+func mapColumns(found []string, opts *Options, delim rune) (columnMap, error) {
 	var m columnMap
 	for i := range m {
 		m[i] = -1
@@ -104,13 +104,13 @@ func mapColumns(file string, found []string, opts *Options, delim rune) (columnM
 			}
 		}
 		if m[f] >= 0 {
-			return m, fmt.Errorf("%s: columns %q and %q both give %s; keep one of them", file, found[m[f]], found[i], fieldNames[f])
+			return m, fmt.Errorf("columns %q and %q both give %s; keep one of them", found[m[f]], found[i], fieldNames[f])
 		}
 		m[f] = i
 	}
 
 	missing := func(f int, alternatives ...int) error {
-		e := &MissingColumnError{File: file, Field: fieldNames[f], Found: found}
+		e := &MissingColumnError{Field: fieldNames[f], Found: found}
 		for _, a := range append([]int{f}, alternatives...) {
 			name := fieldNames[a]
 			if col, ok := opts.Columns[name]; ok {
@@ -133,7 +133,7 @@ func mapColumns(file string, found []string, opts *Options, delim rune) (columnM
 	}
 	for field, col := range opts.Columns {
 		if f := fieldIndex(field); f >= 0 && m[f] < 0 {
-			return m, &MissingColumnError{File: file, Field: field, Missing: []string{col}, Mapped: true, Found: found}
+			return m, &MissingColumnError{Field: field, Missing: []string{col}, Mapped: true, Found: found}
 		}
 	}
 	return m, nil

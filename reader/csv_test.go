@@ -63,7 +63,7 @@ func TestCSVHeader(t *testing.T) {
 		{name: "tabs", content: "user_id\tseg_id\nu1\t5\n", opts: Options{Delimiter: '\t'},
 			want: Row{UserID: "u1", SegID: 5}},
 		{name: "malformed header", content: "user_id,se\"g_id\nu1,5\n",
-			err: `in.csv:1: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
+			err: `in.csv: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,8 @@ func TestExpandInputs(t *testing.T) {
 	dir := t.TempDir()
 	parts := filepath.Join(dir, "export")
 	os.Mkdir(parts, 0o755)
-	for _, name := range []string{"part-00002.csv", "part-00000.parquet", "part-00001.csv.gz", "_SUCCESS", ".part-00000.crc", "notes.txt"} {
+	for _, name := range []string{"part-00002.csv", "part-00000.parquet", "part-00001.csv.gz", "_SUCCESS", ".part-00000.crc", "notes.txt",
+		".part-00003.csv", "_part-00004.csv.gz", "_tmp.parquet"} {
 		os.WriteFile(filepath.Join(parts, name), nil, 0o644)
 	}
 	os.Mkdir(filepath.Join(parts, "nested.csv"), 0o755)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtseg/rtseg/chunker"
 )
 
 // Exit statuses of a run (SPEC §2).
@@ -114,6 +116,13 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	s.ElapsedSeconds = now.Sub(end.Start).Seconds()
 	s.Describe(end.Start, now, end.Endpoint, end.Member)
 	status, err := s.Status(end.Tolerance, runErr, end.Signal)
+	if err != nil {
+		s.Error = err.Error()
+	}
+	var re *chunker.ReadError
+	if errors.As(err, &re) && re.Sorted && re.Rows > 0 {
+		s.TrustedUpTo = re.TrustedUpTo()
+	}
 	if end.SummaryPath != "" {
 		if werr := s.WriteFile(end.SummaryPath); werr != nil && err == nil {
 			status, err = StatusFailure, fmt.Errorf("--summary: %w", werr)
@@ -123,6 +132,9 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 		s.WriteHuman(end.Out)
 	}
 	s.WriteEnd(end.Out, end.Tolerance, end.ReportPath, end.ReportAll)
+	if s.TrustedUpTo != "" {
+		fmt.Fprintf(end.Out, "rtseg: the input failed part-way: %s\n", s.TrustedUpTo)
+	}
 	return status, err
 }
 

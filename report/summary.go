@@ -39,6 +39,11 @@ type Summary struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Endpoint   string    `json:"endpoint,omitempty"`
 	MemberID   int64     `json:"member_id,omitempty"`
+	// Error is what ended the run, if anything did. TrustedUpTo says, when
+	// a --sorted input failed part-way and the rows before were sent, up
+	// to where they can be trusted.
+	Error       string `json:"error,omitempty"`
+	TrustedUpTo string `json:"trusted_up_to,omitempty"`
 }
 
 // SegmentSummary counts one segment's rows.

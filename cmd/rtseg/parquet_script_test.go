@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
+	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -17,11 +18,11 @@ import (
 // cmdParquet writes a Parquet file from a CSV file, so that scripts can
 // carry Parquet input as text:
 //
-//	parquet in.csv out.parquet [rows=N] [COLUMN=TYPE...]
+//	parquet in.csv out.parquet [rows=N] [snappy] [COLUMN=TYPE...]
 //
 // Columns are strings unless given a TYPE: int32, int64, uint32, uint64 or
 // dictionary. An empty CSV field becomes a null. rows=N starts a new row
-// group every N rows.
+// group every N rows; snappy compresses the pages.
 func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: parquet in.csv out.parquet [rows=N] [COLUMN=TYPE...]")
@@ -34,7 +35,12 @@ func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 	header, rows := records[0], records[1:]
 	types := map[string]arrow.DataType{}
 	group := len(rows) + 1
+	var props []parquet.WriterProperty
 	for _, a := range args[2:] {
+		if a == "snappy" {
+			props = append(props, parquet.WithCompression(compress.Codecs.Snappy))
+			continue
+		}
 		k, v, _ := strings.Cut(a, "=")
 		if k == "rows" {
 			group, err = strconv.Atoi(v)
@@ -60,7 +66,7 @@ func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 	schema := arrow.NewSchema(fields, nil)
 	f, err := os.Create(ts.MkAbs(args[1]))
 	ts.Check(err)
-	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	ts.Check(err)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()

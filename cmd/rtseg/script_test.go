@@ -57,8 +57,10 @@ func TestScripts(t *testing.T) {
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
 			"parquet":       cmdParquet,
+			"rows":          cmdRows, // reader_script_test.go
+			"poke":          cmdPoke,
 			// files_script_test.go
-			"rows":     cmdRows,
+			"users":    cmdUsers,
 			"gzip":     cmdGzip,
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
