@@ -83,6 +83,8 @@ refuses the snapshot, or the state is damaged or not rtseg's.`,
 	}
 	e.addCommonFlags(cmd, o, true)
 	f := cmd.Flags()
+	f.Lookup("sorted").Usage = "input is sorted by domain (empty first), then user_id, byte-wise, each user once:\nstream it in constant memory (input out of that order is refused before anything is sent)"
+	f.Lookup("group-memory").Usage = "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB"
 	f.StringVar(&o.stateDir, "state-dir", "", "where the delivered state (state.parquet) and the journal of an unfinished run are kept (required)")
 	f.StringVar(&o.mode, "mode", "mirror", "what to do with an association delivered before and absent from the snapshot:\nmirror removes it, upsert leaves it to expire")
 	f.DurationVar(&o.refreshBefore, "refresh-before", 48*time.Hour, "send again an unchanged association whose lifetime at the service ends within this")
