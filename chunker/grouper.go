@@ -43,7 +43,8 @@ type GroupConfig struct {
 // user's rows keep their order (a stable sort) or that no user has two rows
 // for one segment, whose winner depends on their order.
 type Grouper struct {
-	p      *Packer
+	p      users
+	out    superseder
 	budget int64
 	dir    string
 
@@ -122,7 +123,11 @@ func (n *names) id(s string) uint32 {
 const DefaultGroupMemory = 256 << 20
 
 // NewGrouper returns a grouper feeding p.
-func NewGrouper(p *Packer, c GroupConfig) *Grouper {
+func NewGrouper(p *Packer, c GroupConfig) *Grouper { return newGrouper(p, p.out, c) }
+
+// newGrouper returns a grouper handing each user to p, and superseded rows
+// to out.
+func newGrouper(p users, out superseder, c GroupConfig) *Grouper {
 	dir := c.TmpDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -130,7 +135,7 @@ func NewGrouper(p *Packer, c GroupConfig) *Grouper {
 	if c.Memory <= 0 {
 		c.Memory = DefaultGroupMemory
 	}
-	return &Grouper{p: p, budget: c.Memory, dir: dir, codes: map[string]string{}}
+	return &Grouper{p: p, out: out, budget: c.Memory, dir: dir, codes: map[string]string{}}
 }
 
 // errClosed is returned by Add after Close.
@@ -342,7 +347,7 @@ func (e *emitter) add(r *rec, user, code []byte) error {
 	if len(code) > 0 {
 		row.SegCode = g.code(code)
 	}
-	return e.cur.add(row, g.p.out)
+	return e.cur.add(row, g.out)
 }
 
 func (e *emitter) flush() error {

@@ -19,13 +19,16 @@ type Outputs struct {
 	Summary      string // --summary, which Summary.Finish writes
 	RequestsDir  string // --requests-dir, which intake writes
 	Force        bool   // --force: a RequestsDir holding files is fine
+	// Acked, if set, takes the positions of the rows acknowledged (rtseg
+	// sync).
+	Acked *Acked
 }
 
 // Create creates the output files and starts a recorder writing them for
 // command, and journaling acknowledged requests in j if it is not nil.
 // Closing the recorder closes the files.
 func (o Outputs) Create(command string, j *Journal) (*Recorder, error) {
-	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j}
+	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j, Acked: o.Acked}
 	var files []*pendingFile
 	fail := func(err error) (*Recorder, error) {
 		for _, f := range files {

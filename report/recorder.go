@@ -25,6 +25,10 @@ type RecorderConfig struct {
 	// Journal, if set, records each packed request the service
 	// acknowledged whole, before its rows count as accepted.
 	Journal *Journal
+	// Acked, if set, takes the position of every row accepted, or
+	// skipped as delivered by an earlier run: what rtseg sync writes into
+	// the new state.
+	Acked *Acked
 }
 
 // Recorder counts every outcome and writes the report. Its methods may be
@@ -135,6 +139,12 @@ func (r *Recorder) Skipped(req *chunker.Request) {
 	}
 }
 
+// Unchanged records a row of rtseg sync's snapshot that the service holds
+// already, as delivered: it is not sent.
+func (r *Recorder) Unchanged(row reader.Row) {
+	r.events <- func() { r.record(&row, Unchanged, "", 0) }
+}
+
 // Queued counts a request handed on to be sent (or, for rtseg validate,
 // counted): it is in flight until its last outcome.
 func (r *Recorder) Queued(*chunker.Request) { r.live.inFlight.Add(1) }
@@ -229,6 +239,11 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 		r.sum.Skipped++
 	case Valid:
 		r.sum.Valid++
+	case Unchanged:
+		r.sum.Unchanged++
+	}
+	if r.cfg.Acked != nil && (o == Accepted || o == Skipped) {
+		r.cfg.Acked.add(row.Pos)
 	}
 	r.live.rowsDone.Add(1)
 	if o == Invalid || o == Warned || o == Failed {
@@ -238,7 +253,7 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	if r.err != nil {
 		return
 	}
-	if r.cfg.Report != nil && (r.cfg.All || (o != Accepted && o != Valid)) {
+	if r.cfg.Report != nil && (r.cfg.All || (o != Accepted && o != Valid && o != Unchanged)) {
 		r.line = Line{Pos: row.Pos, Fields: row.Fields(), Outcome: o, Reason: reason, Attempts: attempts}
 		r.err = r.cfg.Report.Write(&r.line)
 	}
@@ -251,7 +266,7 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 // segment. Other outcomes count under none: a segment none of whose rows has
 // one of these is left out of the summary, and is not looked up.
 func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
-	if o != Accepted && o != Warned && o != Invalid && o != Failed {
+	if o != Accepted && o != Warned && o != Invalid && o != Failed && o != Unchanged {
 		return
 	}
 	seg, ok := segmentOf(row)
@@ -273,6 +288,8 @@ func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
 		s.Invalid++
 	case Failed:
 		s.Failed++
+	case Unchanged:
+		s.Unchanged++
 	}
 }
 

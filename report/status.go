@@ -141,7 +141,7 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 // WriteEnd writes, after the human summary, where the report is when it
 // lists any row (reportPath "" for none), and why the run exits rejected.
 func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, reportAll bool) {
-	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid || reportAll) {
+	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid+s.Unchanged || reportAll) {
 		fmt.Fprintf(w, "rtseg: report: %s\n", reportPath)
 	}
 	if s.ExitStatus == StatusRejected {

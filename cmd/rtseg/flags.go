@@ -31,6 +31,10 @@ type options struct {
 	preflight                                          bool // upload: check the input's segments first (segments.go)
 	stateDir                                           string
 	restart                                            bool
+	// sync (sync.go)
+	mode, maxRemovals              string
+	refreshBefore, defaultLifetime time.Duration
+	dryRun, full                   bool
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {

@@ -148,12 +148,16 @@ every row.`,
   rtseg validate users.csv
 
   # A one-off backfill
-  XANDR_TOKEN=... rtseg upload --summary run.json exports/`,
+  XANDR_TOKEN=... rtseg upload --summary run.json exports/
+
+  # A nightly job: send only what changed since the last run
+  XANDR_TOKEN=... rtseg sync --state-dir /var/lib/rtseg/audience exports/`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(
 		e.uploadCommand(),
+		e.syncCommand(),
 		e.validateCommand(),
 		e.serveMockCommand(),
 		e.segmentsCommand(),

@@ -65,6 +65,12 @@ func TestScripts(t *testing.T) {
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,
+			// sync_script_test.go
+			"snapshot":   cmdSnapshot,
+			"statefile":  cmdStateFile,
+			"staterows":  cmdStateRows,
+			"csvhead":    cmdCSVHead,
+			"samecounts": cmdSameCounts,
 		},
 	})
 }
@@ -259,7 +265,7 @@ func cmdReconciles(ts *testscript.TestScript, neg bool, args []string) {
 		v, _ := s[k].(float64)
 		return int64(v)
 	}
-	sum := n("accepted") + n("invalid") + n("superseded") + n("warned") + n("failed") + n("skipped") + n("valid")
+	sum := n("accepted") + n("invalid") + n("superseded") + n("warned") + n("failed") + n("skipped") + n("valid") + n("unchanged")
 	if ok := n("rows_read") == sum; ok == neg {
 		ts.Fatalf("rows_read %d, outcomes add up to %d", n("rows_read"), sum)
 	}
