@@ -102,6 +102,7 @@ func ParseDelimiter(s string) (rune, error) {
 // bad default is one error rather than every row invalid.
 func (d Defaults) Check() error {
 	probe := Fields{UserID: "probe", SegID: "1"}
+	d.LenientIDs = true // the probe's ID has no domain's shape
 	if row := Validate(Position{}, probe, d); !row.Valid() {
 		return fmt.Errorf("default from flags: %w", row.Err)
 	}

@@ -92,7 +92,7 @@ func TestDefaultsCheck(t *testing.T) {
 }
 
 func TestKeepStdinReadsTwice(t *testing.T) {
-	opts := Options{Stdin: strings.NewReader("user_id,seg_id\nu1,1\nu2,2\n")}
+	opts := Options{Stdin: strings.NewReader("user_id,seg_id\n1001,1\n1002,2\n")}
 	release, err := opts.KeepStdin([]string{Stdin}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -112,8 +112,8 @@ func TestKeepStdinReadsTwice(t *testing.T) {
 			users = append(users, row.UserID)
 		}
 		r.Close()
-		if strings.Join(users, ",") != "u1,u2" {
-			t.Errorf("reading %d: rows of %v, want u1,u2", round+1, users)
+		if strings.Join(users, ",") != "1001,1002" {
+			t.Errorf("reading %d: rows of %v, want 1001,1002", round+1, users)
 		}
 	}
 	if _, err := (&Options{}).KeepStdin([]string{"in.csv"}, "/nowhere"); err != nil {

@@ -21,7 +21,7 @@ type options struct {
 	format, delimiter                                  string // how to read
 	columns                                            repeated
 	domain, memberID, value, expiration                string // defaults for rows
-	remove, sorted                                     bool
+	remove, sorted, lenientIDs                         bool
 	groupMemory, tmpDir                                string // grouping
 	report, reportFormat, summary, failed, requestsDir string // outputs
 	reportAll                                          bool
@@ -78,6 +78,7 @@ func addInputFlags(f *pflag.FlagSet, o *options) {
 	f.StringVar(&o.value, "value", "", "value for rows without one")
 	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
 	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
+	f.BoolVar(&o.lenientIDs, "lenient-ids", false, "accept user IDs of any shape (by default a Xandr user ID is a number, an idfa or aaid a UUID,\nan md5udid 32 hex digits, a sha1udid or openudid 40)")
 }
 
 // repeated is a flag that may be given more than once, each value kept:
@@ -102,6 +103,7 @@ func (o *options) readerOptions() (reader.Options, error) {
 		Format: o.format,
 		Defaults: reader.Defaults{
 			Domain: o.domain, MemberID: o.memberID, Value: o.value, Expiration: o.expiration, Remove: o.remove,
+			LenientIDs: o.lenientIDs,
 		},
 	}
 	var err error
