@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -55,7 +56,7 @@ func TestCSVHeader(t *testing.T) {
 			hint: `the header reads as a single column: if its fields are separated by ";", use --delimiter ';'`},
 		{name: "tabs read with semicolons", content: "user_id\tseg_id\n1001\t5\n",
 			opts: Options{Delimiter: ';'},
-			err:  "in.csv: missing column \"user_id\" (found: user_id\tseg_id)",
+			err:  `in.csv: missing column "user_id" (found: "user_id\tseg_id")`,
 			hint: `the header reads as a single column: if its fields are separated by tabs, use --delimiter '\t'`},
 		{name: "commas read with semicolons", content: "user_id,seg_id\n1001,5\n",
 			opts: Options{Delimiter: ';'},
@@ -65,6 +66,15 @@ func TestCSVHeader(t *testing.T) {
 			want: Row{UserID: "1001", SegID: 5}},
 		{name: "tabs", content: "user_id\tseg_id\n1001\t5\n", opts: Options{Delimiter: '\t'},
 			want: Row{UserID: "1001", SegID: 5}},
+		{name: "control characters in the header", content: "user\aid,,seg_id\n1001,,5\n",
+			err:  `in.csv: missing column "user_id" (found: "user\aid", "", seg_id)`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+		{name: "binary with a semicolon", content: "\x00\x01binary;stuff\x02\n1001\n",
+			err:  `in.csv: missing column "user_id" (found: "\x00\x01binary;stuff\x02")`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+		{name: "not UTF-8", content: "user_id\xff;seg_id\n1001;5\n",
+			err:  `in.csv: missing column "user_id" (found: "user_id\xff;seg_id")`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
 		{name: "malformed header", content: "user_id,se\"g_id\n1001,5\n",
 			err: `in.csv: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
 	}
@@ -200,6 +210,35 @@ func TestCSVUTF16(t *testing.T) {
 	_, err := readRows(t, []string{path}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "UTF-16") {
 		t.Errorf("read UTF-16: error %v, want one saying the file is UTF-16", err)
+	}
+}
+
+// A gzip file of something else than CSV gets no hint about delimiters.
+func TestCSVGzipGarbage(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("\x00\x01binary;stuff\x02\x03\nmore\x07garbage\n"))
+	zw.Close()
+	path := writeFile(t, "garbage.csv.gz", z.String())
+	_, err := readRows(t, []string{path}, Options{})
+	var mc *MissingColumnError
+	if !errors.As(err, &mc) || mc.Delimiter != 0 || !mc.Binary {
+		t.Fatalf("read gzip garbage: error %v, want a missing column in a header that is not text", err)
+	}
+	if want := path + `: missing column "user_id" (found: "\x00\x01binary;stuff\x02\x03")`; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if want := "the header is not text: check that the file is CSV, or gzip-compressed CSV"; mc.Hint() != want {
+		t.Errorf("hint %q, want %q", mc.Hint(), want)
+	}
+}
+
+// A file name with a control character is quoted in messages.
+func TestFileNameQuoted(t *testing.T) {
+	path := writeFile(t, "in\x1b[31m.csv", "uid,seg_id\n1,1\n")
+	_, err := readRows(t, []string{path}, Options{})
+	if want := strconv.Quote(path) + `: missing column "user_id" (found: uid, seg_id)`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 

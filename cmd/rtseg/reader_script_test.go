@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -47,5 +48,21 @@ func cmdPoke(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	_, err = f.WriteAt(b, off)
 	ts.Check(err)
+	ts.Check(f.Close())
+}
+
+// cmdGzip compresses a file with gzip:
+//
+//	gzip in out.gz
+func cmdGzip(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gzip in out.gz")
+	}
+	f, err := os.Create(ts.MkAbs(args[1]))
+	ts.Check(err)
+	zw := gzip.NewWriter(f)
+	_, err = zw.Write([]byte(ts.ReadFile(args[0])))
+	ts.Check(err)
+	ts.Check(zw.Close())
 	ts.Check(f.Close())
 }

@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"parquet":       cmdParquet,
 			"rows":          cmdRows, // reader_script_test.go
 			"poke":          cmdPoke,
+			"gzip":          cmdGzip,
 		},
 	})
 }
