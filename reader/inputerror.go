@@ -107,7 +107,7 @@ func fileName(f string) string {
 	if f == Stdin {
 		return "standard input"
 	}
-	return f
+	return printable(f)
 }
 
 // positionName is a position as messages name it.

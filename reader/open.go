@@ -33,7 +33,8 @@ type Options struct {
 	// Format is "csv", "parquet" or "auto" (the default: by extension, then
 	// by content).
 	Format string
-	// Columns maps field names to the file's column names (--columns).
+	// Columns maps field names, in lower case, to the file's column names
+	// (--columns); Open refuses what CheckColumns refuses.
 	Columns map[string]string
 	// Delimiter separates CSV fields; 0 means a comma.
 	Delimiter rune
@@ -165,6 +166,9 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	case FormatAuto, FormatCSV, FormatParquet:
 	default:
 		return nil, fmt.Errorf("unknown format %q (want csv, parquet or auto)", opts.Format)
+	}
+	if err := CheckColumns(opts.Columns); err != nil {
+		return nil, err
 	}
 	switch d := opts.Delimiter; {
 	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):

@@ -35,11 +35,11 @@ func parquetBytes(t testing.TB, recs []fixture.Record, p fixture.Parquet) []byte
 }
 
 var someRecords = []fixture.Record{
-	{"u1", "", "1", "", "", "", ""},
-	{"u1", "", "2", "", "", "5", "0"},
-	{"u2", "idfa", "3", "", "", "", "1440"},
-	{"u3", "", "4", "", "", "", ""},
-	{"u4", "", "5", "", "", "", ""},
+	{"1001", "", "1", "", "", "", ""},
+	{"1001", "", "2", "", "", "5", "0"},
+	{"1002", "idfa", "3", "", "", "", "1440"},
+	{"1003", "", "4", "", "", "", ""},
+	{"1004", "", "5", "", "", "", ""},
 }
 
 // writeArrow writes one Arrow record as a Parquet file.
@@ -73,7 +73,7 @@ func TestParquetColumns(t *testing.T) {
 	os.WriteFile(path, parquetBytes(t, someRecords[:2], fixture.Parquet{Columns: cols}), 0o644)
 
 	rows := mustRead(t, []string{path}, Options{Columns: map[string]string{"user_id": "uid", "seg_id": "Segment"}})
-	want := []brief{{Line: 1, UserID: "u1", SegID: 1}, {Line: 2, UserID: "u1", SegID: 2}}
+	want := []brief{{Line: 1, UserID: "1001", SegID: 1}, {Line: 2, UserID: "1001", SegID: 2}}
 	if got := briefs(rows); !reflect.DeepEqual(got, want) {
 		t.Errorf("mapped Parquet columns: rows %+v, want %+v", got, want)
 	}
@@ -91,12 +91,12 @@ func TestParquetColumns(t *testing.T) {
 func TestParquetUnsupportedColumns(t *testing.T) {
 	mem := memory.DefaultAllocator
 	uid := array.NewStringBuilder(mem)
-	uid.Append("u1")
+	uid.Append("1001")
 	seg := array.NewFloat64Builder(mem)
 	seg.Append(10001)
 	list := array.NewListBuilder(mem, arrow.BinaryTypes.String)
 	list.Append(true)
-	list.ValueBuilder().(*array.StringBuilder).Append("u1")
+	list.ValueBuilder().(*array.StringBuilder).Append("1001")
 	ok := array.NewInt64Builder(mem)
 	ok.Append(1)
 
@@ -131,12 +131,12 @@ func TestParquetUnsupportedColumns(t *testing.T) {
 // row, not a wrapped-around negative number.
 func TestParquetUint64(t *testing.T) {
 	cols := []fixture.Column{{Name: "user_id", Field: fixture.UserID}, {Name: "seg_id", Field: fixture.SegID, Type: fixture.Uint64}}
-	recs := []fixture.Record{{"u1", "", "18446744073709551615"}, {"u2", "", "9223372036854775807"}}
+	recs := []fixture.Record{{"1001", "", "18446744073709551615"}, {"1002", "", "9223372036854775807"}}
 	path := writeFile(t, "big.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: cols})))
 	got := briefs(mustRead(t, []string{path}, Options{}))
 	want := []brief{
 		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 or more)"},
-		{Line: 2, UserID: "u2", SegID: 9223372036854775807},
+		{Line: 2, UserID: "1002", SegID: 9223372036854775807},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %+v, want %+v", got, want)

@@ -36,11 +36,11 @@ func TestUsageClientHours(t *testing.T) {
 		))
 		first := time.Now().UTC().Truncate(time.Hour)
 		post(t, h, `{"rt_segment":[
-			{"user_id":"a","seg_block":[{"seg_id":10},{"seg_id":11},{"seg_id":13}]},
-			{"user_id":"b","seg_block":[{"seg_id":12},{"seg_id":10,"expiration":-1}]},
-			{"user_id":"c","seg_block":[{"seg_code":"x"}]}]}`)
+			{"user_id":"1","seg_block":[{"seg_id":10},{"seg_id":11},{"seg_id":13}]},
+			{"user_id":"2","seg_block":[{"seg_id":12},{"seg_id":10,"expiration":-1}]},
+			{"user_id":"3","seg_block":[{"seg_code":"x"}]}]}`)
 		time.Sleep(time.Hour)
-		post(t, h, `{"rt_segment":[{"user_id":"d","seg_block":[{"seg_id":10},{"seg_id":10,"expiration":5}]}]}`)
+		post(t, h, `{"rt_segment":[{"user_id":"4","seg_block":[{"seg_id":10},{"seg_id":10,"expiration":5}]}]}`)
 
 		c, err := NewUsageClient("http://127.0.0.1/rt-segment", ReadConfig{
 			Auth:   StaticToken{Value: NewSecret(testToken)},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -17,9 +18,10 @@ import (
 // share some of them).
 type options struct {
 	endpoint, api, tokenFile                           string // where to send, and as whom
-	format, columns, delimiter                         string // how to read
+	format, delimiter                                  string // how to read
+	columns                                            repeated
 	domain, memberID, value, expiration                string // defaults for rows
-	remove, sorted                                     bool
+	remove, sorted, lenientIDs                         bool
 	groupMemory, tmpDir                                string // grouping
 	report, reportFormat, summary, failed, requestsDir string // outputs
 	reportAll, force                                   bool
@@ -79,13 +81,23 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 // every command reading them shares (--member-id is each command's own).
 func addInputFlags(f *pflag.FlagSet, o *options) {
 	f.StringVar(&o.format, "format", "auto", "input format: csv, parquet or auto (by extension, then content)")
-	f.StringVar(&o.columns, "columns", "", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
+	f.Var(&o.columns, "columns", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
 	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter: ",", ";" or "\t"`)
 	f.StringVar(&o.domain, "domain", "", "domain for rows without one (idfa, sha1udid, md5udid, openudid, aaid)")
 	f.StringVar(&o.value, "value", "", "value for rows without one")
 	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
 	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
+	f.BoolVar(&o.lenientIDs, "lenient-ids", false, "accept user IDs of any shape (by default a Xandr user ID is a number, an idfa or aaid a UUID,\nan md5udid 32 hex digits, a sha1udid or openudid 40)")
 }
+
+// repeated is a flag that may be given more than once, each value kept:
+// --columns a=b --columns c=d is --columns a=b,c=d. Its help shows it as
+// a string, as it was before it could be repeated.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+func (r *repeated) Type() string       { return "string" }
 
 func (e *env) envOr(name, def string) string {
 	if v := e.getenv(name); v != "" {
@@ -100,13 +112,14 @@ func (o *options) readerOptions() (reader.Options, error) {
 		Format: o.format,
 		Defaults: reader.Defaults{
 			Domain: o.domain, MemberID: o.memberID, Value: o.value, Expiration: o.expiration, Remove: o.remove,
+			LenientIDs: o.lenientIDs,
 		},
 	}
 	var err error
 	if ro.Delimiter, err = reader.ParseDelimiter(o.delimiter); err != nil {
 		return ro, err
 	}
-	if ro.Columns, err = reader.ParseColumns(o.columns); err != nil {
+	if ro.Columns, err = reader.ParseColumns(o.columns...); err != nil {
 		return ro, err
 	}
 	return ro, ro.Defaults.Check()

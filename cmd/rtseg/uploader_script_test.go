@@ -43,9 +43,9 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	w.Write([]string{"user_id", "domain", "seg_id", "value", "expiration"})
 	state := xandrtest.State{}
 	for i := range users {
-		key := xandrtest.UserKey{UserID: fmt.Sprintf("user-%06d", i)}
+		key := xandrtest.UserKey{UserID: strconv.Itoa(1_000_000 + i)}
 		if i%4 == 3 {
-			key.Domain = "idfa"
+			key = xandrtest.UserKey{Domain: "idfa", UserID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)}
 		}
 		add := func(seg, value, exp int64) {
 			w.Write([]string{key.UserID, key.Domain, strconv.FormatInt(seg, 10), strconv.FormatInt(value, 10), strconv.FormatInt(exp, 10)})

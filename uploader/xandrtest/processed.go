@@ -119,18 +119,30 @@ func (h *Handler) segmentProblem(u *usageHour, user UserKey, key string) (string
 var segmentLevel = map[string]bool{MsgSegmentRequired: true, MsgBothSegmentKeys: true, MsgBadExpiration: true}
 
 // tally counts a processed request's users and keeps samples of its
-// warnings. Call with h.mu held, after process.
-func (h *Handler) tally(entries, validUsers int, warnings []warning) {
+// warnings. validUsers are the users with a valid segment, among them the
+// unknown ones, whose IDs name no user on the platform: those count as
+// invalid. Call with h.mu held, after process.
+func (h *Handler) tally(entries, validUsers int, unknown []UserKey, warnings []warning) {
 	u := h.api.cur
 	if u == nil {
 		return
 	}
 	h.api.cur = nil
 	considered := min(entries, h.cfg.maxUsers)
+	validUsers -= len(unknown)
 	u.validUsers += validUsers
 	u.invalidUsers += considered - validUsers
 	u.otherErrors += entries - considered
 	now := h.cfg.now().UTC().Format(usageTimeLayout)
+	for _, user := range unknown {
+		if len(u.errorLines) < maxLogLines {
+			who := "user_id " + strconv.Quote(user.UserID)
+			if user.Domain != "" {
+				who = user.Domain + " " + who
+			}
+			u.errorLines = append(u.errorLines, fmt.Sprintf("%s Invalid user: %s is no user on the platform", now, who))
+		}
+	}
 	for _, w := range warnings {
 		if segmentLevel[w.Message] {
 			u.invalidSegments++
