@@ -22,6 +22,9 @@ type GroupConfig struct {
 	Memory int64
 	// TmpDir is where the temporary files go; "" means os.TempDir().
 	TmpDir string
+	// OnSpill, if set, is called after each spill of the rows in memory
+	// to a temporary file, from the goroutine calling Add.
+	OnSpill func()
 }
 
 // Grouper groups all rows of each user across the whole input, in whatever
@@ -43,9 +46,10 @@ type GroupConfig struct {
 // user's rows keep their order (a stable sort) or that no user has two rows
 // for one segment, whose winner depends on their order.
 type Grouper struct {
-	p      *Packer
-	budget int64
-	dir    string
+	p       *Packer
+	budget  int64
+	dir     string
+	onSpill func()
 
 	seq     uint64 // rows added so far
 	recs    []rec
@@ -130,7 +134,7 @@ func NewGrouper(p *Packer, c GroupConfig) *Grouper {
 	if c.Memory <= 0 {
 		c.Memory = DefaultGroupMemory
 	}
-	return &Grouper{p: p, budget: c.Memory, dir: dir, codes: map[string]string{}}
+	return &Grouper{p: p, budget: c.Memory, dir: dir, onSpill: c.OnSpill, codes: map[string]string{}}
 }
 
 // errClosed is returned by Add after Close.

@@ -166,7 +166,8 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		return asExitError(err)
 	}
 
-	stopProgress := startProgress(progress, o, rd, rec, send)
+	intake.OnPhase = rec.SetPhase
+	stopProgress := startProgress(progress, rd, rec, send)
 	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
 	sum, recErr := rec.Close()
 	stopProgress()
