@@ -131,8 +131,11 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	if w := groupMemoryWarning(intake.Memory, e.container()); w != "" {
+		logger.Warn(w)
+	}
 	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv).grouping
+		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
 	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
