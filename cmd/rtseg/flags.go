@@ -8,6 +8,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/report"
 	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,8 @@ type options struct {
 	preflight                                          bool // upload: check the input's segments first (segments.go)
 	stateDir                                           string
 	restart                                            bool
+	metricsFile, metricsPush, metricsJob               string // Prometheus metrics
+	metricsLabels                                      map[string]string
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
@@ -69,6 +72,10 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
 	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write the run's Prometheus metrics to this file (node_exporter's textfile collector\nformat, name it *.prom), replaced whole every 10s and at the end")
+	f.StringVar(&o.metricsPush, "metrics-push", "", "push the run's Prometheus metrics to this Pushgateway (http://host:9091) at the end\nand every 30s; a Pushgateway that cannot be reached is only a warning")
+	f.StringVar(&o.metricsJob, "metrics-job", report.MetricsJob, "the job label of the metrics pushed: one per scheduled job")
+	f.StringToStringVar(&o.metricsLabels, "metrics-label", nil, "more labels KEY=VALUE of the metrics: in the Pushgateway's grouping key, and on every\nmetric of --metrics-file (repeatable); never a value that changes from run to run")
 }
 
 // addInputFlags adds the flags that say how to read the inputs, which
@@ -128,4 +135,9 @@ func (o *options) intake() (chunker.IntakeConfig, error) {
 		Sorted: o.sorted, Memory: int64(n), TmpDir: o.tmpDir, RequestsDir: o.requestsDir,
 	}
 	return c, c.Check()
+}
+
+// metrics turns the --metrics-* flags into the metrics' configuration.
+func (o *options) metrics(command string) report.MetricsConfig {
+	return report.MetricsConfig{File: o.metricsFile, Push: o.metricsPush, Job: o.metricsJob, Labels: o.metricsLabels, Command: command}
 }

@@ -28,6 +28,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Values[mockKey{}] = &mockSlot{}
+			env.Values[gatewayKey{}] = &gatewaySlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -63,6 +64,12 @@ func TestScripts(t *testing.T) {
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,
+			// metrics_script_test.go
+			"prom":          cmdProm,
+			"promsummary":   cmdPromSummary,
+			"pushgateway":   cmdPushgateway,
+			"pushes":        cmdPushes,
+			"pushedsummary": cmdPushedSummary,
 		},
 	})
 }

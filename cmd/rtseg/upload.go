@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -80,7 +81,7 @@ rows (and, with --report-all, the rows it would send as "valid"). With
 }
 
 // runUpload runs upload (send) or validate (!send).
-func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) error {
+func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) (err error) {
 	if len(args) == 0 {
 		return usageError(cmd, "no INPUT given")
 	}
@@ -113,13 +114,25 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 	})()
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
+		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
 		outputs.Failed = o.failed
+	}
+	mc := o.metrics(cmd.Name())
+	if err := mc.Check(); err != nil {
+		return usageError(cmd, "%v", err)
 	}
 	if err := outputs.Check(args); err != nil {
 		return asExitError(err)
 	}
+	mc.Log = logger
+	metrics, err := report.NewMetrics(mc)
+	if err != nil {
+		return asExitError(err)
+	}
+	// A run that ends before its summary (an input missing, a login
+	// refused) still says so in its metrics.
+	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
 	if send && o.preflight {
 		done, err := e.preflight(cmd, o, args, &ro)
 		if err != nil {
@@ -171,6 +184,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 
 	intake.OnPhase = rec.SetPhase
 	stopProgress := startProgress(progress, rd, rec, send)
+	metrics.Start(rec, start)
 	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
 	sum, recErr := rec.Close()
 	stopProgress()
@@ -178,7 +192,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		runErr = recErr
 	}
 	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
+		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
 	}
@@ -217,4 +231,18 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 // XANDR_USERNAME and XANDR_PASSWORD.
 func (e *env) auth(o *options) (uploader.Auth, error) {
 	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
+}
+
+// earlyEnd is the summary of a run that ended with err before it could be
+// summed up: nothing counted, its exit status.
+func earlyEnd(command string, start time.Time, err error) *report.Summary {
+	s := &report.Summary{Command: command, ElapsedSeconds: time.Since(start).Seconds(), ExitStatus: exitOK}
+	if err != nil {
+		s.ExitStatus = exitFailure
+		var xe *exitError
+		if errors.As(err, &xe) {
+			s.ExitStatus = xe.code
+		}
+	}
+	return s
 }
