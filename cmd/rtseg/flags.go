@@ -49,8 +49,8 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory (a user that comes back is sent again, in order)")
 	f.StringVar(&o.groupMemory, "group-memory", groupMemoryDefault(e.container()), "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take); a run takes about 64MiB\nmore. Inside a container with a memory limit the default shrinks to fit in it")
 	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled rows go, in files removed as soon as they are opened (default: $TMPDIR or /tmp)")
-	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report")
-	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv or jsonl")
+	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report (by default named after --report-format: rtseg-report.jsonl, rtseg-report.parquet)")
+	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv, jsonl, or parquet (typed columns, to load into a warehouse)")
 	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
 	f.StringVar(&o.summary, "summary", "", "write the JSON summary here")
 	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory, which must be new or empty")
@@ -140,4 +140,13 @@ func (o *options) intake() (chunker.IntakeConfig, error) {
 // metrics turns the --metrics-* flags into the metrics' configuration.
 func (o *options) metrics(command string) report.MetricsConfig {
 	return report.MetricsConfig{File: o.metricsFile, Push: o.metricsPush, Job: o.metricsJob, Labels: o.metricsLabels, Command: command}
+}
+
+// reportPath is --report: as given, or by default named after
+// --report-format.
+func (o *options) reportPath(given bool) string {
+	if !given && (o.reportFormat == "jsonl" || o.reportFormat == "parquet") {
+		return "rtseg-report." + o.reportFormat
+	}
+	return o.report
 }

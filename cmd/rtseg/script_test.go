@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
 			"parquet":       cmdParquet,
+			"reportparquet": cmdReportParquet,
 			// files_script_test.go
 			"rows":     cmdRows,
 			"gzip":     cmdGzip,

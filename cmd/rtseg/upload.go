@@ -113,6 +113,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			logger.Warn("interrupted: writing the report")
 		}
 	})()
+	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
 		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
