@@ -70,7 +70,7 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 		f.BoolVar(&o.aboveServiceLimits, "allow-above-service-limits", false, "accept limits above the service's documented ones, for a member whose limits Xandr\nraised: --max-users 1000, --max-segments 100, --max-bytes 1000000")
 	}
 	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
-	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
+	f.StringVar(&o.progress, "progress", "auto", "progress, as the share of rows accounted for: auto (a bar on a terminal, else a log line\nevery 10s), bar, log or none")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write the run's Prometheus metrics to this file (node_exporter's textfile collector\nformat, name it *.prom), replaced whole every 10s and at the end")
 	f.StringVar(&o.metricsPush, "metrics-push", "", "push the run's Prometheus metrics to this Pushgateway (http://host:9091) at the end\nand every 30s; a Pushgateway that cannot be reached is only a warning")

@@ -36,6 +36,18 @@ segments per user in a request of at most 1000000 bytes, 100 POST calls and
 1000 users a second. Higher values are refused unless
 --allow-above-service-limits says that Xandr raised the member's limits.
 
+Progress shows the share of rows accounted for (answered, invalid,
+superseded), the phase (reading, grouping, spilling, sending) and the time
+left: a bar on a terminal, a log line every 10s otherwise.
+
+For scheduled runs, --metrics-file (node_exporter's textfile collector) or
+--metrics-push (a Pushgateway) report the run to Prometheus, with the
+summary's counts, its exit status and rtseg_last_success_timestamp_seconds,
+set only by a run that exits 0: alert on
+'time() - rtseg_last_success_timestamp_seconds > 26*3600'. --report-format
+parquet writes a report with typed columns that a warehouse loads as it is.
+Inside a container, --group-memory's default shrinks to fit its memory limit.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
 130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
@@ -43,8 +55,10 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
   export XANDR_TOKEN=hbapi:...
   rtseg upload --summary backfill.json --failed retry.csv exports/part-*.csv.gz
 
-  # A nightly job: tolerate up to 0.1% rejected rows
-  rtseg upload --max-rejected 0.1% --report nightly-report.csv /data/audience.parquet
+  # A nightly job: tolerate up to 0.1% rejected rows, tell Prometheus how it went,
+  # and leave a report for the warehouse
+  rtseg upload --max-rejected 0.1% --metrics-push http://pushgateway:9091 --metrics-job audience-nightly \
+    --report-format parquet --report nightly-report.parquet /data/audience.parquet
 
   # Retry what failed last night
   rtseg upload --failed retry-again.csv retry.csv`,
