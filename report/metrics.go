@@ -77,13 +77,14 @@ func (c MetricsConfig) Check() error {
 // redactURL is a URL as it may be shown: without a password.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(s, "@"); err != nil && i >= 0 {
-			return "..." + s[i:]
-		}
-		return s
+	switch {
+	case err == nil:
+		return u.Redacted()
+	case strings.Contains(s, "@"):
+		// Not a URL, it may still hold a password before its host.
+		return "..." + s[strings.LastIndex(s, "@"):]
 	}
-	return u.Redacted()
+	return s
 }
 
 // Metrics writes a run's metrics for Prometheus: to a textfile every
