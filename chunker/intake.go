@@ -63,6 +63,9 @@ type IntakeConfig struct {
 	// start and each time that grows: so that the caller can budget
 	// memory for it.
 	OnMemory func(size int64)
+	// OnPhase, if set, is told each time intake moves on to another
+	// phase, from the goroutine running Intake.
+	OnPhase func(Phase)
 	// RequestsDir, if set, receives every request body packed, as
 	// request-NNNNNN.json numbered from 1; it is made if missing.
 	RequestsDir string
@@ -119,17 +122,25 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		Add(reader.Row) error
 		Close() error
 	}
+	phase := func(ph Phase) {
+		if cfg.OnPhase != nil {
+			cfg.OnPhase(ph)
+		}
+	}
 	if cfg.Sorted {
 		a := NewAdjacent(p, cfg.Memory)
 		a.OnFilterGrow(cfg.OnMemory)
 		g = a
+		phase(Reading)
 	} else {
 		if cfg.OnMemory != nil {
 			cfg.OnMemory(cfg.Memory)
 		}
-		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
+		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir, OnSpill: func() { phase(Spilling) }})
+		phase(Grouping)
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
+	phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		re.Sorted = cfg.Sorted
 		if !cfg.Sorted {
@@ -140,6 +151,7 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		}
 	}
 	closeErr := g.Close() // packs what grouping holds, which may fail a dump
+	phase(Packed)
 	return errors.Join(h.failed, readErr, closeErr)
 }
 

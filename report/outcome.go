@@ -24,3 +24,6 @@ func (o Outcome) String() string {
 	}
 	return outcomeNames[o]
 }
+
+// rejected reports whether the outcome counts against --max-rejected.
+func (o Outcome) rejected() bool { return o == Invalid || o == Warned || o == Failed }

@@ -17,6 +17,7 @@ type Outputs struct {
 	ReportAll    bool   // --report-all
 	Failed       string // --failed
 	Summary      string // --summary, which Summary.Finish writes
+	Metrics      string // --metrics-file, which Metrics writes
 	RequestsDir  string // --requests-dir, which intake writes
 	Force        bool   // --force: a RequestsDir holding files is fine
 	// Acked, if set, takes the positions of the rows acknowledged (rtseg
@@ -86,7 +87,8 @@ func (o Outputs) Check(inputs []string) error {
 	type output struct{ flag, path, real string }
 	var outs []output
 	for _, c := range []struct{ flag, path string }{
-		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--requests-dir", o.RequestsDir},
+		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--metrics-file", o.Metrics},
+		{"--requests-dir", o.RequestsDir},
 	} {
 		if c.path == "" {
 			continue

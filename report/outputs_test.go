@@ -89,6 +89,10 @@ func TestOutputsCheck(t *testing.T) {
 		{Outputs{Report: "a", Summary: "a"}, []string{"in.csv"}, "--report a and --summary a are the same file"},
 		{Outputs{Report: "req/r.csv", RequestsDir: "req"}, []string{"in.csv"}, "--report req/r.csv lies inside --requests-dir req"},
 		{Outputs{RequestsDir: "."}, []string{"in.csv"}, "--requests-dir . holds the INPUT in.csv: "},
+		{Outputs{Metrics: "m.prom", Report: "r.csv"}, []string{"in.csv"}, ""},
+		{Outputs{Metrics: "in.csv"}, []string{"in.csv"}, "--metrics-file in.csv is the INPUT in.csv: "},
+		{Outputs{Summary: "m.prom", Metrics: "m.prom"}, []string{"in.csv"}, "--summary m.prom and --metrics-file m.prom are the same file"},
+		{Outputs{Metrics: "ind/sub/m.prom"}, []string{"in.csv"}, "--metrics-file ind/sub/m.prom: cannot create a file in ind/sub: "},
 	} {
 		err := c.out.Check(c.inputs)
 		switch {

@@ -70,28 +70,55 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	return r
 }
 
-// live mirrors a few counts for other goroutines (progress) to read.
+// live mirrors the counts for other goroutines (progress, metrics) to read.
 type live struct {
-	rowsRead, rowsDone, rejected, users, requests, inFlight atomic.Int64
+	rowsRead, users, requests, retries, throttled, bytesSent, inFlight atomic.Int64
+	outcomes                                                           [numOutcomes]atomic.Int64
+	phase                                                              atomic.Int32
 }
 
-// Live is a snapshot of the counts so far, for progress.
+// Live is a snapshot of the counts so far, for progress and metrics. The
+// counts are read one at a time while the run goes on: each is exact, but
+// together they may be a moment apart.
 type Live struct {
 	RowsRead int64 // rows read from the input
-	RowsDone int64 // rows with an outcome
+	RowsDone int64 // rows with an outcome: accounted for
 	Rejected int64 // rows invalid, warned or failed
-	Users    int64 // users (rt_segment entries) sent
-	Requests int64 // requests sent
-	InFlight int64 // requests queued or being sent
+	// Outcomes counts the rows with each outcome, indexed by Outcome.
+	Outcomes  [numOutcomes]int64
+	Users     int64 // users (rt_segment entries) sent
+	Requests  int64 // requests sent
+	Retries   int64 // attempts after a request's first
+	Throttled int64 // answers that were HTTP 429
+	BytesSent int64 // request bodies sent, retries included
+	InFlight  int64 // requests queued or being sent
+	// Phase is what intake is doing (0 before it starts): once it is
+	// Phase.Read, RowsRead is the input's total.
+	Phase chunker.Phase
 }
 
 // Live returns the counts so far; it is safe to call from any goroutine.
 func (r *Recorder) Live() Live {
-	return Live{
-		RowsRead: r.live.rowsRead.Load(), RowsDone: r.live.rowsDone.Load(), Rejected: r.live.rejected.Load(),
-		Users: r.live.users.Load(), Requests: r.live.requests.Load(), InFlight: r.live.inFlight.Load(),
+	l := Live{
+		Phase:    chunker.Phase(r.live.phase.Load()),
+		RowsRead: r.live.rowsRead.Load(),
+		Users:    r.live.users.Load(), Requests: r.live.requests.Load(), Retries: r.live.retries.Load(),
+		Throttled: r.live.throttled.Load(), BytesSent: r.live.bytesSent.Load(), InFlight: r.live.inFlight.Load(),
 	}
+	for o := range l.Outcomes {
+		n := r.live.outcomes[o].Load()
+		l.Outcomes[o] = n
+		l.RowsDone += n
+		if Outcome(o).rejected() {
+			l.Rejected += n
+		}
+	}
+	return l
 }
+
+// SetPhase records what intake is doing, for Live; chunker's
+// IntakeConfig.OnPhase takes it.
+func (r *Recorder) SetPhase(p chunker.Phase) { r.live.phase.Store(int32(p)) }
 
 // Read counts rows read, whatever becomes of them.
 func (r *Recorder) Read(n int) {
@@ -185,6 +212,8 @@ func (r *Recorder) Sent(res uploader.Result) {
 			r.countRequest(size, res.Attempts, len(entries)-len(res.Resent))
 			r.sum.Retries += int64(res.Retries)
 			r.sum.Throttled += int64(res.Throttled)
+			r.live.retries.Add(int64(res.Retries))
+			r.live.throttled.Add(int64(res.Throttled))
 		}
 		for i := range entries {
 			if resent[i] {
@@ -210,7 +239,9 @@ func (r *Recorder) countRequest(bodySize, attempts, users int) {
 	r.sum.Users += int64(users)
 	r.live.requests.Add(1)
 	r.live.users.Add(int64(users))
-	r.sum.BytesSent += int64(bodySize * max(attempts, 1))
+	bytes := int64(bodySize * max(attempts, 1))
+	r.sum.BytesSent += bytes
+	r.live.bytesSent.Add(bytes)
 }
 
 func eachRow(entries []chunker.Entry, f func(*reader.Row)) {
@@ -245,10 +276,7 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	if r.cfg.Acked != nil && (o == Accepted || o == Skipped) {
 		r.cfg.Acked.add(row.Pos)
 	}
-	r.live.rowsDone.Add(1)
-	if o == Invalid || o == Warned || o == Failed {
-		r.live.rejected.Add(1)
-	}
+	r.live.outcomes[o].Add(1)
 	r.countSegment(row, o)
 	if r.err != nil {
 		return

@@ -105,6 +105,8 @@ type Ending struct {
 	ReportAll               bool
 	// Out receives the lines for people.
 	Out io.Writer
+	// Metrics, if set, receive the finished run's values.
+	Metrics *Metrics
 }
 
 // Finish completes the summary of a run that ended with runErr (nil if it
@@ -135,7 +137,18 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	if s.TrustedUpTo != "" {
 		fmt.Fprintf(end.Out, "rtseg: the input failed part-way: %s\n", s.TrustedUpTo)
 	}
+	WriteWarning(end.Out, end.Metrics.Finish(s))
 	return status, err
+}
+
+// WriteWarning writes each line of err, if not nil, as a warning.
+func WriteWarning(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "rtseg: warning: %s\n", line)
+	}
 }
 
 // WriteEnd writes, after the human summary, where the report is when it

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -118,4 +121,77 @@ func appendValue(ts *testscript.TestScript, b array.Builder, v string) {
 		b.Append(n)
 	}
 	ts.Check(err)
+}
+
+// cmdReportParquet reads a Parquet report back with arrow, checks that its
+// columns are the report's, typed (line and attempts integers, outcome a
+// dictionary string), and that its rows by outcome are the summary's
+// (accepted and valid rows only with ALL, as --report-all lists them); it
+// prints the rows as CSV ("" for null) for stdout checks:
+// reportparquet REPORT SUMMARY.json [all].
+func cmdReportParquet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: reportparquet REPORT SUMMARY.json [all]")
+	}
+	all := len(args) == 3 && args[2] == "all"
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	ts.Check(err)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	ts.Check(err)
+	tbl, err := fr.ReadTable(context.Background())
+	ts.Check(err)
+	defer tbl.Release()
+
+	want := map[string]arrow.Type{"file": arrow.STRING, "line": arrow.INT64, "seg_id": arrow.INT64, "member_id": arrow.INT64,
+		"value": arrow.INT64, "expiration": arrow.INT64, "outcome": arrow.DICTIONARY, "attempts": arrow.INT64}
+	var names []string
+	for i, fld := range tbl.Schema().Fields() {
+		names = append(names, fld.Name)
+		if t, ok := want[fld.Name]; ok && fld.Type.ID() != t {
+			ts.Fatalf("column %d %s is %s, want %s", i, fld.Name, fld.Type, t)
+		}
+	}
+	if got := strings.Join(names, ","); got != "file,line,user_id,domain,seg_id,seg_code,member_id,value,expiration,outcome,reason,attempts" {
+		ts.Fatalf("columns %s, want the report's", got)
+	}
+
+	rows := make([][]string, tbl.NumRows())
+	for i := range rows {
+		rows[i] = make([]string, tbl.NumCols())
+	}
+	for c := range int(tbl.NumCols()) {
+		i := 0
+		for _, chunk := range tbl.Column(c).Data().Chunks() {
+			for j := range chunk.Len() {
+				if !chunk.IsNull(j) {
+					rows[i][c] = chunk.ValueStr(j)
+				}
+				i++
+			}
+		}
+	}
+	counts := map[string]float64{}
+	for _, r := range rows {
+		counts[r[9]]++
+	}
+	var s map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &s))
+	for _, o := range []string{"accepted", "valid", "invalid", "superseded", "warned", "failed", "skipped"} {
+		n, _ := s[o].(float64)
+		if (o == "accepted" || o == "valid") && !all {
+			n = 0
+		}
+		if counts[o] != n {
+			ts.Fatalf("the report has %v rows %s, the summary %v", counts[o], o, n)
+		}
+	}
+	w := csv.NewWriter(ts.Stdout())
+	for _, r := range rows {
+		ts.Check(w.Write(r))
+	}
+	w.Flush()
+	ts.Check(w.Error())
 }

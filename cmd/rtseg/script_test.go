@@ -28,6 +28,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Values[mockKey{}] = &mockSlot{}
+			env.Values[gatewayKey{}] = &gatewaySlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -59,6 +60,7 @@ func TestScripts(t *testing.T) {
 			"parquet":       cmdParquet,
 			"rows":          cmdRows, // reader_script_test.go
 			"poke":          cmdPoke,
+			"reportparquet": cmdReportParquet,
 			// files_script_test.go
 			"users":    cmdUsers,
 			"gzip":     cmdGzip,
@@ -71,6 +73,12 @@ func TestScripts(t *testing.T) {
 			"staterows":  cmdStateRows,
 			"csvhead":    cmdCSVHead,
 			"samecounts": cmdSameCounts,
+			// metrics_script_test.go
+			"prom":          cmdProm,
+			"promsummary":   cmdPromSummary,
+			"pushgateway":   cmdPushgateway,
+			"pushes":        cmdPushes,
+			"pushedsummary": cmdPushedSummary,
 		},
 	})
 }

@@ -158,15 +158,26 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 	})()
 	statePath := filepath.Join(o.stateDir, reader.StateFile)
 	acked := report.NewAcked()
+	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force, Acked: acked}
+		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force, Acked: acked}
 	if send {
 		outputs.Failed = o.failed
+	}
+	mc := o.metrics(cmd.Name())
+	if err := mc.Check(); err != nil {
+		return usageError(cmd, "%v", err)
 	}
 	// The state counts as an input: no output may overwrite it.
 	if err := outputs.Check(append(args[:len(args):len(args)], statePath)); err != nil {
 		return asExitError(err)
 	}
+	mc.Log = logger
+	metrics, err := report.NewMetrics(mc)
+	if err != nil {
+		return asExitError(err)
+	}
+	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
 	if o.preflight {
 		done, err := e.preflight(cmd, o, args, &ro)
 		if err != nil {
@@ -179,7 +190,7 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 		return usageError(cmd, "%v", err)
 	}
 	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv).grouping
+		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
 	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
@@ -225,7 +236,9 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 		return asExitError(err)
 	}
 
-	stopProgress := startProgress(progress, o, rd, rec, send)
+	cfg.Intake.OnPhase = rec.SetPhase
+	stopProgress := startProgress(progress, rd, rec, send)
+	metrics.Start(rec, start)
 	var plan *chunker.Plan
 	runErr := runStages(cmd.Context(), func(ctx context.Context, reqs chan<- *chunker.Request) error {
 		var err error
@@ -249,7 +262,7 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 		}
 	}
 	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
+		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
 	}

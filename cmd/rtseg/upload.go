@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -35,6 +36,18 @@ segments per user in a request of at most 1000000 bytes, 100 POST calls and
 1000 users a second. Higher values are refused unless
 --allow-above-service-limits says that Xandr raised the member's limits.
 
+Progress shows the share of rows accounted for (answered, invalid,
+superseded), the phase (reading, grouping, spilling, sending) and the time
+left: a bar on a terminal, a log line every 10s otherwise.
+
+For scheduled runs, --metrics-file (node_exporter's textfile collector) or
+--metrics-push (a Pushgateway) report the run to Prometheus, with the
+summary's counts, its exit status and rtseg_last_success_timestamp_seconds,
+set only by a run that exits 0: alert on
+'time() - rtseg_last_success_timestamp_seconds > 26*3600'. --report-format
+parquet writes a report with typed columns that a warehouse loads as it is.
+Inside a container, --group-memory's default shrinks to fit its memory limit.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
 130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
@@ -42,8 +55,10 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
   export XANDR_TOKEN=hbapi:...
   rtseg upload --summary backfill.json --failed retry.csv exports/part-*.csv.gz
 
-  # A nightly job: tolerate up to 0.1% rejected rows
-  rtseg upload --max-rejected 0.1% --report nightly-report.csv /data/audience.parquet
+  # A nightly job: tolerate up to 0.1% rejected rows, tell Prometheus how it went,
+  # and leave a report for the warehouse
+  rtseg upload --max-rejected 0.1% --metrics-push http://pushgateway:9091 --metrics-job audience-nightly \
+    --report-format parquet --report nightly-report.parquet /data/audience.parquet
 
   # Retry what failed last night
   rtseg upload --failed retry-again.csv retry.csv`,
@@ -80,7 +95,7 @@ rows (and, with --report-all, the rows it would send as "valid"). With
 }
 
 // runUpload runs upload (send) or validate (!send).
-func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) error {
+func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) (err error) {
 	if len(args) == 0 {
 		return usageError(cmd, "no INPUT given")
 	}
@@ -112,14 +127,27 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			logger.Warn("interrupted: writing the report")
 		}
 	})()
+	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
+		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
 		outputs.Failed = o.failed
+	}
+	mc := o.metrics(cmd.Name())
+	if err := mc.Check(); err != nil {
+		return usageError(cmd, "%v", err)
 	}
 	if err := outputs.Check(args); err != nil {
 		return asExitError(err)
 	}
+	mc.Log = logger
+	metrics, err := report.NewMetrics(mc)
+	if err != nil {
+		return asExitError(err)
+	}
+	// A run that ends before its summary (an input missing, a login
+	// refused) still says so in its metrics.
+	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
 	if send && o.preflight {
 		done, err := e.preflight(cmd, o, args, &ro)
 		if err != nil {
@@ -131,8 +159,11 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	if w := groupMemoryWarning(intake.Memory, e.container()); w != "" {
+		logger.Warn(w)
+	}
 	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv).grouping
+		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
 	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
@@ -166,7 +197,9 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		return asExitError(err)
 	}
 
-	stopProgress := startProgress(progress, o, rd, rec, send)
+	intake.OnPhase = rec.SetPhase
+	stopProgress := startProgress(progress, rd, rec, send)
+	metrics.Start(rec, start)
 	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
 	sum, recErr := rec.Close()
 	stopProgress()
@@ -174,7 +207,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		runErr = recErr
 	}
 	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
+		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
 	}
@@ -213,4 +246,18 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 // XANDR_USERNAME and XANDR_PASSWORD.
 func (e *env) auth(o *options) (uploader.Auth, error) {
 	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
+}
+
+// earlyEnd is the summary of a run that ended with err before it could be
+// summed up: nothing counted, its exit status.
+func earlyEnd(command string, start time.Time, err error) *report.Summary {
+	s := &report.Summary{Command: command, ElapsedSeconds: time.Since(start).Seconds(), ExitStatus: exitOK}
+	if err != nil {
+		s.ExitStatus = exitFailure
+		var xe *exitError
+		if errors.As(err, &xe) {
+			s.ExitStatus = xe.code
+		}
+	}
+	return s
 }
