@@ -239,6 +239,10 @@ func (m *Metrics) Finish(s *Summary) error {
 		Warned: s.Warned, Failed: s.Failed, Skipped: s.Skipped, Valid: s.Valid, Unchanged: s.Unchanged} {
 		v.outcomes[o] = n
 	}
+	if s.Sync != nil {
+		v.sync = map[string]int64{"added": s.Sync.Added, "changed": s.Sync.Changed, "refreshed": s.Sync.Refreshed,
+			"removed": s.Sync.Removed, "unchanged": s.Unchanged}
+	}
 	if s.ExitStatus == StatusOK {
 		end := s.FinishedAt
 		if end.IsZero() {
@@ -317,12 +321,16 @@ type values struct {
 	duration                                       float64
 	exitStatus                                     int     // -1 while the run goes on
 	lastSuccess                                    float64 // 0 for none
+	// sync counts, for rtseg sync, the associations by what the run did
+	// with them; nil for the other commands.
+	sync map[string]int64
 }
 
 // The metrics' names, as Prometheus's conventions have them: a counter's
 // ends in _total, a unit's name (seconds, bytes) comes before it.
 const (
 	lastSuccessName = "rtseg_last_success_timestamp_seconds"
+	syncName        = "rtseg_sync_associations_total"
 )
 
 // collector gives the metrics of one set of values.
@@ -356,6 +364,7 @@ var metricDefs = []metricDef{
 		func(v *values) float64 { return v.duration }, nil},
 	{"rtseg_exit_status", "The run's exit status: 0 success, 1 failure, 2 too many rows rejected, 130 or 143 interrupted. Written at the end.", prometheus.GaugeValue,
 		func(v *values) float64 { return float64(v.exitStatus) }, nil},
+	{syncName, "rtseg sync: associations of the snapshot and the delivered state by change (added, changed, refreshed, removed, unchanged).", prometheus.CounterValue, nil, []string{"change"}},
 	{lastSuccessName, "When the last run that exited 0 ended, in seconds since the Unix epoch.", prometheus.GaugeValue,
 		func(v *values) float64 { return v.lastSuccess }, nil},
 }
@@ -387,6 +396,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		d := &metricDefs[i]
 		desc := c.desc(d)
 		switch {
+		case d.name == syncName:
+			for _, change := range slices.Sorted(maps.Keys(c.v.sync)) {
+				ch <- prometheus.MustNewConstMetric(desc, d.kind, float64(c.v.sync[change]), change)
+			}
 		case d.value == nil:
 			for _, o := range outcomesOf(c.v.command) {
 				ch <- prometheus.MustNewConstMetric(desc, d.kind, float64(c.v.outcomes[o]), o.String())
