@@ -39,6 +39,28 @@ type Summary struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Endpoint   string    `json:"endpoint,omitempty"`
 	MemberID   int64     `json:"member_id,omitempty"`
+	// MaxRejected is --max-rejected as given, and Error what made the run
+	// fail (exit status 1), for the run page's verdict.
+	MaxRejected string `json:"max_rejected,omitempty"`
+	Error       string `json:"error,omitempty"`
+	// Sync is what rtseg sync compared against the delivered state (SPEC
+	// §11); absent for other commands.
+	Sync
+	// Groups are the rows not accepted, grouped by why.
+	Groups
+	// Throughput is the run over time.
+	Throughput *Throughput `json:"throughput,omitempty"`
+}
+
+// Sync counts what rtseg sync found: associations new, changed, due for a
+// refresh, to remove, and unchanged (not sent, and an outcome of their
+// own in the reconciliation).
+type Sync struct {
+	Added     int64 `json:"added,omitempty"`
+	Changed   int64 `json:"changed,omitempty"`
+	Refreshed int64 `json:"refreshed,omitempty"`
+	Removed   int64 `json:"removed,omitempty"`
+	Unchanged int64 `json:"unchanged,omitempty"`
 }
 
 // SegmentSummary counts one segment's rows.
@@ -63,7 +85,7 @@ type SegmentCounts struct {
 
 // Reconciles reports whether every row read has exactly one outcome.
 func (s *Summary) Reconciles() bool {
-	return s.RowsRead == s.Accepted+s.Invalid+s.Superseded+s.Warned+s.Failed+s.Skipped+s.Valid
+	return s.RowsRead == s.Accepted+s.Invalid+s.Superseded+s.Warned+s.Failed+s.Skipped+s.Valid+s.Unchanged
 }
 
 // Rejected is the number of rows that count against --max-rejected.
