@@ -17,6 +17,7 @@ type Outputs struct {
 	ReportAll    bool   // --report-all
 	Failed       string // --failed
 	Summary      string // --summary, which Summary.Finish writes
+	HTML         string // --html, the run page, which Summary.Finish writes
 	RequestsDir  string // --requests-dir, which intake writes
 	Force        bool   // --force: a RequestsDir holding files is fine
 }
@@ -83,7 +84,7 @@ func (o Outputs) Check(inputs []string) error {
 	type output struct{ flag, path, real string }
 	var outs []output
 	for _, c := range []struct{ flag, path string }{
-		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--requests-dir", o.RequestsDir},
+		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--html", o.HTML}, {"--requests-dir", o.RequestsDir},
 	} {
 		if c.path == "" {
 			continue

@@ -101,6 +101,9 @@ type Ending struct {
 	// --report and --report-all, for saying where the report is.
 	SummaryPath, ReportPath string
 	ReportAll               bool
+	// HTMLPath is --html, "" for none: the run page, written after the
+	// summary.
+	HTMLPath string
 	// Out receives the lines for people.
 	Out io.Writer
 }
@@ -114,9 +117,19 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	s.ElapsedSeconds = now.Sub(end.Start).Seconds()
 	s.Describe(end.Start, now, end.Endpoint, end.Member)
 	status, err := s.Status(end.Tolerance, runErr, end.Signal)
+	s.MaxRejected = end.Tolerance.String()
+	if err != nil {
+		s.Error = err.Error()
+	}
 	if end.SummaryPath != "" {
 		if werr := s.WriteFile(end.SummaryPath); werr != nil && err == nil {
 			status, err = StatusFailure, fmt.Errorf("--summary: %w", werr)
+			s.ExitStatus, s.Error = status, err.Error()
+		}
+	}
+	if end.HTMLPath != "" {
+		if werr := (&Page{Summary: s}).WriteFile(end.HTMLPath); werr != nil && err == nil {
+			status, err = StatusFailure, fmt.Errorf("--html: %w", werr)
 		}
 	}
 	if err == nil || s.RowsRead > 0 {
