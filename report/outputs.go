@@ -18,15 +18,18 @@ type Outputs struct {
 	Failed       string // --failed
 	Summary      string // --summary, which Summary.Finish writes
 	HTML         string // --html, the run page, which Summary.Finish writes
-	RequestsDir  string // --requests-dir, which intake writes
-	Force        bool   // --force: a RequestsDir holding files is fine
+	// UsersPerSecond is --users-per-second, which the page draws the
+	// throughput against; 0 when nothing is sent.
+	UsersPerSecond int
+	RequestsDir    string // --requests-dir, which intake writes
+	Force          bool   // --force: a RequestsDir holding files is fine
 }
 
 // Create creates the output files and starts a recorder writing them for
 // command, and journaling acknowledged requests in j if it is not nil.
 // Closing the recorder closes the files.
 func (o Outputs) Create(command string, j *Journal) (*Recorder, error) {
-	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j}
+	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j, UsersPerSecond: o.UsersPerSecond}
 	var files []*pendingFile
 	fail := func(err error) (*Recorder, error) {
 		for _, f := range files {

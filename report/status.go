@@ -127,8 +127,11 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 			s.ExitStatus, s.Error = status, err.Error()
 		}
 	}
+	pageWritten := false
 	if end.HTMLPath != "" {
-		if werr := (&Page{Summary: s}).WriteFile(end.HTMLPath); werr != nil && err == nil {
+		werr := (&Page{Summary: s}).WriteFile(end.HTMLPath)
+		pageWritten = werr == nil
+		if werr != nil && err == nil {
 			status, err = StatusFailure, fmt.Errorf("--html: %w", werr)
 		}
 	}
@@ -136,6 +139,9 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 		s.WriteHuman(end.Out)
 	}
 	s.WriteEnd(end.Out, end.Tolerance, end.ReportPath, end.ReportAll)
+	if pageWritten {
+		fmt.Fprintf(end.Out, "rtseg: page: %s\n", end.HTMLPath)
+	}
 	return status, err
 }
 

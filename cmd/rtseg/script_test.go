@@ -63,6 +63,8 @@ func TestScripts(t *testing.T) {
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,
+			// page_script_test.go
+			"pagetotals": cmdPageTotals,
 		},
 	})
 }

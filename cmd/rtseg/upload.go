@@ -35,15 +35,24 @@ segments per user in a request of at most 1000000 bytes, 100 POST calls and
 1000 users a second. Higher values are refused unless
 --allow-above-service-limits says that Xandr raised the member's limits.
 
+With --html PATH it writes the run page: one HTML file, readable offline,
+that shows the verdict, every row accounted for, the segments, the invalid,
+warned and failed rows grouped by why with file:line examples, and users
+sent per second against the limit, with 429s and retries marked. It is
+written at the end, and on SIGINT/SIGTERM, like the summary; open it in a
+browser, or keep it as a CI or Airflow artifact. rtseg reconcile --summary
+S.json --html PATH adds the service's side to it later.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
-130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
+130/143 interrupted by SIGINT/SIGTERM (report, summary and page still written).`,
 		Example: `  # A one-off backfill from a warehouse export
   export XANDR_TOKEN=hbapi:...
   rtseg upload --summary backfill.json --failed retry.csv exports/part-*.csv.gz
 
-  # A nightly job: tolerate up to 0.1% rejected rows
-  rtseg upload --max-rejected 0.1% --report nightly-report.csv /data/audience.parquet
+  # A nightly job: tolerate up to 0.1% rejected rows, and keep a page to look at
+  rtseg upload --max-rejected 0.1% --report nightly-report.csv --summary nightly.json \
+    --html nightly.html /data/audience.parquet
 
   # Retry what failed last night
   rtseg upload --failed retry-again.csv retry.csv`,
@@ -67,8 +76,10 @@ func (e *env) validateCommand() *cobra.Command {
 		Long: `Validate does everything upload does except send: it reads each INPUT,
 checks every row, groups and packs them, and reports invalid and superseded
 rows (and, with --report-all, the rows it would send as "valid"). With
---requests-dir it writes the request bodies it would send.`,
+--requests-dir it writes the request bodies it would send, and with --html
+the run page: the invalid rows grouped by reason, with file:line examples.`,
 		Example: `  rtseg validate users.csv
+  rtseg validate --html check.html exports/
   rtseg validate --report-all --requests-dir out/ exports/`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -113,9 +124,10 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		}
 	})()
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
+		Summary: o.summary, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
 		outputs.Failed = o.failed
+		outputs.UsersPerSecond = o.usersPerSecond
 	}
 	if err := outputs.Check(args); err != nil {
 		return asExitError(err)
@@ -173,7 +185,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if runErr == nil {
 		runErr = recErr
 	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
+	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
 		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
