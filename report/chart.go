@@ -67,9 +67,9 @@ func niceMax(v float64) float64 {
 func (c *chartView) yTicks(top float64, y func(float64) float64) {
 	for i := range 5 {
 		v := top * float64(i) / 4
-		label := humanize.CommafWithDigits(v, 2)
-		if top >= 4 {
-			label = humanize.Comma(int64(math.Round(v)))
+		label := strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+		if v == math.Trunc(v) {
+			label = humanize.Comma(int64(v))
 		}
 		c.YTicks = append(c.YTicks, chartTick{Pos: f(y(v)), Label: label})
 	}
@@ -109,7 +109,13 @@ func throughputChart(s *Summary, command string) *chartView {
 	if command == "validate" {
 		limit = 0
 	}
-	top := niceMax(max(peak, limit) * 1.1)
+	// A limit far above the peak would flatten the series against the
+	// axis: it is then named above the chart rather than drawn.
+	drawLimit := limit > 0 && peak*4 >= limit
+	top := niceMax(peak * 1.1)
+	if drawLimit {
+		top = niceMax(max(peak, limit) * 1.1)
+	}
 	y := func(v float64) float64 { return plotBottom - v/top*plotHeight }
 	step := plotWidth / float64(n)
 	x := func(i int) float64 { return plotLeft + float64(i)*step }
@@ -148,9 +154,12 @@ func throughputChart(s *Summary, command string) *chartView {
 	}
 	fmt.Fprintf(&area, "V%sZ", f(plotBottom))
 	c.Paths = append(c.Paths, chartPath{"area", area.String()})
-	if limit > 0 {
+	switch {
+	case drawLimit:
 		c.Paths = append(c.Paths, chartPath{"limit", fmt.Sprintf("M%s,%sH%s", f(plotLeft), f(y(limit)), f(plotRight))})
 		c.Notes = append(c.Notes, chartNote{"limit", f(plotRight - 4), f(y(limit) - 5), "end", "limit " + humanize.Comma(int64(limit)) + " users/s"})
+	case limit > 0:
+		c.Notes = append(c.Notes, chartNote{"limit", f(plotRight - 4), f(plotTop - 4), "end", "limit " + humanize.Comma(int64(limit)) + " users/s, far above"})
 	}
 	if marks429.Len() > 0 {
 		c.Paths = append(c.Paths, chartPath{"throttled", marks429.String()})
@@ -159,12 +168,17 @@ func throughputChart(s *Summary, command string) *chartView {
 		c.Paths = append(c.Paths, chartPath{"retried", marksRetry.String()})
 	}
 	c.yTicks(top, y)
+	last := -1
 	for i := range 5 {
 		k := n * i / 4
+		if k == last {
+			continue
+		}
+		last = k
 		c.XTicks = append(c.XTicks, chartTick{Pos: f(x(k)), Label: seconds(float64(k) * t.IntervalSeconds)})
 	}
 	c.Legend = []chartPath{{"area", unit + "/s"}}
-	if limit > 0 {
+	if drawLimit {
 		c.Legend = append(c.Legend, chartPath{"limit", "--users-per-second"})
 	}
 	if command != "validate" {
