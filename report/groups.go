@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"encoding/csv"
 	"errors"
 	"slices"
 	"strings"
@@ -125,6 +126,19 @@ func clipTo(s string, n int) string {
 func invalidReason(err error) string {
 	if err == nil {
 		return "invalid"
+	}
+	var re *reader.RecordError
+	var pe *csv.ParseError
+	if errors.As(err, &re) && errors.As(re.Err, &pe) {
+		// Its sentence names the line and column of each record.
+		switch {
+		case errors.Is(pe.Err, csv.ErrBareQuote):
+			return `malformed CSV record: a " in a field that is not quoted`
+		case errors.Is(pe.Err, csv.ErrQuote):
+			return "malformed CSV record: a quoted field is not closed properly"
+		case !errors.Is(pe.Err, csv.ErrFieldCount):
+			return "malformed CSV record: " + pe.Err.Error()
+		}
 	}
 	var fe *reader.FieldError
 	if !errors.As(err, &fe) {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +35,14 @@ func TestInvalidReasonLeavesOutTheValue(t *testing.T) {
 	}
 	if got := invalidReason(errors.New("malformed CSV record: a quote left open")); got != "malformed CSV record: a quote left open" {
 		t.Errorf("invalidReason of another error = %q, want its text", got)
+	}
+	// A malformed record's sentence names its line and column; its group
+	// does not.
+	for _, line := range []int{3, 70} {
+		err := &reader.RecordError{Columns: 2, Err: &csv.ParseError{StartLine: line, Line: line, Column: 4, Err: csv.ErrBareQuote}}
+		if got, want := invalidReason(err), `malformed CSV record: a " in a field that is not quoted`; got != want {
+			t.Errorf("invalidReason(%q) = %q, want %q", err, got, want)
+		}
 	}
 }
 

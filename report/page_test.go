@@ -348,3 +348,20 @@ func TestPageSizeOfAHundredMillionRowRun(t *testing.T) {
 		}
 	}
 }
+
+// Rows of groups the summary leaves out are on the page too, as one line,
+// so that each table adds up to its outcome's count.
+func TestPageListsTheRestOfTheRows(t *testing.T) {
+	sum := &Summary{Command: "upload", RowsRead: 10, Invalid: 10, ExitStatus: StatusRejected,
+		Groups: Groups{Invalid: []Group{{Reason: "seg_id is not a whole number", Rows: 7, Examples: []Example{{At: "in.csv:2"}}}}}}
+	page := string(render(t, &Page{Summary: sum}))
+	for _, want := range []string{
+		`<td class="text">seg_id is not a whole number</td><td class="num">7</td><td class="num">70.0%</td>`,
+		`<tr><td><em>other reasons</em></td><td class="num">3</td><td class="num">30.0%</td><td></td></tr>`,
+		`<td class="num" data-total="groups.invalid" data-value="10">10</td>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
