@@ -159,7 +159,7 @@ func throughputChart(s *Summary, command string) *chartView {
 		c.Paths = append(c.Paths, chartPath{"limit", fmt.Sprintf("M%s,%sH%s", f(plotLeft), f(y(limit)), f(plotRight))})
 		c.Notes = append(c.Notes, chartNote{"limit", f(plotRight - 4), f(y(limit) - 5), "end", "limit " + humanize.Comma(int64(limit)) + " users/s"})
 	case limit > 0:
-		c.Notes = append(c.Notes, chartNote{"limit", f(plotRight - 4), f(plotTop - 4), "end", "limit " + humanize.Comma(int64(limit)) + " users/s, far above"})
+		c.Notes = append(c.Notes, chartNote{"limit", f(plotLeft + 6), f(plotTop + 12), "start", "limit " + humanize.Comma(int64(limit)) + " users/s, far above"})
 	}
 	if marks429.Len() > 0 {
 		c.Paths = append(c.Paths, chartPath{"throttled", marks429.String()})
@@ -225,9 +225,9 @@ func hoursChart(hours []hourRow) *chartView {
 		}
 	}
 	c.yTicks(top, y)
-	for _, i := range []int{0, n / 2, n - 1} {
-		if i == n/2 && (i == 0 || i == n-1) {
-			continue
+	for k, i := range []int{0, n / 2, n - 1} {
+		if k > 0 && (i == 0 || k == 1 && i == n-1) {
+			continue // one label an hour
 		}
 		label := hours[i].Hour
 		if len(label) >= 16 {
