@@ -18,8 +18,12 @@ type Outputs struct {
 	Failed       string // --failed
 	Summary      string // --summary, which Summary.Finish writes
 	Metrics      string // --metrics-file, which Metrics writes
-	RequestsDir  string // --requests-dir, which intake writes
-	Force        bool   // --force: a RequestsDir holding files is fine
+	HTML         string // --html, the run page, which Summary.Finish writes
+	// UsersPerSecond is --users-per-second, which the page draws the
+	// throughput against; 0 when nothing is sent.
+	UsersPerSecond int
+	RequestsDir    string // --requests-dir, which intake writes
+	Force          bool   // --force: a RequestsDir holding files is fine
 	// Acked, if set, takes the positions of the rows acknowledged (rtseg
 	// sync).
 	Acked *Acked
@@ -29,7 +33,7 @@ type Outputs struct {
 // command, and journaling acknowledged requests in j if it is not nil.
 // Closing the recorder closes the files.
 func (o Outputs) Create(command string, j *Journal) (*Recorder, error) {
-	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j, Acked: o.Acked}
+	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j, Acked: o.Acked, UsersPerSecond: o.UsersPerSecond}
 	var files []*pendingFile
 	fail := func(err error) (*Recorder, error) {
 		for _, f := range files {
@@ -88,7 +92,7 @@ func (o Outputs) Check(inputs []string) error {
 	var outs []output
 	for _, c := range []struct{ flag, path string }{
 		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--metrics-file", o.Metrics},
-		{"--requests-dir", o.RequestsDir},
+		{"--html", o.HTML}, {"--requests-dir", o.RequestsDir},
 	} {
 		if c.path == "" {
 			continue

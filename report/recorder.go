@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
@@ -29,6 +30,12 @@ type RecorderConfig struct {
 	// skipped as delivered by an earlier run: what rtseg sync writes into
 	// the new state.
 	Acked *Acked
+	// UsersPerSecond is the run's limit, which the throughput is drawn
+	// against; 0 when nothing is sent.
+	UsersPerSecond int
+	// Now tells the time of each outcome, for the throughput; nil for
+	// time.Now.
+	Now func() time.Time
 }
 
 // Recorder counts every outcome and writes the report. Its methods may be
@@ -49,6 +56,11 @@ type Recorder struct {
 	segments segmentCounts
 	err      error
 	line     Line
+	// groups count the rows not accepted by why; series counts what
+	// happens over time, tick being the time of the event at hand.
+	groups struct{ invalid, warned, failed grouper }
+	series *series
+	tick   time.Time
 	// files are closed with the recorder when it created them.
 	files []*pendingFile
 }
@@ -61,9 +73,14 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 		done:   make(chan struct{}),
 	}
 	r.sum.Command = cfg.Command
+	if r.cfg.Now == nil {
+		r.cfg.Now = time.Now
+	}
+	r.series = newSeries(r.cfg.Now())
 	go func() {
 		defer close(r.done)
 		for ev := range r.events {
+			r.tick = r.cfg.Now()
 			ev()
 		}
 	}()
@@ -153,7 +170,7 @@ func (r *Recorder) Valid(req *chunker.Request) {
 	entries, size := req.Entries, len(req.Body)
 	r.live.inFlight.Add(-1)
 	r.events <- func() {
-		r.countRequest(size, 0, len(entries))
+		r.countRequest(size, 0, len(entries), r.tick)
 		eachRow(entries, func(row *reader.Row) { r.record(row, Valid, "", 0) })
 	}
 }
@@ -209,7 +226,13 @@ func (r *Recorder) Sent(res uploader.Result) {
 			resent[e] = true
 		}
 		if res.Attempts > 0 {
-			r.countRequest(size, res.Attempts, len(entries)-len(res.Resent))
+			sent := res.Sent
+			if sent.IsZero() {
+				sent = r.tick
+			}
+			p := r.countRequest(size, res.Attempts, len(entries)-len(res.Resent), sent)
+			p.Retries += int64(res.Retries)
+			p.Throttled += int64(res.Throttled)
 			r.sum.Retries += int64(res.Retries)
 			r.sum.Throttled += int64(res.Throttled)
 			r.live.retries.Add(int64(res.Retries))
@@ -234,7 +257,9 @@ func (r *Recorder) Sent(res uploader.Result) {
 	}
 }
 
-func (r *Recorder) countRequest(bodySize, attempts, users int) {
+// countRequest counts a request of users sent (or, for validate, packed)
+// at t, and returns its point of the throughput.
+func (r *Recorder) countRequest(bodySize, attempts, users int, t time.Time) *Point {
 	r.sum.Requests++
 	r.sum.Users += int64(users)
 	r.live.requests.Add(1)
@@ -242,6 +267,10 @@ func (r *Recorder) countRequest(bodySize, attempts, users int) {
 	bytes := int64(bodySize * max(attempts, 1))
 	r.sum.BytesSent += bytes
 	r.live.bytesSent.Add(bytes)
+	p := r.series.at(t)
+	p.Requests++
+	p.Users += int64(users)
+	return p
 }
 
 func eachRow(entries []chunker.Entry, f func(*reader.Row)) {
@@ -277,7 +306,9 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 		r.cfg.Acked.add(row.Pos)
 	}
 	r.live.outcomes[o].Add(1)
+	r.series.at(r.tick).Rows++
 	r.countSegment(row, o)
+	r.group(row, o, reason)
 	if r.err != nil {
 		return
 	}
@@ -287,6 +318,22 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	}
 	if o == Failed && r.cfg.Failed != nil && r.err == nil {
 		r.err = r.cfg.Failed.Write(row)
+	}
+}
+
+// group counts an invalid, warned or failed row under why.
+func (r *Recorder) group(row *reader.Row, o Outcome, reason string) {
+	switch o {
+	case Invalid:
+		r.groups.invalid.add(invalidReason(row.Err), "", row.Pos, reason)
+	case Warned:
+		seg := ""
+		if s, ok := segmentOf(row); ok {
+			seg = s.String()
+		}
+		r.groups.warned.add(warningReason(reason, row.UserID), seg, row.Pos, reason)
+	case Failed:
+		r.groups.failed.add(reason, "", row.Pos, reason)
 	}
 }
 
@@ -422,6 +469,9 @@ func (r *Recorder) Close() (*Summary, error) {
 	}
 	errs = append(errs, r.closeFiles(errors.Join(errs...) == nil))
 	r.sum.Segments = r.segments.summaries()
+	r.sum.Groups = Groups{Invalid: r.groups.invalid.top(), Warned: r.groups.warned.top(), Failed: r.groups.failed.top()}
+	r.sum.Throughput = r.series.throughput()
+	r.sum.Throughput.UsersPerSecond = r.cfg.UsersPerSecond
 	err := errors.Join(errs...)
 	if err != nil {
 		err = fmt.Errorf("write report: %w", err)

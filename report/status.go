@@ -103,6 +103,9 @@ type Ending struct {
 	// --report and --report-all, for saying where the report is.
 	SummaryPath, ReportPath string
 	ReportAll               bool
+	// HTMLPath is --html, "" for none: the run page, written after the
+	// summary.
+	HTMLPath string
 	// Out receives the lines for people.
 	Out io.Writer
 	// Metrics, if set, receive the finished run's values.
@@ -118,6 +121,7 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	s.ElapsedSeconds = now.Sub(end.Start).Seconds()
 	s.Describe(end.Start, now, end.Endpoint, end.Member)
 	status, err := s.Status(end.Tolerance, runErr, end.Signal)
+	s.MaxRejected = end.Tolerance.String()
 	if err != nil {
 		s.Error = err.Error()
 	}
@@ -128,6 +132,15 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	if end.SummaryPath != "" {
 		if werr := s.WriteFile(end.SummaryPath); werr != nil && err == nil {
 			status, err = StatusFailure, fmt.Errorf("--summary: %w", werr)
+			s.ExitStatus, s.Error = status, err.Error()
+		}
+	}
+	pageWritten := false
+	if end.HTMLPath != "" {
+		werr := (&Page{Summary: s}).WriteFile(end.HTMLPath)
+		pageWritten = werr == nil
+		if werr != nil && err == nil {
+			status, err = StatusFailure, fmt.Errorf("--html: %w", werr)
 		}
 	}
 	if err == nil || s.RowsRead > 0 {
@@ -138,6 +151,9 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 		fmt.Fprintf(end.Out, "rtseg: the input failed part-way: %s\n", s.TrustedUpTo)
 	}
 	WriteWarning(end.Out, end.Metrics.Finish(s))
+	if pageWritten {
+		fmt.Fprintf(end.Out, "rtseg: page: %s\n", end.HTMLPath)
+	}
 	return status, err
 }
 

@@ -50,6 +50,12 @@ type Summary struct {
 	// to where they can be trusted.
 	Error       string `json:"error,omitempty"`
 	TrustedUpTo string `json:"trusted_up_to,omitempty"`
+	// MaxRejected is --max-rejected as given, for the run page's verdict.
+	MaxRejected string `json:"max_rejected,omitempty"`
+	// Groups are the rows not accepted, grouped by why.
+	Groups
+	// Throughput is the run over time.
+	Throughput *Throughput `json:"throughput,omitempty"`
 }
 
 // Sync is what rtseg sync decided for each association, comparing the

@@ -25,6 +25,7 @@ type options struct {
 	remove, sorted, lenientIDs                         bool
 	groupMemory, tmpDir                                string // grouping
 	report, reportFormat, summary, failed, requestsDir string // outputs
+	html                                               string
 	reportAll, force                                   bool
 	workers, rps, usersPerSecond, maxRetries           int // sending
 	maxUsers, maxSegments, maxBytes                    int // packing
@@ -59,6 +60,7 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv, jsonl, or parquet (typed columns, to load into a warehouse)")
 	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
 	f.StringVar(&o.summary, "summary", "", "write the JSON summary here")
+	f.StringVar(&o.html, "html", "", "write the run page here: one HTML file to open in a browser or attach to a\nticket or CI job (verdict, rows by outcome, segments, reasons, throughput)")
 	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory, which must be new or empty")
 	f.BoolVar(&o.force, "force", false, "with --requests-dir: remove the request files an earlier run left there")
 	f.IntVar(&o.maxUsers, "max-users", chunker.DefaultLimits.MaxUsers, "users per request")

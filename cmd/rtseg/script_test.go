@@ -79,6 +79,8 @@ func TestScripts(t *testing.T) {
 			"pushgateway":   cmdPushgateway,
 			"pushes":        cmdPushes,
 			"pushedsummary": cmdPushedSummary,
+			// page_script_test.go
+			"pagetotals": cmdPageTotals,
 		},
 	})
 }

@@ -160,9 +160,10 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 	acked := report.NewAcked()
 	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force, Acked: acked}
+		Summary: o.summary, Metrics: o.metricsFile, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force, Acked: acked}
 	if send {
 		outputs.Failed = o.failed
+		outputs.UsersPerSecond = o.usersPerSecond
 	}
 	mc := o.metrics(cmd.Name())
 	if err := mc.Check(); err != nil {
@@ -261,7 +262,7 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 			runErr = errors.Join(runErr, err)
 		}
 	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
+	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
 		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)

@@ -48,9 +48,17 @@ set only by a run that exits 0: alert on
 parquet writes a report with typed columns that a warehouse loads as it is.
 Inside a container, --group-memory's default shrinks to fit its memory limit.
 
+With --html PATH it writes the run page: one HTML file, readable offline,
+that shows the verdict, every row accounted for, the segments, the invalid,
+warned and failed rows grouped by why with file:line examples, and users
+sent per second against the limit, with 429s and retries marked. It is
+written at the end, and on SIGINT/SIGTERM, like the summary; open it in a
+browser, or keep it as a CI or Airflow artifact. rtseg reconcile --summary
+S.json --html PATH adds the service's side to it later.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
-130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
+130/143 interrupted by SIGINT/SIGTERM (report, summary and page still written).`,
 		Example: `  # A one-off backfill from a warehouse export
   export XANDR_TOKEN=hbapi:...
   rtseg upload --summary backfill.json --failed retry.csv exports/part-*.csv.gz
@@ -59,6 +67,10 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
   # and leave a report for the warehouse
   rtseg upload --max-rejected 0.1% --metrics-push http://pushgateway:9091 --metrics-job audience-nightly \
     --report-format parquet --report nightly-report.parquet /data/audience.parquet
+
+  # Keep a page to look at
+  rtseg upload --max-rejected 0.1% --report nightly-report.csv --summary nightly.json \
+    --html nightly.html /data/audience.parquet
 
   # Retry what failed last night
   rtseg upload --failed retry-again.csv retry.csv`,
@@ -82,8 +94,10 @@ func (e *env) validateCommand() *cobra.Command {
 		Long: `Validate does everything upload does except send: it reads each INPUT,
 checks every row, groups and packs them, and reports invalid and superseded
 rows (and, with --report-all, the rows it would send as "valid"). With
---requests-dir it writes the request bodies it would send.`,
+--requests-dir it writes the request bodies it would send, and with --html
+the run page: the invalid rows grouped by reason, with file:line examples.`,
 		Example: `  rtseg validate users.csv
+  rtseg validate --html check.html exports/
   rtseg validate --report-all --requests-dir out/ exports/`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -129,9 +143,10 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	})()
 	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, Metrics: o.metricsFile, RequestsDir: o.requestsDir, Force: o.force}
+		Summary: o.summary, Metrics: o.metricsFile, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
 		outputs.Failed = o.failed
+		outputs.UsersPerSecond = o.usersPerSecond
 	}
 	mc := o.metrics(cmd.Name())
 	if err := mc.Check(); err != nil {
@@ -206,7 +221,7 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if runErr == nil {
 		runErr = recErr
 	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
+	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
 		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
