@@ -85,8 +85,8 @@ func TestUsageClientHours(t *testing.T) {
 			t.Errorf("first hour's error lines:\n%q\nwant these, then 2 warnings:\n%q", h0.ErrorLines, wantErrors)
 		}
 		wantValid := []string{
-			"Valid additions (user id, segment id, expiration): (a, 10, '')",
-			"Valid removals (user id, segment id, expiration): (b, 10, -1)",
+			"Valid additions (user id, segment id, expiration): (1, 10, '')",
+			"Valid removals (user id, segment id, expiration): (2, 10, -1)",
 		}
 		if strings.Join(h0.SegmentLines, "|") != strings.Join(wantValid, "|") {
 			t.Errorf("first hour's segment lines:\n%q\nwant\n%q", h0.SegmentLines, wantValid)
