@@ -588,11 +588,24 @@ func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error
 	}
 	fr, err := newCSVFile(in.name, in2, closer, delimiterOf(in.name, &r.opts), in.parts, &r.opts)
 	if err != nil {
+		if kind != "" {
+			// A compressed file is checked at the end of a block (bzip2)
+			// or of the file (gzip): a header that makes no sense may be
+			// damage the check would find. Look a little further.
+			if _, derr := io.CopyN(io.Discard, in2, damageLookahead); derr != nil && derr != io.EOF {
+				return fail(fmt.Errorf("not a readable %s file: %w", kind, readError(derr)))
+			}
+		}
 		return fail(err)
 	}
 	r.cur = fr
 	return nil
 }
+
+// damageLookahead is how far past a header that cannot be used a
+// compressed stream is read to find damage: past a bzip2 block (900 kB at
+// most) and the start of most gzip files.
+const damageLookahead = 16 << 20
 
 // zstdErrors says "zstd" in the errors of its decoder, which do not, as
 // gzip's and bzip2's do, so that a damaged file says what it was read as.
