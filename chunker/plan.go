@@ -32,8 +32,9 @@ const (
 	// removed by a snapshot row with expiration -1); sent with
 	// expiration -1.
 	Removed
-	// Kept: delivered and absent from the snapshot in upsert mode, with
-	// time to live; left at the service and in the state.
+	// Kept: delivered and absent from the snapshot in upsert mode, or
+	// whose user has rows the snapshot could not read, with time to
+	// live; left at the service and in the state.
 	Kept
 	// Expired: delivered, absent from the snapshot, and its lifetime at
 	// the service is over; dropped from the state, not sent.
