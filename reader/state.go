@@ -408,7 +408,10 @@ var (
 
 // users finds the rows' user IDs: a row that continues the user before it
 // shares its span, and the text of the others goes into the arena, which
-// becomes one string for the batch.
+// becomes one string for the batch. The texts a column reader hands out
+// point into its dictionary or into the page they were on, which stays
+// whole while they do (arrow's Go allocator never reuses a page's
+// memory), however many pages the batch spans.
 func (s *stateDecoder) users(n int) {
 	col := &s.cols[sUser]
 	s.arena, s.spans = s.arena[:0], s.spans[:0]
