@@ -116,11 +116,11 @@ func (e *env) newJob(cmd *cobra.Command, o *options, args []string, s jobSetup) 
 	if r.intake, err = o.intake(); err != nil {
 		return r, usageError(cmd, "%v", err)
 	}
-	if w := groupMemoryWarning(r.intake.Memory, e.container()); w != "" {
+	if w := chunker.GroupMemoryWarning(r.intake.Memory, e.container()); w != "" {
 		r.logger.Warn(w)
 	}
 	if e.tuneMemory {
-		r.intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
+		r.intake.OnMemory = chunker.NewMemoryBudget(e.getenv, e.container()).Grouping
 	}
 	if r.rd, err = reader.Open(args, ro); err != nil {
 		return r, asExitError(err)
