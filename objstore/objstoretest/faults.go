@@ -1,9 +1,9 @@
-// Package storagetest starts fakes of the object stores on loopback, for
+// Package objstoretest starts fakes of the object stores on loopback, for
 // tests: gofakes3 for S3, fake-gcs-server for Google Cloud Storage, and
 // Azurite (an npm package, run as a program) for Azure Blob Storage. Each
 // sits behind Faults, which counts the bytes of objects served and can
 // cut a connection at an offset or refuse a bucket.
-package storagetest
+package objstoretest
 
 import (
 	"net"

@@ -1,10 +1,12 @@
-package storage
+package objstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"path"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -49,6 +51,9 @@ func Upload(ctx context.Context, raw string, src io.Reader, contentType string) 
 		return err
 	}
 	defer f.Close()
+	if contentType == "" {
+		contentType = mime.TypeByExtension(path.Ext(loc.Key))
+	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}

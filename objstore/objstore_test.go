@@ -1,4 +1,4 @@
-package storage
+package objstore
 
 import (
 	"bytes"
@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtseg/rtseg/storage/storagetest"
+	"github.com/rtseg/rtseg/objstore/objstoretest"
 )
 
 // stores starts each fake store in turn and runs f against it, with the
 // client's environment set. Azurite runs where it is installed; CI
 // installs it, and fails this test without it.
-func stores(t *testing.T, f func(t *testing.T, s storagetest.Store)) {
-	run := func(name string, start func() (storagetest.Store, error)) {
+func stores(t *testing.T, f func(t *testing.T, s objstoretest.Store)) {
+	run := func(name string, start func() (objstoretest.Store, error)) {
 		t.Run(name, func(t *testing.T) {
 			s, err := start()
-			if errors.Is(err, storagetest.ErrNoAzurite) && os.Getenv("CI") == "" {
+			if errors.Is(err, objstoretest.ErrNoAzurite) && os.Getenv("CI") == "" {
 				t.Skip(err)
 			}
 			if err != nil {
@@ -34,12 +34,12 @@ func stores(t *testing.T, f func(t *testing.T, s storagetest.Store)) {
 			f(t, s)
 		})
 	}
-	run("s3", func() (storagetest.Store, error) { return storagetest.NewS3(), nil })
-	run("gcs", func() (storagetest.Store, error) { return storagetest.NewGCS() })
-	run("azure", func() (storagetest.Store, error) { return storagetest.NewAzure() })
+	run("s3", func() (objstoretest.Store, error) { return objstoretest.NewS3(), nil })
+	run("gcs", func() (objstoretest.Store, error) { return objstoretest.NewGCS() })
+	run("azure", func() (objstoretest.Store, error) { return objstoretest.NewAzure() })
 }
 
-func put(t *testing.T, s storagetest.Store, bucket string, objects map[string]string) {
+func put(t *testing.T, s objstoretest.Store, bucket string, objects map[string]string) {
 	t.Helper()
 	if err := s.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func put(t *testing.T, s storagetest.Store, bucket string, objects map[string]st
 var fast = Options{Backoff: time.Millisecond}
 
 func TestPrefixIsAFolder(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		put(t, s, "exports", map[string]string{
 			"day/_SUCCESS":                       "",
 			"day/part-0.csv":                     "user_id,segment_id\n1,2\n",
@@ -109,7 +109,7 @@ func TestPrefixIsAFolder(t *testing.T) {
 }
 
 func TestSingleObjectAndPattern(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		put(t, s, "bkt", map[string]string{"x/part-1.parquet": "1", "x/part-2.parquet": "2", "x/y.csv": "y"})
 		fsys, p, err := Open(context.Background(), s.URL("bkt", "x/y.csv"), fast)
 		if err != nil {
@@ -142,7 +142,7 @@ func content(n int) []byte {
 }
 
 func TestStreamSurvivesAResetMidObject(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		data := content(3 << 20)
 		put(t, s, "bkt", nil)
 		if err := s.Put("bkt", "big.csv", data); err != nil {
@@ -178,7 +178,7 @@ func TestStreamSurvivesAResetMidObject(t *testing.T) {
 }
 
 func TestRangedReadsFetchOnlyTheRanges(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		data := content(1 << 20)
 		put(t, s, "bkt", nil)
 		if err := s.Put("bkt", "t.parquet", data); err != nil {
@@ -212,7 +212,7 @@ func TestRangedReadsFetchOnlyTheRanges(t *testing.T) {
 }
 
 func TestAnObjectReplacedWhileReadIsRefused(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		data := content(2 << 20)
 		put(t, s, "bkt", nil)
 		if err := s.Put("bkt", "x.csv", data); err != nil {
@@ -247,7 +247,7 @@ func TestAnObjectReplacedWhileReadIsRefused(t *testing.T) {
 }
 
 func TestUploadAndReadBack(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		put(t, s, "out", nil)
 		u := s.URL("out", "runs/2026-12-01/summary.json")
 		if err := CheckOutput(context.Background(), u); err != nil {
@@ -278,7 +278,7 @@ type iotest struct{}
 func (iotest) Read([]byte) (int, error) { return 0, errors.New("disk failed") }
 
 func TestErrorsNameTheURLAndHelp(t *testing.T) {
-	stores(t, func(t *testing.T, s storagetest.Store) {
+	stores(t, func(t *testing.T, s objstoretest.Store) {
 		put(t, s, "there", map[string]string{"a/b.csv": "x"})
 		ctx := context.Background()
 		for _, c := range []struct {

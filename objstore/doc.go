@@ -1,4 +1,4 @@
-// Package storage reads inputs from, and writes outputs to, object stores:
+// Package objstore reads inputs from, and writes outputs to, object stores:
 // Amazon S3 and S3-compatible stores (s3://), Google Cloud Storage (gs://)
 // and Azure Blob Storage (azblob://), through gocloud.dev/blob.
 //
@@ -15,4 +15,4 @@
 //
 // The package stands alone: it knows nothing of rows, requests or
 // reports.
-package storage
+package objstore

@@ -1,4 +1,4 @@
-package storagetest
+package objstoretest
 
 // Store is what the fakes have in common.
 type Store interface {
