@@ -98,6 +98,9 @@ func (l Location) fail(err error, listing bool) error {
 	case code == gcerrors.PermissionDenied:
 		return &Error{URL: l.String(), Err: fmt.Errorf("%w: the store refused the credentials rtseg found", ErrDenied),
 			hint: "grant them read access (listing and getting objects) or write access for outputs; " + credentialsHint(l.Scheme)}
+	case strings.Contains(err.Error(), "query parameter"):
+		return &Error{URL: l.String(), Err: errors.New(l.scrub(shortError(err))),
+			hint: "the query parameters are gocloud.dev's for " + l.Scheme + "://, listed at https://gocloud.dev/howto/blob/"}
 	case looksLikeNoCredentials(err):
 		return &Error{URL: l.String(), Err: errors.New("no credentials found"), hint: credentialsHint(l.Scheme)}
 	}
@@ -133,11 +136,22 @@ func looksLikeNoCredentials(err error) bool {
 	return false
 }
 
-// shortError is a driver's error without gocloud's prefix.
+// shortError is a driver's error in one line, without gocloud's frames:
+// gocloud puts the cause on its last line.
 func shortError(err error) string {
-	s := err.Error()
+	s := strings.TrimSpace(err.Error())
+	if i := strings.LastIndex(s, "\n"); i >= 0 {
+		s = strings.TrimSpace(s[i+1:])
+		s = strings.TrimPrefix(s, "- ")
+	}
 	if i := strings.Index(s, "): "); strings.HasPrefix(s, "blob (") && i > 0 {
 		s = s[i+3:]
+	}
+	// The opener's "open bucket URL: " names the URL the error does.
+	if rest, ok := strings.CutPrefix(s, "open bucket "); ok {
+		if i := strings.Index(rest, ": "); i >= 0 {
+			s = rest[i+2:]
+		}
 	}
 	return s
 }

@@ -209,7 +209,7 @@ func (f *File) retry(try func() (progress bool, err error), at func() int64) err
 			return f.fail(err)
 		}
 		if f.fs.opts.OnRetry != nil {
-			f.fs.opts.OnRetry(f.fs.URL(f.key), at(), err)
+			f.fs.opts.OnRetry(f.fs.URL(f.key), at(), errors.New(f.fs.loc.scrub(shortError(err))))
 		}
 		t := time.NewTimer(wait)
 		select {

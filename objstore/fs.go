@@ -101,7 +101,13 @@ func Open(ctx context.Context, raw string, opts Options) (*FS, string, error) {
 		if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
 			return nil, "", &Error{URL: loc.String(), Err: ErrEmpty, hint: "see what is there with: " + listHint(loc)}
 		}
-		return nil, "", unwrapPath(err)
+		err = unwrapPath(err)
+		var se *Error
+		if errors.As(err, &se) {
+			// Name the URL as given.
+			se.URL = loc.String()
+		}
+		return nil, "", err
 	}
 	return f, p, nil
 }

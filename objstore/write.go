@@ -96,6 +96,9 @@ func writeFailed(loc Location, err error) error {
 	var se *Error
 	if errors.As(e, &se) {
 		se.Err = fmt.Errorf("not written: %w", se.Err)
+		if errors.Is(se.Err, ErrDenied) {
+			se.hint = "grant them write access to the bucket (s3:PutObject, storage.objects.create, or Storage Blob Data Contributor); " + credentialsHint(loc.Scheme)
+		}
 	}
 	return e
 }

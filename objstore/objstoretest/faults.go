@@ -25,11 +25,12 @@ type Faults struct {
 	served map[string]int64   // by object, "bucket/key"
 	resets map[string][]int64 // offsets still to cut at, by object
 	denied map[string]bool    // buckets
+	noPut  map[string]bool    // buckets that refuse writes only
 	cut    int
 }
 
 func newFaults(next http.Handler, deny func(http.ResponseWriter)) *Faults {
-	return &Faults{next: next, deny: deny, served: map[string]int64{}, resets: map[string][]int64{}, denied: map[string]bool{}}
+	return &Faults{next: next, deny: deny, served: map[string]int64{}, resets: map[string][]int64{}, denied: map[string]bool{}, noPut: map[string]bool{}}
 }
 
 // Served is how many bytes of an object's content the store has sent.
@@ -62,6 +63,14 @@ func (f *Faults) Deny(bucket string) {
 	f.denied[bucket] = true
 }
 
+// DenyWrites makes every write to a bucket fail with 403; reads and
+// listings still work.
+func (f *Faults) DenyWrites(bucket string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noPut[bucket] = true
+}
+
 // object tells the bucket and key a request reads, from its path: S3 and
 // Azure's /bucket/key, GCS's /bucket/key, /download/storage/v1/b/B/o/K
 // and /storage/v1/b/B/o/K; bucket alone for a request on the bucket.
@@ -86,7 +95,7 @@ func object(r *http.Request) (bucket, key string) {
 func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bucket, key := object(r)
 	f.mu.Lock()
-	denied := f.denied[bucket]
+	denied := f.denied[bucket] || (f.noPut[bucket] && r.Method != http.MethodGet && r.Method != http.MethodHead)
 	f.mu.Unlock()
 	if denied {
 		f.deny(w)

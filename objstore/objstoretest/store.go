@@ -14,6 +14,7 @@ type Store interface {
 	ResetAt(bucket, key string, offset int64)
 	Resets() int
 	Deny(bucket string)
+	DenyWrites(bucket string)
 	Close()
 }
 
