@@ -236,3 +236,17 @@ func cmdWide(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(w.Flush())
 	ts.Check(f.Close())
 }
+
+// scriptCondition answers the scripts' own conditions: [azurite] when
+// Azurite can be started. CI installs it: there a script needing it fails
+// rather than skips.
+func scriptCondition(cond string) (bool, error) {
+	if cond != "azurite" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	_, err := objstoretest.AzuriteBinary()
+	if err != nil && os.Getenv("CI") != "" {
+		return false, err
+	}
+	return err == nil, nil
+}

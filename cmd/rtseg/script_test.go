@@ -40,6 +40,7 @@ func TestScripts(t *testing.T) {
 			// demo sees them.
 			return os.CopyFS(env.WorkDir+"/samples", os.DirFS("../../samples"))
 		},
+		Condition: scriptCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"mock":       cmdMock,
 			"state":      cmdState,
