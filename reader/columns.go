@@ -42,7 +42,7 @@ func (e *MissingColumnError) Error() string {
 func (e *MissingColumnError) Hint() string {
 	switch {
 	case e.Binary:
-		return "the header is not text: check that the file is CSV, or gzip-compressed CSV"
+		return "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"
 	case e.Delimiter != 0:
 		return fmt.Sprintf("the header reads as a single column: if its fields are separated by %s, use --delimiter %s", delimiterName(e.Delimiter), delimiterFlag(e.Delimiter))
 	case e.Mapped:

@@ -103,3 +103,25 @@ func TestTSVDelimiter(t *testing.T) {
 		t.Errorf("d.tsv2 (not .tsv): rows %+v, want a comma-separated row", rows)
 	}
 }
+
+// TestCompressedStdin checks that standard input may be zstd or bzip2
+// compressed too, recognised by its content.
+func TestCompressedStdin(t *testing.T) {
+	plain := "user_id,seg_id\n1,2\n1,3\n"
+	var zb bytes.Buffer
+	zw, _ := zstd.NewWriter(&zb)
+	zw.Write([]byte(plain))
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "in.csv")
+	os.WriteFile(path, []byte(plain), 0o644)
+	bz, err := os.ReadFile(bzip2File(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"zstd": zb.Bytes(), "bzip2": bz} {
+		rows := mustRead(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)})
+		if len(rows) != 2 || rows[1].SegID != 3 || rows[1].Pos.Line != 3 {
+			t.Errorf("%s on standard input: rows %+v", name, rows)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -304,12 +305,15 @@ var layouts = []layout{
 	parquetLayout("parquet narrow integers", fixture.Parquet{Columns: typedColumns(fixture.Int64, fixture.Uint16, fixture.Int8, fixture.Int32), RowGroupRows: 5}, nil),
 	parquetLayout("parquet unsigned integers", fixture.Parquet{Columns: typedColumns(fixture.Uint32, fixture.Uint64, fixture.Int16, fixture.Uint32), RowGroupRows: 5}, nil),
 	// Snowflake unloads NUMBER(38,0) as DECIMAL(38,0) in a 16-byte
-	// fixed-length byte array, or, optimizing physical types, in int64
-	// (as DECIMAL(18,0): Arrow v15 neither writes nor reads a larger
-	// precision on INT64, which Parquet's spec rules out).
+	// fixed-length byte array, or, optimizing physical types, in int64:
+	// DECIMAL(38,0) on INT64, which Parquet's rules do not allow and arrow
+	// will not write, so the file is written as DECIMAL(18,0) and its
+	// footer given precision 38 (snowflakeInt64).
 	parquetLayout("snowflake decimal(38,0) flba", fixture.Parquet{Columns: typedColumns(fixture.Decimal, fixture.Decimal, fixture.Decimal, fixture.Decimal), Snappy: true},
 		wantStorage(map[string]storage{"seg_id": {physical: parquet.Types.FixedLenByteArray}})),
-	parquetLayout("snowflake decimal(18,0) int64", fixture.Parquet{Columns: typedColumns(fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64), Snappy: true},
+	parquetLayout("snowflake decimal(38,0) int64", fixture.Parquet{Columns: typedColumns(fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64), Snappy: true},
+		snowflakeInt64),
+	parquetLayout("decimal(18,0) int64", fixture.Parquet{Columns: typedColumns(fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64, fixture.DecimalInt64)},
 		wantStorage(map[string]storage{"seg_id": {physical: parquet.Types.Int64}})),
 	parquetLayout("parquet decimal byte array", fixture.Parquet{Columns: typedColumns(fixture.DecimalBytes, fixture.DecimalBytes, fixture.DecimalBytes, fixture.DecimalBytes), RowGroupRows: 4},
 		wantStorage(map[string]storage{"seg_id": {physical: parquet.Types.ByteArray}})),
@@ -560,5 +564,49 @@ func wantStorage(want map[string]storage) func(t *testing.T, path string) {
 				t.Errorf("%s: column %s stored as %+v, want %+v", path, name, got, w)
 			}
 		}
+	}
+}
+
+// snowflakeInt64 gives the DECIMAL(18,0) INT64 columns of a file the
+// precision 38 Snowflake writes, in the footer, and checks that arrow
+// itself then refuses the file, so that the reader's fix is what reads it.
+func snowflakeInt64(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	footer := data[len(data)-8-n : len(data)-8]
+	changed, err := rewriteDecimalPrecision(footer, func(physical, precision int32) int32 {
+		if physical == thriftPhysicalInt64 && precision == 18 {
+			return 38
+		}
+		return precision
+	})
+	// Four columns, each with a converted and a logical precision.
+	if err != nil || changed != 8 {
+		t.Fatalf("%s: %d precisions changed, %v; want 8", path, changed, err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openParquet(bytes.NewReader(data), int64(len(data)), parquet.NewReaderProperties(nil)); err == nil {
+		t.Fatalf("%s: arrow reads DECIMAL(38,0) on INT64 itself; the test no longer covers the footer fix", path)
+	}
+	sc := func() string {
+		fixed, ok := footerFix(bytes.NewReader(data), int64(len(data)))
+		if !ok {
+			t.Fatalf("%s: no footer fix", path)
+		}
+		pf, err := openParquet(fixed, int64(len(data)), parquet.NewReaderProperties(nil))
+		if err != nil {
+			t.Fatalf("%s: fixed footer: %v", path, err)
+		}
+		defer pf.Close()
+		return pf.MetaData().Schema.Column(pf.MetaData().Schema.ColumnIndexByName("seg_id")).LogicalType().String()
+	}()
+	if sc != "Decimal(precision=18, scale=0)" {
+		t.Errorf("%s: seg_id read as %s, want Decimal(precision=18, scale=0)", path, sc)
 	}
 }

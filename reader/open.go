@@ -564,7 +564,7 @@ func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error
 		return err
 	}
 	br := bufio.NewReaderSize(&countingReader{r: src, n: &r.bytesIn}, 64<<10)
-	var in2 io.Reader = br
+	var text io.Reader = br
 	head, _ := br.Peek(10)
 	var kind string
 	switch {
@@ -573,7 +573,7 @@ func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error
 		if err != nil {
 			return fail(fmt.Errorf("not a readable gzip file: %w", err))
 		}
-		in2, kind = zr, "gzip"
+		text, kind = zr, "gzip"
 	case bytes.HasPrefix(head, zstdMagic):
 		// One goroutine-free decoder; a window of at most 128 MiB (what
 		// zstd --long=27 writes) bounds its memory.
@@ -582,16 +582,20 @@ func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error
 			return fail(fmt.Errorf("not a readable zstd file: %w", err))
 		}
 		zrc := zr.IOReadCloser()
-		in2, kind = zstdErrors{zrc}, "zstd"
-		closer = closers{zrc, closer}
+		text, kind = zstdErrors{zrc}, "zstd"
+		if closer != nil {
+			// Not for standard input: Close waits for a file's reads to
+			// end, which standard input's may not (see csvFile.Close).
+			closer = closers{zrc, closer}
+		}
 	case isBzip2(head):
-		in2, kind = bzip2.NewReader(br), "bzip2"
+		text, kind = bzip2.NewReader(br), "bzip2"
 	}
 	if kind != "" {
-		in2 = bufio.NewReaderSize(in2, 64<<10)
+		text = bufio.NewReaderSize(text, 64<<10)
 		r.compressed = true
 	}
-	if head, _ := in2.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
+	if head, _ := text.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
 		switch {
 		case in.fsys == nil:
 			return fail(errParquetFromStream)
@@ -599,13 +603,13 @@ func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error
 			return fail(fmt.Errorf("a %s-compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)", kind))
 		}
 	}
-	fr, err := newCSVFile(in.name, in2, closer, delimiterOf(in.name, &r.opts), in.parts, &r.opts)
+	fr, err := newCSVFile(in.name, text, closer, delimiterOf(in.name, &r.opts), in.parts, &r.opts)
 	if err != nil {
 		if kind != "" {
 			// A compressed file is checked at the end of a block (bzip2)
 			// or of the file (gzip): a header that makes no sense may be
 			// damage the check would find. Look a little further.
-			if _, derr := io.CopyN(io.Discard, in2, damageLookahead); derr != nil && derr != io.EOF {
+			if _, derr := io.CopyN(io.Discard, text, damageLookahead); derr != nil && derr != io.EOF {
 				return fail(fmt.Errorf("not a readable %s file: %w", kind, readError(derr)))
 			}
 		}

@@ -92,9 +92,19 @@ func newParquetFile(in inputFile, r io.ReaderAt, size int64, f io.Closer, opts *
 	// Without a buffered stream a whole column chunk is read into memory.
 	props.BufferedStreamEnabled = true
 	props.BufferSize = parquetBufferSize
-	pf, err := file.NewParquetReader(io.NewSectionReader(&countingReaderAt{r: r, n: counter}, 0, size), file.WithReadProps(props))
+	counting := &countingReaderAt{r: r, n: counter}
+	pf, err := openParquet(counting, size, props)
 	if err != nil {
-		return nil, corrupt(err)
+		// A footer arrow refuses may only give an integer DECIMAL too
+		// large a precision, as Snowflake writes it (footer.go).
+		if fixed, ok := footerFix(counting, size); ok {
+			if fpf, ferr := openParquet(fixed, size, props); ferr == nil {
+				pf, err = fpf, nil
+			}
+		}
+		if err != nil {
+			return nil, corrupt(err)
+		}
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
@@ -147,6 +157,17 @@ func newParquetFile(in inputFile, r io.ReaderAt, size int64, f io.Closer, opts *
 	pq.done = make(chan struct{})
 	go pq.decode()
 	return pq, nil
+}
+
+// openParquet reads the footer of the Parquet file r, of size bytes. Arrow
+// may panic on a damaged footer: that is an error too.
+func openParquet(r io.ReaderAt, size int64, props *parquet.ReaderProperties) (pf *file.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	return file.NewParquetReader(io.NewSectionReader(r, 0, size), file.WithReadProps(props))
 }
 
 // corrupt says that a file could not be read as Parquet.

@@ -174,3 +174,21 @@ func (d deniedFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	return d.MapFS.ReadDir(name)
 }
+
+// TestPartitionsOfFiles checks that a file named directly, or by a glob,
+// takes the partitions of the folders in its path too.
+func TestPartitionsOfFiles(t *testing.T) {
+	dir := files(t, t.TempDir(), map[string]string{
+		"domain=idfa/part-0.csv": "user_id,seg_id\n6D92078A-8246-4BA4-AE5B-76104861E7DC,1\n",
+		"domain=aaid/part-0.csv": "user_id,seg_id\n6d92078a-8246-4ba4-ae5b-76104861e7dc,2\n",
+	})
+	for _, in := range [][]string{
+		{filepath.Join(dir, "domain=aaid", "part-0.csv"), filepath.Join(dir, "domain=idfa", "part-0.csv")},
+		{filepath.Join(dir, "domain=*", "part-0.csv")},
+	} {
+		rows := mustRead(t, in, Options{})
+		if len(rows) != 2 || rows[0].Domain != "aaid" || rows[1].Domain != "idfa" || !rows[0].Valid() || !rows[1].Valid() {
+			t.Errorf("read %v: rows %+v, want an aaid row, then an idfa row", in, rows)
+		}
+	}
+}

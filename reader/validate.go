@@ -370,7 +370,7 @@ func isInteger(s string) bool {
 func rangeText(lo, hi int64) string {
 	switch {
 	case lo == 1 && hi == 1<<63-1:
-		return "it must be 1 or more"
+		return "it must be 1 to 9223372036854775807"
 	case lo == -1<<31 && hi == 1<<31-1:
 		return "it must fit in 32 bits: -2147483648 to 2147483647"
 	}
