@@ -29,6 +29,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Values[mockKey{}] = &mockSlot{}
 			env.Values[gatewayKey{}] = &gatewaySlot{}
+			env.Values[storesKey{}] = storesSlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -39,6 +40,7 @@ func TestScripts(t *testing.T) {
 			// demo sees them.
 			return os.CopyFS(env.WorkDir+"/samples", os.DirFS("../../samples"))
 		},
+		Condition: scriptCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"mock":       cmdMock,
 			"state":      cmdState,
@@ -82,6 +84,10 @@ func TestScripts(t *testing.T) {
 			"pushedsummary": cmdPushedSummary,
 			// page_script_test.go
 			"pagetotals": cmdPageTotals,
+			// objstore_script_test.go
+			"objects": cmdObjects,
+			"peakrss": cmdPeakRSS,
+			"wide":    cmdWide,
 		},
 	})
 }
