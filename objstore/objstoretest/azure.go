@@ -34,6 +34,7 @@ var ErrNoAzurite = errors.New("azurite-blob not found: install it with npm (see 
 type Azure struct {
 	*Faults
 	cmd    *exec.Cmd
+	dir    string // Azurite's working directory, removed when it stops
 	srv    *httptest.Server
 	client *azblob.Client
 }
@@ -72,7 +73,7 @@ func NewAzure() (*Azure, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	a := &Azure{cmd: cmd}
+	a := &Azure{cmd: cmd, dir: dir}
 	found := make(chan string, 1)
 	go func() {
 		var said []string
@@ -94,7 +95,6 @@ func NewAzure() (*Azure, error) {
 		a.Close()
 		return nil, errors.New("azurite did not start within 60s")
 	}
-	defer os.RemoveAll(dir)
 	if said, ok := strings.CutPrefix(base, "ended: "); ok {
 		a.Close()
 		return nil, fmt.Errorf("azurite did not start: %s", said)
@@ -130,6 +130,7 @@ func (a *Azure) Close() {
 	}
 	a.cmd.Process.Kill()
 	a.cmd.Wait()
+	os.RemoveAll(a.dir)
 }
 
 // Env gives the client Azurite's account and key, as
