@@ -89,7 +89,8 @@ func mockOf(ts *testscript.TestScript) *mock {
 // [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION]
 // [segments=|inactive=|other=|fresh=SEG,...] (see mockSegments),
 // [logins=N/DURATION], and faults: [503=FRACTION] [ratelimit-code]
-// [drop=FRACTION] [slow=FRACTION:DURATION] [seed=N].
+// [drop=FRACTION] [slow=FRACTION:DURATION] [seed=N], and every answer
+// late: [latency=DURATION] or [latency=MIN-MAX].
 // It sets $ENDPOINT (the rt-segment URL) and $API (the API base).
 func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 	m := &mock{rps: 100, ups: 1000, users: 1000, segments: 100, bytes: 1_000_000}
@@ -139,6 +140,15 @@ func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 			var err error
 			faults.SlowBy, err = time.ParseDuration(d)
 			ts.Check(err)
+		case "latency":
+			lo, hi, _ := strings.Cut(v, "-")
+			var err error
+			faults.Latency, err = time.ParseDuration(lo)
+			ts.Check(err)
+			if hi != "" {
+				faults.LatencyMax, err = time.ParseDuration(hi)
+				ts.Check(err)
+			}
 		case "seed":
 			n, err := strconv.ParseUint(v, 10, 64)
 			ts.Check(err)
