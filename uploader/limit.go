@@ -3,6 +3,7 @@ package uploader
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -11,15 +12,42 @@ import (
 // limits in every window of Span at the service, retries included: every
 // attempt waits for a Slot first.
 //
+// The service counts a call when it arrives, after it left and before its
+// answer. A Limiter cannot see that moment: a round trip does not tell how
+// its time divides between the way there, the service's own work and the
+// way back, so a call answered 600ms after it left may have arrived at once.
+// It therefore counts each call from when it left, shifted by the fastest
+// one-way delay (which shifts every window alike and so does not matter),
+// and keeps it one span plus an allowance for the variation in one-way
+// delay: the allowance, and not the round trip, is what latency costs.
+// The run teaches the allowance, between LimitJitter and MaxJitter. Until
+// a few answers came back it knows nothing and takes MaxJitter; then:
+//
+//   - A round trip spreads its variation over the way there, the
+//     service's queue and the way back: the allowance grows by half the
+//     spread of the last round trips (the way there's share, were both
+//     ways alike). Answers that all come back 400ms late cost nothing;
+//     answers that vary from 50ms to 600ms cost the cap, as the limiter
+//     cannot tell a service that answers late from one whose queue holds
+//     calls before counting them.
+//   - An answer that comes back within the allowance shows the call
+//     arrived by then: the call leaves the log one span after its answer.
+//   - A 429 shows calls arrived closer together than allowed: it doubles
+//     the first allowance.
+//   - Timers of this process that fire late show a loaded machine, whose
+//     delays reach the other side too when it runs there: twice the
+//     latest lateness is added.
+//
 // Two mechanisms work together:
 //
 //   - A sliding log of the attempts in the last span, for both quantities at
 //     once: an attempt starts only when one more call and its users fit both
 //     logs, so the two are recorded at the same instant. An attempt stays in
 //     the log until one span after the service can have counted it: after
-//     its answer came back (Slot.Done), or at most jitter after it left
-//     (Slot.Sending) if the answer is slower than that. A token bucket whose burst equals
-//     its rate lets twice the rate through in one second; this does not.
+//     its answer came back (Slot.Done), or at most the allowance after it
+//     left (Slot.Sending) if the answer is slower than that. A token bucket
+//     whose burst equals its rate lets twice the rate through in one
+//     second; this does not.
 //   - Pacing (GCRA): an attempt of n users uses n/limit of a span, a call
 //     1/limit, and the next may start when the time used so far catches up
 //     with the clock, less a fifth of a span of tolerance. So a run
@@ -27,14 +55,31 @@ import (
 //     window, and a quantity that does not bind (small requests held by the
 //     call limit) does not slow the other.
 //
-// Waiters are served first come, first served.
+// Waiters are served first come, first served. A throttling answer (429, or
+// 503 with x-ratelimit-code) holds every waiter for its Retry-After.
+//
+// A Limiter made by NewSharedLimiter keeps no log of its own: it asks a
+// Store shared with other processes for every attempt (see Store).
 type Limiter struct {
-	span, jitter time.Duration
-	turn         chan struct{} // held by the one waiter allowed to start next
+	span time.Duration
+	turn chan struct{} // held by the one waiter allowed to start next
 
 	mu           sync.Mutex
 	posts, users budget
 	ended        chan struct{} // closed and replaced when an attempt ends
+	// jitter is the first allowance for the variation in one-way delay,
+	// as 429s widened it; allowanceLocked adds what the run taught.
+	jitter, maxJitter time.Duration
+	// noise holds how late the last timers of this process fired (see
+	// observe): a loaded machine delays the service's side as well.
+	noise   [noiseSamples]time.Duration
+	noiseAt int
+	// rtt holds the last round trips, from leaving to the answer.
+	rtt    [rttSamples]time.Duration
+	rttAt  int       // how many were ever recorded
+	paused time.Time // no attempt starts before this
+
+	shared *sharing // nil for a limiter of this process alone
 }
 
 // budget is one quantity's limit, its log and its pacing.
@@ -52,49 +97,63 @@ type logEntry struct {
 	n    int
 }
 
-// Slot is one attempt's place in the limiter. Call Done when the attempt's
-// answer (or error) comes back.
+// Slot is one attempt's place in the limiter. Call Sending just before the
+// attempt goes, Wrote when it has been written to the network, and Done
+// when its answer (or error) comes back.
 type Slot struct {
-	l     *Limiter
-	start time.Time
-	end   time.Time // zero while the attempt is in flight
+	l      *Limiter
+	start  time.Time
+	end    time.Time   // zero while the attempt is in flight
+	shared *sharedSlot // given by the Store for start, which holds it on its own
 }
 
 // LimitSpan is the window over which the service counts its POST and user
 // limits: every one-second window.
 const LimitSpan = time.Second
 
-// LimitJitter is what a Limiter assumes of the network: that the service
-// counts a call at most this much later than another, relative to when each
-// left this process (connections set up, proxies, load balancers and the
-// service's own queues all add to it). It is an assumption, not a
-// measurement: a limiter keeps each attempt in its log until one span after
-// the service can have counted it, that is after its answer came back, or,
-// when the answer is slower than this, at most LimitJitter after it left. It
-// costs nothing while answers come back within it; if the service can count
-// calls later still, a window may go over.
-const LimitJitter = 250 * time.Millisecond
+// LimitJitter is the allowance a Limiter starts with for the variation in
+// one-way delay: how much later than another, relative to when each left
+// this process, the service may count a call (scheduling in this process
+// and the service's, connections being set up, proxies and load balancers
+// all add to it). It is an assumption, not a measurement: see Limiter for
+// how answers widen it. It costs nothing while answers come back within
+// it; with slower answers a run goes at the limit's rate divided by
+// (span + allowance) / span.
+const LimitJitter = 25 * time.Millisecond
+
+// MaxJitter is the widest allowance that 429 answers can teach a Limiter
+// (and the one a process that has stopped may have used: see
+// WaitOutEarlierRun).
+const MaxJitter = 250 * time.Millisecond
 
 // WaitOutEarlierRun waits until nothing another process may have sent a
 // moment ago (the run being resumed) still counts in the service's
 // windows: a Limiter cannot know about those calls.
 func WaitOutEarlierRun(ctx context.Context) error {
-	return sleep(ctx, LimitSpan+LimitJitter)
+	return sleep(ctx, LimitSpan+MaxJitter)
 }
 
 // NewLimiter returns a limiter that lets through, in every window of the
 // given span, at most the given number of POST calls (--rps) and of users
 // (--users-per-second). An attempt whose answer is slower than jitter
-// counts as if the service counted it jitter after it left. A limit below
-// 1 is a *SettingError naming its flag.
+// counts as if the service counted it jitter after it left; 429 answers
+// widen jitter up to a quarter of the span. A limit below 1 is a
+// *SettingError naming its flag.
 func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
-	if posts < 1 {
-		return nil, &SettingError{"--rps", fmt.Sprintf("must be at least 1, not %d", posts)}
-	}
-	if users < 1 {
-		return nil, &SettingError{"--users-per-second", fmt.Sprintf("must be at least 1, not %d", users)}
+	if err := checkLimits(posts, users); err != nil {
+		return nil, err
 	}
 	return newLimiter(posts, users, span, jitter)
+}
+
+func checkLimits(posts, users int) error {
+	if posts < 1 {
+		return &SettingError{"--rps", fmt.Sprintf("must be at least 1, not %d", posts)}
+	}
+	if users < 1 {
+		return &SettingError{"--users-per-second", fmt.Sprintf("must be at least 1, not %d", users)}
+	}
+	return nil
 }
 
 // newLimiter returns a limiter of posts and users, both at least 1.
@@ -103,12 +162,13 @@ func newLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) 
 		return nil, fmt.Errorf("span %v and jitter %v: want a positive span and a jitter of at least 0", span, jitter)
 	}
 	return &Limiter{
-		span:   span,
-		jitter: jitter,
-		turn:   make(chan struct{}, 1),
-		posts:  budget{limit: posts},
-		users:  budget{limit: users},
-		ended:  make(chan struct{}),
+		span:      span,
+		jitter:    jitter,
+		maxJitter: max(jitter, span/4),
+		turn:      make(chan struct{}, 1),
+		posts:     budget{limit: posts},
+		users:     budget{limit: users},
+		ended:     make(chan struct{}),
 	}, nil
 }
 
@@ -122,6 +182,9 @@ func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 	if users > l.users.limit {
 		return nil, fmt.Errorf("a request of %d users can never pass a limit of %d users per %v", users, l.users.limit, l.span)
 	}
+	if l.shared != nil {
+		return l.waitShared(ctx, users)
+	}
 	select {
 	case l.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -131,7 +194,7 @@ func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 	for {
 		l.mu.Lock()
 		now := time.Now()
-		delay := max(l.posts.delay(l, now, 1), l.users.delay(l, now, users))
+		delay := max(l.posts.delay(l, now, 1), l.users.delay(l, now, users), l.paused.Sub(now))
 		if delay <= 0 {
 			s := &Slot{l: l, start: now}
 			l.posts.record(l, s, 1)
@@ -144,6 +207,7 @@ func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
+			l.observe(time.Since(now.Add(delay)))
 		case <-ended: // an attempt came back: its slot may leave sooner
 			t.Stop()
 		case <-ctx.Done():
@@ -155,17 +219,24 @@ func (l *Limiter) Wait(ctx context.Context, users int) (*Slot, error) {
 
 // Sending records that the attempt leaves now, if later than its slot
 // started (after waiting for a login, say): the service cannot count it
-// before now, so it stays in the log accordingly.
-func (s *Slot) Sending() {
+// before now, so it stays in the log accordingly. It reports whether the
+// slot may still be used: a slot of a shared Limiter leaving late has its
+// reservation extended, but one that leaves too late (half a span) or
+// cannot be extended must not be used: wait for another.
+func (s *Slot) Sending() bool {
 	if s == nil {
-		return
+		return true
 	}
 	l := s.l
+	if s.shared != nil {
+		return l.shared.sending(l, s)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s.end.IsZero() {
 		s.start = later(s.start, time.Now())
 	}
+	return true
 }
 
 // Done records that the attempt's answer (or error) came back: the service
@@ -181,14 +252,95 @@ func (s *Slot) Done() {
 		return
 	}
 	s.end = time.Now()
+	l.rtt[l.rttAt%rttSamples] = s.end.Sub(s.start)
+	l.rttAt++
+	if s.shared != nil {
+		return
+	}
 	close(l.ended)
 	l.ended = make(chan struct{})
+}
+
+// throttled tells the limiter that the service refused a call for its
+// rate (a 429 when over is set, or a 503 with x-ratelimit-code): no attempt
+// starts for wait, in every process sharing the limiter, and a 429 doubles
+// the allowance for the variation in one-way delay, as calls evidently
+// arrived closer together than it allowed.
+func (l *Limiter) throttled(ctx context.Context, wait time.Duration, over bool) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	if over {
+		l.jitter = min(max(2*l.jitter, l.span/40), l.maxJitter)
+	}
+	local := l.shared == nil
+	if local {
+		l.paused = later(l.paused, time.Now().Add(wait))
+		close(l.ended) // waiters look again
+		l.ended = make(chan struct{})
+	}
+	l.mu.Unlock()
+	if !local && wait > 0 {
+		l.shared.pause(ctx, l, wait)
+	}
+}
+
+// allowance is the allowance for the variation in one-way delay now.
+func (l *Limiter) allowance() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.allowanceLocked()
+}
+
+// allowanceLocked is allowance with l.mu held: the first allowance, as
+// 429s widened it, plus half the spread of the last round trips and twice
+// the latest lateness of this process's timers, up to maxJitter.
+func (l *Limiter) allowanceLocked() time.Duration {
+	n := min(l.rttAt, rttSamples)
+	if n < rttLearned {
+		return l.maxJitter
+	}
+	spread := slices.Max(l.rtt[:n]) - slices.Min(l.rtt[:n])
+	return min(l.jitter+spread/2+2*slices.Max(l.noise[:]), l.maxJitter)
+}
+
+// The allowance learns from the last rttSamples round trips, and only once
+// there are rttLearned of them: until then it is the widest.
+const (
+	rttSamples = 32
+	rttLearned = 8
+)
+
+// noiseSamples is how many timer firings observe remembers.
+const noiseSamples = 32
+
+// observe records that a timer of this process fired late by this much.
+func (l *Limiter) observe(late time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.noise[l.noiseAt] = max(late, 0)
+	l.noiseAt = (l.noiseAt + 1) % noiseSamples
+}
+
+// Wrote records that the attempt has just been written to the network:
+// the service cannot count it before now. A slot of a shared Limiter that
+// leaves late has its reservation extended to count from now (see lateOK).
+func (s *Slot) Wrote() {
+	if s == nil {
+		return
+	}
+	if s.shared != nil {
+		s.l.shared.wrote(s.l, s)
+		return
+	}
+	s.Sending()
 }
 
 // expiry is when s leaves the log: one span after the latest moment the
 // service can have counted it.
 func (l *Limiter) expiry(s *Slot) time.Time {
-	counted := s.start.Add(l.jitter)
+	counted := s.start.Add(l.allowanceLocked())
 	if !s.end.IsZero() && s.end.Before(counted) {
 		counted = s.end
 	}
