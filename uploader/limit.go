@@ -23,13 +23,14 @@ import (
 // The run teaches the allowance, between LimitJitter and MaxJitter. Until
 // a few answers came back it knows nothing and takes MaxJitter; then:
 //
-//   - A round trip spreads its variation over the way there, the
-//     service's queue and the way back: the allowance grows by half the
-//     spread of the last round trips (the way there's share, were both
-//     ways alike). Answers that all come back 400ms late cost nothing;
-//     answers that vary from 50ms to 600ms cost the cap, as the limiter
-//     cannot tell a service that answers late from one whose queue holds
-//     calls before counting them.
+//   - The variation of one-way delay is at most that of the round trips
+//     (the way there, the service's queue before it counts a call, its
+//     work and the way back): the allowance grows by the spread of the
+//     last round trips. Answers that all come back 400ms late cost
+//     nothing; answers that vary from 50ms to 600ms cost the cap, as the
+//     limiter cannot tell a service that answers late from one whose
+//     queue holds calls before counting them (an emulator on a loaded
+//     machine does just that).
 //   - An answer that comes back within the allowance shows the call
 //     arrived by then: the call leaves the log one span after its answer.
 //   - A 429 shows calls arrived closer together than allowed: it doubles
@@ -247,18 +248,23 @@ func (s *Slot) Done() {
 	}
 	l := s.l
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if !s.end.IsZero() {
+		l.mu.Unlock()
 		return
 	}
 	s.end = time.Now()
-	l.rtt[l.rttAt%rttSamples] = s.end.Sub(s.start)
+	rtt := s.end.Sub(s.start)
+	l.rtt[l.rttAt%rttSamples] = rtt
 	l.rttAt++
-	if s.shared != nil {
-		return
+	allowance := l.allowanceLocked()
+	if s.shared == nil {
+		close(l.ended)
+		l.ended = make(chan struct{})
 	}
-	close(l.ended)
-	l.ended = make(chan struct{})
+	l.mu.Unlock()
+	if s.shared != nil {
+		l.shared.answered(l, s, rtt, allowance)
+	}
 }
 
 // throttled tells the limiter that the service refused a call for its
@@ -294,7 +300,7 @@ func (l *Limiter) allowance() time.Duration {
 }
 
 // allowanceLocked is allowance with l.mu held: the first allowance, as
-// 429s widened it, plus half the spread of the last round trips and twice
+// 429s widened it, plus the spread of the last round trips and twice
 // the latest lateness of this process's timers, up to maxJitter.
 func (l *Limiter) allowanceLocked() time.Duration {
 	n := min(l.rttAt, rttSamples)
@@ -302,7 +308,7 @@ func (l *Limiter) allowanceLocked() time.Duration {
 		return l.maxJitter
 	}
 	spread := slices.Max(l.rtt[:n]) - slices.Min(l.rtt[:n])
-	return min(l.jitter+spread/2+2*slices.Max(l.noise[:]), l.maxJitter)
+	return min(l.jitter+spread+2*slices.Max(l.noise[:]), l.maxJitter)
 }
 
 // The allowance learns from the last rttSamples round trips, and only once
@@ -325,7 +331,7 @@ func (l *Limiter) observe(late time.Duration) {
 
 // Wrote records that the attempt has just been written to the network:
 // the service cannot count it before now. A slot of a shared Limiter that
-// leaves late has its reservation extended to count from now (see lateOK).
+// leaves late has its reservation extended to count from now (see lateMax).
 func (s *Slot) Wrote() {
 	if s == nil {
 		return

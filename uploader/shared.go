@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ type Store interface {
 	// Extend says that the reserved call with this ID and number of users
 	// leaves only now: it counts for hold from now, if that is longer.
 	Extend(ctx context.Context, id string, users int, hold time.Duration) error
+	// Answered says that the reserved call was answered, so it arrived by
+	// now: it counts for span from now, if that is shorter.
+	Answered(ctx context.Context, id string, users int, span time.Duration) error
 	// Pause holds back every call of every process for d from now.
 	Pause(ctx context.Context, d time.Duration) error
 	// String names the store for messages, without any secret.
@@ -61,7 +65,7 @@ const ConfirmAhead = 250 * time.Millisecond
 // StoreWarmUp is how long a Store that lost its state (or starts anew)
 // holds every call back: calls given out before, confirmed or close enough
 // not to need it, or leaving late, have all stopped counting by then.
-const StoreWarmUp = ConfirmAhead + lateMax + LimitSpan + MaxJitter
+const StoreWarmUp = ConfirmAhead + lateMax + LimitSpan + MaxJitter + lateMax
 
 // SharedConfig links a Limiter to a Store.
 type SharedConfig struct {
@@ -139,8 +143,11 @@ func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 		}
 		l.mu.Lock()
 		paused := time.Until(l.paused)
+		// A reserved call may leave a little late (see sending): the
+		// hold allows for that besides the variation in one-way delay.
+		late := l.lateLocked()
 		a := Ask{Users: users, PostLimit: l.posts.limit, UserLimit: l.users.limit, Span: l.span,
-			Hold: l.span + l.allowanceLocked(), Tolerance: l.span / paceTolerance}
+			Hold: l.span + l.allowanceLocked() + late, Tolerance: l.span / paceTolerance}
 		l.mu.Unlock()
 		if paused > 0 {
 			if err := sleep(ctx, paused); err != nil {
@@ -184,7 +191,7 @@ func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 			return nil, err
 		}
 		l.observe(time.Since(wake))
-		return &Slot{l: l, start: asked.Add(r.Wait), shared: &sharedSlot{id: r.ID, users: users}}, nil
+		return &Slot{l: l, start: asked.Add(r.Wait), shared: &sharedSlot{id: r.ID, users: users, hold: a.Hold, late: late}}, nil
 	}
 }
 
@@ -192,36 +199,57 @@ func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 type sharedSlot struct {
 	id    string
 	users int
+	hold  time.Duration // how long it counts from its moment
+	late  time.Duration // how late it may leave
 }
 
-// Lateness that a shared Slot's Sending handles: up to lateOK it does
-// nothing, as the allowance covers it; up to lateMax it extends the
-// reservation to count from when the call leaves. That is in time for every
-// call that could share a window with it: their moments, a hold or more
-// after its own, are reserved or confirmed no sooner than ConfirmAhead
-// before, and lateMax leaves half a span for the Store's answer. Later than
-// that the slot is spent.
-const (
-	lateOK  = 2 * time.Millisecond
-	lateMax = LimitSpan / 4
-)
+// lateMax bounds how late after its moment a call written to the network
+// may have its reservation extended: in time for every call that could
+// share a window with it, as their moments, a hold or more after its own,
+// are reserved or confirmed no sooner than ConfirmAhead before, and the
+// Store's answer has half a span more.
+const lateMax = LimitSpan / 4
 
-// sending extends a late call's reservation (see lateOK) and reports
-// whether the call may leave now.
+// lateLocked is how late after its moment a call may leave, with l.mu
+// held: a little more than this process's timers have lately been late,
+// and no more than lateMax.
+func (l *Limiter) lateLocked() time.Duration {
+	return min(10*time.Millisecond+2*slices.Max(l.noise[:]), lateMax)
+}
+
+// sending reports whether a call may leave now: no later after its moment
+// than its reservation allows for. One that would leave later has spent
+// its moment, and waits for another.
 func (s *sharing) sending(l *Limiter, slot *Slot) bool {
-	late := time.Since(slot.start)
-	switch {
-	case late <= lateOK:
-		return true
-	case late > lateMax:
-		return false
-	}
-	return s.extend(l, slot) == nil
+	return time.Since(slot.start) <= slot.shared.late
 }
 
-// wrote extends the reservation of a call written to the network late.
+// answered adjusts the reservation of a call answered after rtt: it
+// arrived by now. Answered within its allowance, it counts one span from
+// now at most. Answered later, it may have arrived that late, as when the
+// service queues calls before counting them, and a reservation, unlike a
+// Limiter's own log, cannot learn that afterwards: it counts one span from
+// now, or from MaxJitter after it left if sooner (the assumption a Limiter
+// makes of a call whose answer is slower). Either is in time for the calls
+// that may share a window with it: they are reserved or confirmed no
+// sooner than a span less ConfirmAhead after it left.
+func (s *sharing) answered(l *Limiter, slot *Slot, rtt, allowance time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), LimitSpan/2)
+	defer cancel()
+	if rtt < allowance {
+		s.cfg.Store.Answered(ctx, slot.shared.id, slot.shared.users, l.span) // if it fails, the call counts longer
+		return
+	}
+	counted := slot.start.Add(min(rtt, l.maxJitter))
+	if left := time.Until(counted.Add(l.span)); left > 0 && counted.Add(l.span).After(slot.start.Add(slot.shared.hold)) {
+		s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, left)
+	}
+}
+
+// wrote extends the reservation of a call written to the network later
+// than its reservation allows for (a new connection, say).
 func (s *sharing) wrote(l *Limiter, slot *Slot) {
-	if time.Since(slot.start) > lateOK {
+	if late := time.Since(slot.start); late > slot.shared.late && late <= lateMax {
 		s.extend(l, slot) // if Redis is lost, its next reservation waits for it anyway
 	}
 }
@@ -231,7 +259,8 @@ func (s *sharing) extend(l *Limiter, slot *Slot) error {
 	ctx, cancel := context.WithTimeout(context.Background(), LimitSpan/2)
 	defer cancel()
 	slot.start = time.Now()
-	return s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, l.span+l.allowance())
+	slot.shared.hold = l.span + l.allowance() + slot.shared.late
+	return s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, slot.shared.hold)
 }
 
 // pause asks the Store to hold every process back for d; if it cannot,

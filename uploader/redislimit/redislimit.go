@@ -60,11 +60,15 @@ var extendLua string
 //go:embed confirm.lua
 var confirmLua string
 
+//go:embed answered.lua
+var answeredLua string
+
 var (
-	reserveScript = redis.NewScript(reserveLua)
-	confirmScript = redis.NewScript(confirmLua)
-	pauseScript   = redis.NewScript(pauseLua)
-	extendScript  = redis.NewScript(extendLua)
+	reserveScript  = redis.NewScript(reserveLua)
+	confirmScript  = redis.NewScript(confirmLua)
+	pauseScript    = redis.NewScript(pauseLua)
+	extendScript   = redis.NewScript(extendLua)
+	answeredScript = redis.NewScript(answeredLua)
 )
 
 var quietLibrary sync.Once
@@ -176,6 +180,11 @@ func (s *Store) Confirm(ctx context.Context, a uploader.Ask, id string) (time.Du
 // Extend implements uploader.Store.
 func (s *Store) Extend(ctx context.Context, id string, users int, hold time.Duration) error {
 	return extendScript.Run(ctx, s.client, s.keys[:2], id, users, micros(hold)).Err()
+}
+
+// Answered implements uploader.Store.
+func (s *Store) Answered(ctx context.Context, id string, users int, span time.Duration) error {
+	return answeredScript.Run(ctx, s.client, s.keys[:2], id, users, micros(span)).Err()
 }
 
 // Pause implements uploader.Store.
