@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +29,8 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Values[mockKey{}] = &mockSlot{}
+			env.Values[redisKey{}] = &redisSlot{}
+			env.Values[clockKey{}] = &clockSlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -63,6 +66,11 @@ func TestScripts(t *testing.T) {
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,
+			// limiter_script_test.go
+			"redis":   cmdRedis,
+			"clock":   cmdClock,
+			"fair":    cmdFair,
+			"elapsed": cmdElapsed,
 		},
 	})
 }
@@ -85,7 +93,7 @@ func mockOf(ts *testscript.TestScript) *mock {
 	return m
 }
 
-// cmdMock starts an emulator: mock [token=T] [login=USER:PASS]
+// cmdMock starts an emulator: mock [token=T[,T2...]] [login=USER:PASS]
 // [rate=POSTS,USERS] [limits=USERS,SEGMENTS,BYTES] [expiry=DURATION]
 // [segments=|inactive=|other=|fresh=SEG,...] (see mockSegments),
 // [logins=N/DURATION], and faults: [503=FRACTION] [ratelimit-code]
@@ -105,7 +113,9 @@ func cmdMock(ts *testscript.TestScript, neg bool, args []string) {
 		k, v, _ := strings.Cut(a, "=")
 		switch k {
 		case "token":
-			opts = append(opts, xandrtest.WithToken(v))
+			for _, t := range strings.Split(v, ",") {
+				opts = append(opts, xandrtest.WithToken(t))
+			}
 		case "login":
 			u, p, _ := strings.Cut(v, ":")
 			opts = append(opts, xandrtest.WithCredentials(u, p))
@@ -180,19 +190,38 @@ func ints(ts *testscript.TestScript, s string, n int) []int {
 	return out
 }
 
-// cmdState compares the emulator's state with a JSON file in the format of
-// GET /state.
+// cmdState compares the emulator's state with JSON files in the format of
+// GET /state: state want.json [more.json...], the users of several files
+// (of different users) taken together.
 func cmdState(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: state want.json")
+	if len(args) < 1 {
+		ts.Fatalf("usage: state want.json [more.json...]")
 	}
-	var got, want any
 	var b strings.Builder
 	ts.Check(mockOf(ts).srv.State().WriteJSON(&b))
+	var got any
 	ts.Check(json.Unmarshal([]byte(b.String()), &got))
-	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &want))
-	if equal := reflect.DeepEqual(got, want); equal == neg {
-		ts.Fatalf("emulator state:\n%s\nwant (neg=%v):\n%s", b.String(), neg, ts.ReadFile(args[0]))
+	var users []map[string]any
+	for _, f := range args {
+		var part []map[string]any
+		ts.Check(json.Unmarshal([]byte(ts.ReadFile(f)), &part))
+		users = append(users, part...)
+	}
+	// In the order of GET /state: by domain, then user ID.
+	sort.SliceStable(users, func(i, j int) bool {
+		di, _ := users[i]["domain"].(string)
+		dj, _ := users[j]["domain"].(string)
+		if di != dj {
+			return di < dj
+		}
+		return fmt.Sprint(users[i]["user_id"]) < fmt.Sprint(users[j]["user_id"])
+	})
+	want := make([]any, len(users))
+	for i, u := range users {
+		want[i] = u
+	}
+	if equal := reflect.DeepEqual(got, any(want)); equal == neg {
+		ts.Fatalf("emulator state:\n%s\nwant (neg=%v) the users of %s", b.String(), neg, strings.Join(args, ", "))
 	}
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/rtseg/rtseg/reader"
 	"github.com/rtseg/rtseg/report"
 	"github.com/rtseg/rtseg/uploader"
+	"github.com/rtseg/rtseg/uploader/redislimit"
 	"github.com/spf13/cobra"
 )
 
@@ -35,6 +37,16 @@ segments per user in a request of at most 1000000 bytes, 100 POST calls and
 1000 users a second. Higher values are refused unless
 --allow-above-service-limits says that Xandr raised the member's limits.
 
+The service's limits are per member. Jobs of one member that run at the same
+time, on one machine or several, hold them together when each names the same
+Redis with --limiter (or RTSEG_LIMITER) and the same --limiter-key: no
+one-second window then goes over --rps or --users-per-second, retries
+included, each job gets its share, and a 429 seen by one pauses them all. If
+Redis cannot be reached at the start, the run does not start (exit status 1).
+If it is lost during the run, sending pauses while rtseg reconnects; after
+--limiter-wait without it, the rows still to send fail (exit status 2) and go
+to --failed, to be sent again later.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
 130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
@@ -46,7 +58,14 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
   rtseg upload --max-rejected 0.1% --report nightly-report.csv /data/audience.parquet
 
   # Retry what failed last night
-  rtseg upload --failed retry-again.csv retry.csv`,
+  rtseg upload --failed retry-again.csv retry.csv
+
+  # Three nightly jobs of one member at once, sharing its limits
+  export RTSEG_LIMITER=redis://:REDIS_PASSWORD@redis.internal:6379/0
+  rtseg upload --limiter-key member-1234 --failed a-retry.csv family-a/ &
+  rtseg upload --limiter-key member-1234 --failed b-retry.csv family-b/ &
+  rtseg upload --limiter-key member-1234 --failed c-retry.csv backfill.parquet &
+  wait`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.runUpload(cmd, o, args, true)
@@ -143,9 +162,11 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	var up *uploader.Uploader
 	queue := 2
 	if send {
-		if up, err = e.newUploader(o); err != nil {
+		var closeUp func()
+		if up, closeUp, err = e.newUploader(cmd.Context(), o, logger); err != nil {
 			return asExitError(err)
 		}
+		defer closeUp()
 		queue = o.workers
 	}
 	var journal *report.Journal
@@ -185,17 +206,18 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	return nil
 }
 
-// newUploader builds the uploader with its limiters and credentials.
-func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
+// newUploader builds the uploader with its limiters and credentials, and
+// a function that closes what they hold open.
+func (e *env) newUploader(ctx context.Context, o *options, logger *slog.Logger) (*uploader.Uploader, func(), error) {
 	auth, err := e.auth(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	limiter, err := uploader.NewLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan, uploader.LimitJitter)
+	limiter, done, err := e.limiter(ctx, o, logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return uploader.New(uploader.Config{
+	up, err := uploader.New(uploader.Config{
 		Endpoint:          o.endpoint,
 		Auth:              auth,
 		Workers:           o.workers,
@@ -207,6 +229,35 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 		Hurry:             e.hurry,
 		AllowAboveService: o.aboveServiceLimits,
 	})
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return up, done, nil
+}
+
+// limiter builds the limiter of POST calls and users: this process's own,
+// or one shared through the Redis of --limiter (or RTSEG_LIMITER).
+func (e *env) limiter(ctx context.Context, o *options, logger *slog.Logger) (*uploader.Limiter, func(), error) {
+	url := o.limiter
+	if url == "" {
+		url = e.getenv("RTSEG_LIMITER")
+	}
+	if url == "" {
+		l, err := uploader.NewLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan, uploader.LimitJitter)
+		return l, func() {}, err
+	}
+	store, err := redislimit.Open(ctx, url, o.limiterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := uploader.NewSharedLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan,
+		uploader.SharedConfig{Store: store, GiveUp: o.limiterWait, Logger: logger})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return l, func() { store.Close() }, nil
 }
 
 // auth picks the credentials: --token-file, XANDR_TOKEN, or a login with

@@ -14,8 +14,9 @@ import (
 )
 
 // cmdGen writes a CSV input and the emulator state it must produce:
-// gen INPUT.csv WANT-STATE.json USERS SEGMENTS. USERS must be a multiple
-// of 100. User i (grouped, in order) is in segments 1..SEGMENTS with value
+// gen INPUT.csv WANT-STATE.json USERS SEGMENTS [PREFIX]. USERS must be a
+// multiple of 100; user IDs start with PREFIX (default "user"), so that
+// inputs of different prefixes hold different users. User i (grouped, in order) is in segments 1..SEGMENTS with value
 // i%100 and expiration 1440; besides:
 //   - every 10th user (i%10 == 0) repeats segment 1 with value 999 later: the
 //     first row is superseded and 999 wins;
@@ -27,8 +28,12 @@ import (
 // USERS/10 + USERS/20 are superseded and USERS/50 invalid. Every 4th user
 // is an idfa.
 func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 4 {
-		ts.Fatalf("usage: gen INPUT.csv WANT-STATE.json USERS SEGMENTS")
+	if len(args) != 4 && len(args) != 5 {
+		ts.Fatalf("usage: gen INPUT.csv WANT-STATE.json USERS SEGMENTS [PREFIX]")
+	}
+	prefix := "user"
+	if len(args) == 5 {
+		prefix = args[4]
 	}
 	users, err := strconv.Atoi(args[2])
 	ts.Check(err)
@@ -43,7 +48,7 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	w.Write([]string{"user_id", "domain", "seg_id", "value", "expiration"})
 	state := xandrtest.State{}
 	for i := range users {
-		key := xandrtest.UserKey{UserID: fmt.Sprintf("user-%06d", i)}
+		key := xandrtest.UserKey{UserID: fmt.Sprintf("%s-%06d", prefix, i)}
 		if i%4 == 3 {
 			key.Domain = "idfa"
 		}

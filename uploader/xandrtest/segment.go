@@ -188,6 +188,11 @@ func (h *Handler) admitLocked(r *http.Request, body []byte, now time.Time) (*res
 	h.stats.MaxUsersInRequest = max(h.stats.MaxUsersInRequest, len(req.RTSegment))
 
 	h.counting(member, now)
+	tok := r.Header.Get("Authorization")
+	if tok == "" {
+		tok = r.URL.Query().Get("access_token")
+	}
+	h.arrivals = append(h.arrivals, Arrival{At: now, Token: tok, Users: users})
 	res := h.process(req.RTSegment, now)
 	h.stats.Processed++
 	switch f {

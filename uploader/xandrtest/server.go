@@ -34,7 +34,8 @@ type Handler struct {
 	inFlight   int
 	state      map[UserKey]map[string]Assoc
 	stats      Stats
-	api        apiState // GET /segment and /rt-segment-processed (segments.go, processed.go)
+	arrivals   []Arrival // every call processed (Arrivals)
+	api        apiState  // GET /segment and /rt-segment-processed (segments.go, processed.go)
 }
 
 type token struct {
@@ -159,6 +160,23 @@ func (h *Handler) IssuedTokens() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.issued...)
+}
+
+// Arrival is one POST /rt-segment call that the emulator processed: when
+// it arrived, the token it came with and its users.
+type Arrival struct {
+	At    time.Time
+	Token string
+	Users int
+}
+
+// Arrivals returns every call processed so far, in the order processed,
+// so that tests can see how several clients of one member shared its
+// limits.
+func (h *Handler) Arrivals() []Arrival {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Arrival(nil), h.arrivals...)
 }
 
 // Stats returns what the emulator saw so far.
