@@ -15,8 +15,9 @@ import "github.com/rtseg/rtseg/reader"
 // earlier group's rows (they are sent in order instead). A group holds the
 // latest row of each of its segments: memory for its distinct segments.
 type Adjacent struct {
-	p    *Packer
-	seen *seen
+	p    users
+	out  superseder
+	seen *seen // nil when p checks the order itself
 	cur  latest
 }
 
@@ -31,14 +32,25 @@ func NewAdjacent(p *Packer, memory int64) *Adjacent {
 	if memory <= 0 {
 		memory = DefaultFilterMemory
 	}
-	return &Adjacent{p: p, seen: newSeen(memory)}
+	return &Adjacent{p: p, out: p.out, seen: newSeen(memory)}
+}
+
+// newStrictAdjacent returns a grouper that hands each run of a user's rows
+// to p, which must refuse a user that comes back (the diff of rtseg sync
+// does): it keeps no filter of users.
+func newStrictAdjacent(p users, out superseder) *Adjacent {
+	return &Adjacent{p: p, out: out}
 }
 
 // OnFilterGrow registers a function that Adjacent calls each time its filter
 // of users already packed grows, with the filter's new total size in bytes.
 // The filter first grows when the first user is packed. A caller can use it
 // to count that memory against its budget.
-func (g *Adjacent) OnFilterGrow(f func(size int64)) { g.seen.grown = f }
+func (g *Adjacent) OnFilterGrow(f func(size int64)) {
+	if g.seen != nil {
+		g.seen.grown = f
+	}
+}
 
 // Add takes the next valid row.
 func (g *Adjacent) Add(row reader.Row) error {
@@ -48,14 +60,14 @@ func (g *Adjacent) Add(row reader.Row) error {
 		}
 		g.cur.reset(u)
 	}
-	return g.cur.add(row, g.p.out)
+	return g.cur.add(row, g.out)
 }
 
 func (g *Adjacent) flushUser() error {
 	if len(g.cur.rows) == 0 {
 		return nil
 	}
-	again := g.seen.testAndAdd(g.cur.user)
+	again := g.seen != nil && g.seen.testAndAdd(g.cur.user)
 	return g.p.add(g.cur.user, g.cur.rows, again)
 }
 

@@ -22,6 +22,9 @@ type GroupConfig struct {
 	Memory int64
 	// TmpDir is where the temporary files go; "" means os.TempDir().
 	TmpDir string
+	// OnSpill, if set, is called after each spill of the rows in memory
+	// to a temporary file, from the goroutine calling Add.
+	OnSpill func()
 }
 
 // Grouper groups all rows of each user across the whole input, in whatever
@@ -43,9 +46,11 @@ type GroupConfig struct {
 // user's rows keep their order (a stable sort) or that no user has two rows
 // for one segment, whose winner depends on their order.
 type Grouper struct {
-	p      *Packer
-	budget int64
-	dir    string
+	p       users
+	out     superseder
+	budget  int64
+	dir     string
+	onSpill func()
 
 	seq     uint64 // rows added so far
 	recs    []rec
@@ -122,7 +127,11 @@ func (n *names) id(s string) uint32 {
 const DefaultGroupMemory = 256 << 20
 
 // NewGrouper returns a grouper feeding p.
-func NewGrouper(p *Packer, c GroupConfig) *Grouper {
+func NewGrouper(p *Packer, c GroupConfig) *Grouper { return newGrouper(p, p.out, c) }
+
+// newGrouper returns a grouper handing each user to p, and superseded rows
+// to out.
+func newGrouper(p users, out superseder, c GroupConfig) *Grouper {
 	dir := c.TmpDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -130,7 +139,7 @@ func NewGrouper(p *Packer, c GroupConfig) *Grouper {
 	if c.Memory <= 0 {
 		c.Memory = DefaultGroupMemory
 	}
-	return &Grouper{p: p, budget: c.Memory, dir: dir, codes: map[string]string{}}
+	return &Grouper{p: p, out: out, budget: c.Memory, dir: dir, onSpill: c.OnSpill, codes: map[string]string{}}
 }
 
 // errClosed is returned by Add after Close.
@@ -342,7 +351,7 @@ func (e *emitter) add(r *rec, user, code []byte) error {
 	if len(code) > 0 {
 		row.SegCode = g.code(code)
 	}
-	return e.cur.add(row, g.p.out)
+	return e.cur.add(row, g.out)
 }
 
 func (e *emitter) flush() error {

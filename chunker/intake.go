@@ -63,6 +63,9 @@ type IntakeConfig struct {
 	// start and each time that grows: so that the caller can budget
 	// memory for it.
 	OnMemory func(size int64)
+	// OnPhase, if set, is told each time intake moves on to another
+	// phase, from the goroutine running Intake.
+	OnPhase func(Phase)
 	// RequestsDir, if set, receives every request body packed, as
 	// request-NNNNNN.json numbered from 1; it is made if missing.
 	RequestsDir string
@@ -119,17 +122,25 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		Add(reader.Row) error
 		Close() error
 	}
+	phase := func(ph Phase) {
+		if cfg.OnPhase != nil {
+			cfg.OnPhase(ph)
+		}
+	}
 	if cfg.Sorted {
 		a := NewAdjacent(p, cfg.Memory)
 		a.OnFilterGrow(cfg.OnMemory)
 		g = a
+		phase(Reading)
 	} else {
 		if cfg.OnMemory != nil {
 			cfg.OnMemory(cfg.Memory)
 		}
-		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir})
+		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir, OnSpill: func() { phase(Spilling) }})
+		phase(Grouping)
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
+	phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		re.Sorted = cfg.Sorted
 		if !cfg.Sorted {
@@ -140,31 +151,46 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		}
 	}
 	closeErr := g.Close() // packs what grouping holds, which may fail a dump
+	phase(Packed)
 	return errors.Join(h.failed, readErr, closeErr)
 }
 
-// ReadError is an input that failed part-way through. Without Sorted,
-// nothing of the run was sent: the requests it packed are unsent, and
-// their reason is this error.
+// ReadError is an input that failed part-way through, after Rows rows.
+// Without Sorted, nothing of the run was sent: the requests it packed are
+// unsent, and their reason is this error.
 type ReadError struct {
 	Err    error
+	Rows   int64
 	Sorted bool
 }
 
 func (e *ReadError) Error() string { return e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// Hint says what to do: the input's own hint if it has one, else what
-// became of the rows read before the error.
+// Hint says what to do: the input's own hint if it has one, else, when
+// rows were read before the error, what became of them.
 func (e *ReadError) Hint() string {
 	var h interface{ Hint() string }
 	if errors.As(e.Err, &h) && h.Hint() != "" {
 		return h.Hint()
 	}
-	if !e.Sorted {
+	switch {
+	case e.Rows == 0:
+		return ""
+	case !e.Sorted:
 		return "nothing was sent: without --sorted, rtseg reads every row before it sends any; fix or replace the input and run again"
 	}
-	return "with --sorted, the rows read before the error were sent; fix the input and run again (with --state-dir, only what was not delivered is sent)"
+	return "fix the input and run again; with --state-dir, only what was not delivered is sent"
+}
+
+// TrustedUpTo says up to where the rows read can be trusted: "data is
+// trustworthy up to users.csv:1200", and why later rows read cannot be.
+func (e *ReadError) TrustedUpTo() string {
+	var ie *reader.InputError
+	if errors.As(e.Err, &ie) {
+		return ie.TrustedUpTo()
+	}
+	return "no data is trustworthy"
 }
 
 // take hands rows to add, and invalid ones to out, until the input ends or
@@ -172,6 +198,7 @@ func (e *ReadError) Hint() string {
 // is a *ReadError.
 func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(reader.Row) error) error {
 	batch := make([]reader.Row, 0, batchRows)
+	var read int64
 	for {
 		var err error
 		batch, err = rows.NextBatch(batch[:0])
@@ -199,11 +226,12 @@ func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(r
 			}
 		}
 		out.Read(len(batch))
+		read += int64(len(batch))
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return &ReadError{Err: err}
+			return &ReadError{Err: err, Rows: read}
 		}
 	}
 }

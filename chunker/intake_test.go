@@ -288,3 +288,56 @@ func TestIntakeAccountsOnErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestIntakePhases checks the phases intake names, in order: sorted input
+// is read and packed as it comes; unsorted input is grouped, spilled past
+// its budget, then packed; every run ends packed, with the rows read by the
+// time it is packing.
+func TestIntakePhases(t *testing.T) {
+	many := func() []reader.Row {
+		var rows []reader.Row
+		for i := range 2000 {
+			rows = append(rows, reader.Row{Pos: reader.Position{File: "in.csv", Line: int64(i + 2)},
+				UserID: fmt.Sprintf("user-%04d", (i*7919)%1000), SegID: int64(1 + i%3)})
+		}
+		return rows
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted bool
+		memory int64
+		rows   []reader.Row
+		want   []Phase
+	}{
+		{"sorted", true, 0, intakeRows(), []Phase{Reading, Packing, Packed}},
+		{"unsorted in memory", false, 0, intakeRows(), []Phase{Grouping, Packing, Packed}},
+		{"unsorted past its budget", false, 16 << 10, many(), []Phase{Grouping, Spilling, Packing, Packed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &outcomes{}
+			queue := make(chan *Request, 10000)
+			var got []Phase
+			read := -1
+			cfg := IntakeConfig{Limits: DefaultLimits, Sorted: tc.sorted, Memory: tc.memory, TmpDir: t.TempDir(),
+				OnPhase: func(p Phase) {
+					if len(got) == 0 || got[len(got)-1] != p {
+						got = append(got, p)
+					}
+					if p == Packing {
+						out.mu.Lock()
+						read = out.read
+						out.mu.Unlock()
+					}
+				}}
+			if err := Intake(t.Context(), &rowsOf{rows: tc.rows}, cfg, out, queue); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("phases %v, want %v", got, tc.want)
+			}
+			if read != len(tc.rows) || !Packing.Read() || Spilling.Read() {
+				t.Errorf("rows read when packing began: %d, want all %d", read, len(tc.rows))
+			}
+		})
+	}
+}

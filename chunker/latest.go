@@ -13,6 +13,21 @@ type latest struct {
 	index map[reader.Segment]int // built once a user has many rows
 }
 
+// superseder takes rows replaced by a later row for the same user and
+// segment: an Output.
+type superseder interface {
+	Superseded(row reader.Row, by reader.Position) error
+}
+
+// users takes each user's rows from a grouper: the Packer, or the diff of
+// rtseg sync. The rows hold each segment once, as latest leaves them; again
+// says the user may have been handed on before.
+type users interface {
+	add(u reader.User, rows []reader.Row, again bool) error
+	// Flush is told that no user follows.
+	Flush() error
+}
+
 // indexFrom is the number of rows from which a map finds a segment faster
 // than a look through the rows.
 const indexFrom = 32
@@ -20,7 +35,7 @@ const indexFrom = 32
 // add takes the user's next row. If the user already has a row for that
 // segment, the new row takes its place and the old one is reported to out
 // as superseded.
-func (l *latest) add(row reader.Row, out Output) error {
+func (l *latest) add(row reader.Row, out superseder) error {
 	seg := row.Segment()
 	i := -1
 	if l.index != nil {

@@ -63,6 +63,9 @@ func (g *Grouper) spill() error {
 	n, text := len(g.recs), len(g.arena)
 	g.recs, g.arena = g.recs[:0], g.arena[:0]
 	g.rebalance(n, text)
+	if g.onSpill != nil {
+		g.onSpill()
+	}
 	return g.addRun(0, w.run)
 }
 

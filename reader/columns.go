@@ -2,12 +2,14 @@ package reader
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MissingColumnError reports a file that lacks a column every row needs.
+// It does not name the file: the *InputError that carries it does.
 type MissingColumnError struct {
-	File string
 	// Field is the field the column would give.
 	Field string
 	// Missing are the column names any one of which would do.
@@ -19,6 +21,9 @@ type MissingColumnError struct {
 	// Delimiter, when not 0, is the delimiter the header seems to use
 	// instead of the one the file was read with.
 	Delimiter rune
+	// Binary says that the header is not text: it holds control
+	// characters or bytes that are not UTF-8.
+	Binary bool
 }
 
 func (e *MissingColumnError) Error() string {
@@ -30,12 +35,14 @@ func (e *MissingColumnError) Error() string {
 	if e.Mapped {
 		mapped = fmt.Sprintf(", which --columns maps to %s", e.Field)
 	}
-	return fmt.Sprintf("%s: missing column %s%s (found: %s)", e.File, strings.Join(quoted, " or "), mapped, listColumns(e.Found))
+	return fmt.Sprintf("missing column %s%s (found: %s)", strings.Join(quoted, " or "), mapped, listColumns(e.Found))
 }
 
 // Hint tells how to fix the command.
 func (e *MissingColumnError) Hint() string {
 	switch {
+	case e.Binary:
+		return "the header is not text: check that the file is CSV, or gzip-compressed CSV"
 	case e.Delimiter != 0:
 		return fmt.Sprintf("the header reads as a single column: if its fields are separated by %s, use --delimiter %s", delimiterName(e.Delimiter), delimiterFlag(e.Delimiter))
 	case e.Mapped:
@@ -50,10 +57,31 @@ func listColumns(found []string) string {
 	if len(found) == 0 {
 		return "no columns"
 	}
-	if len(found) <= most {
-		return strings.Join(found, ", ")
+	shown := make([]string, min(len(found), most))
+	for i := range shown {
+		shown[i] = printable(found[i])
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(found[:most], ", "), len(found)-most)
+	if len(found) <= most {
+		return strings.Join(shown, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(found)-most)
+}
+
+// printable returns text from an input as a message shows it: as it is if
+// it is text, quoted as Go quotes strings (%q) if it is empty or holds a
+// control character or a byte that is not UTF-8, so that these neither
+// vanish nor reach the terminal.
+func printable(s string) string {
+	if s == "" || !utf8.ValidString(s) || hasControl(s) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// isText reports whether a header is text, tabs allowed: UTF-8 without
+// other control characters.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !hasControl(strings.ReplaceAll(s, "\t", ""))
 }
 
 func delimiterName(d rune) string {
@@ -80,7 +108,7 @@ type columnMap [numFields]int
 // give every row a user and a segment, when a column --columns names is not
 // there, or when two columns give one field. delim is the CSV delimiter the
 // header was split with (0 for Parquet).
-func mapColumns(file string, found []string, opts *Options, delim rune) (columnMap, error) {
+func mapColumns(found []string, opts *Options, delim rune) (columnMap, error) {
 	var m columnMap
 	for i := range m {
 		m[i] = -1
@@ -104,13 +132,13 @@ func mapColumns(file string, found []string, opts *Options, delim rune) (columnM
 			}
 		}
 		if m[f] >= 0 {
-			return m, fmt.Errorf("%s: columns %q and %q both give %s; keep one of them", file, found[m[f]], found[i], fieldNames[f])
+			return m, fmt.Errorf("columns %q and %q both give %s; keep one of them", found[m[f]], found[i], fieldNames[f])
 		}
 		m[f] = i
 	}
 
 	missing := func(f int, alternatives ...int) error {
-		e := &MissingColumnError{File: file, Field: fieldNames[f], Found: found}
+		e := &MissingColumnError{Field: fieldNames[f], Found: found}
 		for _, a := range append([]int{f}, alternatives...) {
 			name := fieldNames[a]
 			if col, ok := opts.Columns[name]; ok {
@@ -118,7 +146,10 @@ func mapColumns(file string, found []string, opts *Options, delim rune) (columnM
 			}
 			e.Missing = append(e.Missing, name)
 		}
-		if len(found) == 1 && delim != 0 {
+		for _, col := range found {
+			e.Binary = e.Binary || !isText(col)
+		}
+		if len(found) == 1 && delim != 0 && !e.Binary {
 			e.Delimiter = guessDelimiter(found[0], delim)
 		}
 		return e
@@ -133,7 +164,7 @@ func mapColumns(file string, found []string, opts *Options, delim rune) (columnM
 	}
 	for field, col := range opts.Columns {
 		if f := fieldIndex(field); f >= 0 && m[f] < 0 {
-			return m, &MissingColumnError{File: file, Field: field, Missing: []string{col}, Mapped: true, Found: found}
+			return m, &MissingColumnError{Field: field, Missing: []string{col}, Mapped: true, Found: found}
 		}
 	}
 	return m, nil

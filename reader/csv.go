@@ -75,10 +75,12 @@ var (
 
 // newCSVFile reads the header of a CSV stream, maps its columns and starts
 // decoding the records after it. closer, if not nil, is closed with the file.
+// Its errors, and those of the rows, do not name the file: the Reader
+// makes them *InputErrors, which do.
 func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*csvFile, error) {
 	guard := &recordGuard{r: src, limit: MaxRecordBytes}
 	br := bufio.NewReaderSize(guard, 64<<10)
-	if err := skipBOM(name, br); err != nil {
+	if err := skipBOM(br); err != nil {
 		return nil, err
 	}
 	// The csv.Reader shares br (bufio.NewReader returns a *bufio.Reader
@@ -96,14 +98,14 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 	var pe *csv.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
-		return nil, fmt.Errorf("%s: %w", name, ErrEmpty)
+		return nil, ErrEmpty
 	case errors.As(err, &pe):
-		return nil, fmt.Errorf("%s:%d: malformed header: %s", name, pe.StartLine, parseProblem(pe))
+		return nil, fmt.Errorf("malformed header: %s", parseProblem(pe))
 	case err != nil:
-		return nil, fmt.Errorf("%s: read header: %w", name, readError(err))
+		return nil, fmt.Errorf("read header: %w", readError(err))
 	}
 	found := append([]string(nil), um.Headers...)
-	m, err := mapColumns(name, found, opts, cr.Comma)
+	m, err := mapColumns(found, opts, cr.Comma)
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +139,14 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 }
 
 // skipBOM drops a UTF-8 byte order mark and refuses UTF-16.
-func skipBOM(name string, br *bufio.Reader) error {
+func skipBOM(br *bufio.Reader) error {
 	head, _ := br.Peek(len(utf8BOM))
 	switch {
 	case len(head) >= 3 && string(head) == string(utf8BOM):
 		_, err := br.Discard(len(utf8BOM))
 		return err
 	case len(head) >= 2 && (string(head[:2]) == string(utf16LEBOM) || string(head[:2]) == string(utf16BEBOM)):
-		return fmt.Errorf("%s: the file is UTF-16; save it as UTF-8", name)
+		return errors.New("the file is UTF-16; save it as UTF-8")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -18,52 +19,64 @@ func TestCSVHeader(t *testing.T) {
 		err     string // the whole error, if any
 		hint    string
 	}{
-		{name: "case and space ignored", content: " User_ID ,SEG_ID\nu1,5\n",
-			want: Row{UserID: "u1", SegID: 5}},
-		{name: "any order, extra columns ignored", content: "ts,seg_id,note,user_id,value\n2024,5,hi,u1,3\n",
-			want: Row{UserID: "u1", SegID: 5, Value: 3, HasValue: true}},
-		{name: "mapped columns", content: "uid,segment,user_id\nu1,5,ignored\n",
+		{name: "case and space ignored", content: " User_ID ,SEG_ID\n1001,5\n",
+			want: Row{UserID: "1001", SegID: 5}},
+		{name: "any order, extra columns ignored", content: "ts,seg_id,note,user_id,value\n2024,5,hi,1001,3\n",
+			want: Row{UserID: "1001", SegID: 5, Value: 3, HasValue: true}},
+		{name: "mapped columns", content: "uid,segment,user_id\n1001,5,ignored\n",
 			opts: Options{Columns: map[string]string{"user_id": "UID", "seg_id": "segment"}},
-			want: Row{UserID: "u1", SegID: 5}},
-		{name: "member_id from a default", content: "user_id,seg_code\nu1,c\n",
+			want: Row{UserID: "1001", SegID: 5}},
+		{name: "columns swapped", content: "user_id,seg_id\n5,1001\n",
+			opts: Options{Columns: map[string]string{"user_id": "seg_id", "seg_id": "user_id"}},
+			want: Row{UserID: "1001", SegID: 5}},
+		{name: "member_id from a default", content: "user_id,seg_code\n1001,c\n",
 			opts: Options{Defaults: Defaults{MemberID: "7"}},
-			want: Row{UserID: "u1", SegCode: "c", MemberID: 7}},
-		{name: "missing user_id", content: "uid,seg_id\nu1,5\n",
+			want: Row{UserID: "1001", SegCode: "c", MemberID: 7}},
+		{name: "missing user_id", content: "uid,seg_id\n1001,5\n",
 			err:  `in.csv: missing column "user_id" (found: uid, seg_id)`,
 			hint: "map it with --columns user_id=COLUMN"},
-		{name: "missing segment", content: "user_id,segment\nu1,5\n",
+		{name: "missing segment", content: "user_id,segment\n1001,5\n",
 			err:  `in.csv: missing column "seg_id" or "seg_code" (found: user_id, segment)`,
 			hint: "map it with --columns seg_id=COLUMN"},
-		{name: "seg_code without member_id", content: "user_id,seg_code\nu1,c\n",
+		{name: "seg_code without member_id", content: "user_id,seg_code\n1001,c\n",
 			err:  `in.csv: missing column "member_id" (found: user_id, seg_code)`,
 			hint: "map it with --columns member_id=COLUMN"},
-		{name: "mapped column absent", content: "user_id,seg_id\nu1,5\n",
+		{name: "mapped column absent", content: "user_id,seg_id\n1001,5\n",
 			opts: Options{Columns: map[string]string{"user_id": "uid"}},
 			err:  `in.csv: missing column "uid", which --columns maps to user_id (found: user_id, seg_id)`,
 			hint: "check the column name given to --columns (names match ignoring case)"},
-		{name: "optional mapped column absent", content: "user_id,seg_id\nu1,5\n",
+		{name: "optional mapped column absent", content: "user_id,seg_id\n1001,5\n",
 			opts: Options{Columns: map[string]string{"value": "score"}},
 			err:  `in.csv: missing column "score", which --columns maps to value (found: user_id, seg_id)`,
 			hint: "check the column name given to --columns (names match ignoring case)"},
-		{name: "two columns for one field", content: "user_id,seg_id,USER_ID\nu1,5,u2\n",
+		{name: "two columns for one field", content: "user_id,seg_id,USER_ID\n1001,5,1002\n",
 			err: `in.csv: columns "user_id" and "USER_ID" both give user_id; keep one of them`},
-		{name: "semicolons read with commas", content: "user_id;seg_id\nu1;5\n",
+		{name: "semicolons read with commas", content: "user_id;seg_id\n1001;5\n",
 			err:  `in.csv: missing column "user_id" (found: user_id;seg_id)`,
 			hint: `the header reads as a single column: if its fields are separated by ";", use --delimiter ';'`},
-		{name: "tabs read with semicolons", content: "user_id\tseg_id\nu1\t5\n",
+		{name: "tabs read with semicolons", content: "user_id\tseg_id\n1001\t5\n",
 			opts: Options{Delimiter: ';'},
-			err:  "in.csv: missing column \"user_id\" (found: user_id\tseg_id)",
+			err:  `in.csv: missing column "user_id" (found: "user_id\tseg_id")`,
 			hint: `the header reads as a single column: if its fields are separated by tabs, use --delimiter '\t'`},
-		{name: "commas read with semicolons", content: "user_id,seg_id\nu1,5\n",
+		{name: "commas read with semicolons", content: "user_id,seg_id\n1001,5\n",
 			opts: Options{Delimiter: ';'},
 			err:  `in.csv: missing column "user_id" (found: user_id,seg_id)`,
 			hint: `the header reads as a single column: if its fields are separated by ",", use --delimiter ','`},
-		{name: "semicolons", content: "user_id;seg_id\nu1;5\n", opts: Options{Delimiter: ';'},
-			want: Row{UserID: "u1", SegID: 5}},
-		{name: "tabs", content: "user_id\tseg_id\nu1\t5\n", opts: Options{Delimiter: '\t'},
-			want: Row{UserID: "u1", SegID: 5}},
-		{name: "malformed header", content: "user_id,se\"g_id\nu1,5\n",
-			err: `in.csv:1: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
+		{name: "semicolons", content: "user_id;seg_id\n1001;5\n", opts: Options{Delimiter: ';'},
+			want: Row{UserID: "1001", SegID: 5}},
+		{name: "tabs", content: "user_id\tseg_id\n1001\t5\n", opts: Options{Delimiter: '\t'},
+			want: Row{UserID: "1001", SegID: 5}},
+		{name: "control characters in the header", content: "user\aid,,seg_id\n1001,,5\n",
+			err:  `in.csv: missing column "user_id" (found: "user\aid", "", seg_id)`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+		{name: "binary with a semicolon", content: "\x00\x01binary;stuff\x02\n1001\n",
+			err:  `in.csv: missing column "user_id" (found: "\x00\x01binary;stuff\x02")`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+		{name: "not UTF-8", content: "user_id\xff;seg_id\n1001;5\n",
+			err:  `in.csv: missing column "user_id" (found: "user_id\xff;seg_id")`,
+			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+		{name: "malformed header", content: "user_id,se\"g_id\n1001,5\n",
+			err: `in.csv: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,26 +118,26 @@ func TestCSVHeader(t *testing.T) {
 // lines, malformed records.
 func TestCSVLines(t *testing.T) {
 	content := "\xEF\xBB\xBFuser_id,seg_id,note\r\n" + // 1
-		"u2,2,plain\r\n" + // 2
-		"u3,3,\"two\r\nlines\"\r\n" + // 3-4
-		"u5,5,\"a, \"\"quoted\"\" comma\"\r\n" + // 5
+		"1002,2,plain\r\n" + // 2
+		"1003,3,\"two\r\nlines\"\r\n" + // 3-4
+		"1005,5,\"a, \"\"quoted\"\" comma\"\r\n" + // 5
 		"\r\n" + // 6: blank, skipped
-		"\"u7\",\"7\",\"three\nlines\nhere\"\r\n" + // 7-9
-		"u10,10,bad \" quote\r\n" + // 10: malformed
-		"u11,11\r\n" + // 11: too few fields
-		"u12,12,fine\r\n" + // 12
-		"u13,13,\"unclosed\r\nu14,14,x\r\n" // 13-14: a quote left open runs to the end
+		"\"1007\",\"7\",\"three\nlines\nhere\"\r\n" + // 7-9
+		"1010,10,bad \" quote\r\n" + // 10: malformed
+		"1011,11\r\n" + // 11: too few fields
+		"1012,12,fine\r\n" + // 12
+		"1013,13,\"unclosed\r\n1014,14,x\r\n" // 13-14: a quote left open runs to the end
 	path := writeFile(t, "lines.csv", content)
 	got := briefs(mustRead(t, []string{path}, Options{}))
 	want := []brief{
-		{Line: 2, UserID: "u2", SegID: 2},
-		{Line: 3, UserID: "u3", SegID: 3},
-		{Line: 5, UserID: "u5", SegID: 5},
-		{Line: 7, UserID: "u7", SegID: 7},
-		{Line: 10, Reason: `malformed CSV record: a " in a field that is not quoted (line 10, column 12); quote the field and double the " inside it`},
+		{Line: 2, UserID: "1002", SegID: 2},
+		{Line: 3, UserID: "1003", SegID: 3},
+		{Line: 5, UserID: "1005", SegID: 5},
+		{Line: 7, UserID: "1007", SegID: 7},
+		{Line: 10, Reason: `malformed CSV record: a " in a field that is not quoted (line 10, column 13); quote the field and double the " inside it`},
 		{Line: 11, Reason: "malformed CSV record: its number of fields differs from the header's 3"},
-		{Line: 12, UserID: "u12", SegID: 12},
-		{Line: 13, Reason: `malformed CSV record: a quoted field is not closed properly (line 14, column 10): a quote left open, or a " inside quotes that is not doubled`},
+		{Line: 12, UserID: "1012", SegID: 12},
+		{Line: 13, Reason: `malformed CSV record: a quoted field is not closed properly (line 14, column 11): a quote left open, or a " inside quotes that is not doubled`},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows of %q:\n%+v\nwant\n%+v", content, got, want)
@@ -134,9 +147,9 @@ func TestCSVLines(t *testing.T) {
 func TestCSVGzip(t *testing.T) {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte("user_id,seg_id\nu1,1\nu2,2\n"))
+	zw.Write([]byte("user_id,seg_id\n1001,1\n1002,2\n"))
 	zw.Close()
-	want := []brief{{Line: 2, UserID: "u1", SegID: 1}, {Line: 3, UserID: "u2", SegID: 2}}
+	want := []brief{{Line: 2, UserID: "1001", SegID: 1}, {Line: 3, UserID: "1002", SegID: 2}}
 	for _, name := range []string{"in.csv.gz", "in.csv", "in.dat"} {
 		path := writeFile(t, name, buf.String())
 		if got := briefs(mustRead(t, []string{path}, Options{})); !reflect.DeepEqual(got, want) {
@@ -152,9 +165,9 @@ func TestCSVGzip(t *testing.T) {
 }
 
 func TestCSVStdin(t *testing.T) {
-	opts := Options{Stdin: strings.NewReader("user_id,seg_id\nu1,1\n")}
+	opts := Options{Stdin: strings.NewReader("user_id,seg_id\n1001,1\n")}
 	got := mustRead(t, []string{Stdin}, opts)
-	want := Row{Pos: Position{File: "-", Line: 2}, UserID: "u1", SegID: 1}
+	want := Row{Pos: Position{File: "-", Line: 2}, UserID: "1001", SegID: 1}
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("rows from stdin %+v, want [%+v]", got, want)
 	}
@@ -200,11 +213,40 @@ func TestCSVUTF16(t *testing.T) {
 	}
 }
 
+// A gzip file of something else than CSV gets no hint about delimiters.
+func TestCSVGzipGarbage(t *testing.T) {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte("\x00\x01binary;stuff\x02\x03\nmore\x07garbage\n"))
+	zw.Close()
+	path := writeFile(t, "garbage.csv.gz", z.String())
+	_, err := readRows(t, []string{path}, Options{})
+	var mc *MissingColumnError
+	if !errors.As(err, &mc) || mc.Delimiter != 0 || !mc.Binary {
+		t.Fatalf("read gzip garbage: error %v, want a missing column in a header that is not text", err)
+	}
+	if want := path + `: missing column "user_id" (found: "\x00\x01binary;stuff\x02\x03")`; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if want := "the header is not text: check that the file is CSV, or gzip-compressed CSV"; mc.Hint() != want {
+		t.Errorf("hint %q, want %q", mc.Hint(), want)
+	}
+}
+
+// A file name with a control character is quoted in messages.
+func TestFileNameQuoted(t *testing.T) {
+	path := writeFile(t, "in\x1b[31m.csv", "uid,seg_id\n1,1\n")
+	_, err := readRows(t, []string{path}, Options{})
+	if want := strconv.Quote(path) + `: missing column "user_id" (found: uid, seg_id)`; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %q", err, want)
+	}
+}
+
 // TestCSVRecordTooLong checks that a quote left open ends the run with a
 // clear error instead of reading the rest of the file into one field.
 func TestCSVRecordTooLong(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("user_id,seg_id\nu1,1\nu2,\"2\n")
+	b.WriteString("user_id,seg_id\n1001,1\n1002,\"2\n")
 	line := strings.Repeat("x", 99) + "\n"
 	for b.Len() < MaxRecordBytes+(1<<20) {
 		b.WriteString(line)

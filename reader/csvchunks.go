@@ -143,10 +143,10 @@ func (d *decoding) splitStream(br *bufio.Reader, line, lastRecord int64) {
 				lastRecord = startLine
 			case errors.Is(err, errRecordTooLong):
 				c.data = c.data[:start]
-				err = fmt.Errorf("%s: the record after line %d is longer than %d MiB: is a quote left open?", d.name, lastRecord, MaxRecordBytes>>20)
+				err = fmt.Errorf("the record after line %d is longer than %d MiB: is a quote left open?", lastRecord, MaxRecordBytes>>20)
 			default:
 				c.data = c.data[:start]
-				err = fmt.Errorf("read %s after line %d: %w", d.name, lastRecord, readError(err))
+				err = fmt.Errorf("unreadable after line %d: %w", lastRecord, readError(err))
 			}
 		}
 		if len(c.data) > 0 && !d.send(c) {
@@ -325,7 +325,7 @@ func (d *decoding) decode(c *chunk, w *worker) decoded {
 			break
 		}
 		if !errors.As(err, &pe) || pe.Err == nil || !isRecordProblem(pe.Err) {
-			return decoded{err: fmt.Errorf("read %s: %w", d.name, err)}
+			return decoded{err: fmt.Errorf("read the records from line %d: %w", c.line, err)}
 		}
 		at := *pe
 		at.StartLine += int(c.line) - 1
@@ -339,7 +339,7 @@ func (d *decoding) decode(c *chunk, w *worker) decoded {
 	}
 	w.recs = w.recs[:cap(w.recs)]
 	if err := gocsv.UnmarshalDecoder(chunkRecords(w.records), &w.recs); err != nil {
-		return decoded{err: fmt.Errorf("read %s: %w", d.name, err)}
+		return decoded{err: fmt.Errorf("decode the records from line %d: %w", c.line, err)}
 	}
 	var rows []Row
 	select {

@@ -2,13 +2,16 @@
 //
 // It owns finding the files an INPUT names (file, directory, glob or "-"),
 // decoding CSV and Parquet, and validating each record against the rules of
-// the Instant Audience Service (SPEC §3). Reading is pull-based, like
-// encoding/csv: Next returns one Row at a time and io.EOF at the end, and
-// Close stops any goroutine the reader started. A record that breaks a rule
-// is not an error: it comes back as a Row whose Err says why, with its
-// position and its fields as read, so the run goes on and the report can
-// name it. Errors end the run: an input that cannot be opened or decoded, a
-// header without the columns every row needs.
+// the Instant Audience Service (SPEC §3), among them that a user ID has the
+// shape of its domain's IDs (CheckUserID; Defaults.LenientIDs lifts it).
+// Reading is pull-based, like encoding/csv: Next returns one Row at a time
+// and io.EOF at the end, and Close stops any goroutine the reader started.
+// A record that breaks a rule is not an error: it comes back as a Row whose
+// Err says why, with its position and its fields as read, so the run goes
+// on and the report can name it. Errors end the run: an input that cannot
+// be opened or decoded, a header without the columns every row needs. Each
+// is an *InputError, which names the file and says how far the rows already
+// delivered can be trusted (TrustedUpTo).
 //
 // Columns are matched by name, ignoring case and surrounding space, in any
 // order; --columns (Options.Columns) maps a field to another column name, for
@@ -32,7 +35,10 @@
 //
 // Parquet goes through apache/arrow/go/v15, record batch by record batch,
 // reading only the columns that give fields, with buffered column streams so
-// that memory follows the page size rather than the row group size. Text
+// that memory follows the page size rather than the row group size. Each
+// row group must give the number of rows its metadata says: arrow reports
+// a page it cannot read as the end of the data, so a shortfall is an error
+// naming the row group, as is every decoding error. Text
 // columns may be string, large_string, binary or dictionary-encoded;
 // numbers any signed or unsigned integer type; a null is an absent field. A
 // row's position is its 1-based row number in the file. One goroutine reads

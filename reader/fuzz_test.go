@@ -2,12 +2,21 @@ package reader
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rtseg/rtseg/reader/internal/fixture"
 )
 
 // FuzzCSV reads arbitrary bytes as CSV from standard input. Whatever the
@@ -94,4 +103,96 @@ func recordLines(t *testing.T, data []byte) []int64 {
 			lines = append(lines, int64(line))
 		}
 	}
+}
+
+// damageable is a real input file to damage: its name, its bytes and its
+// number of rows.
+type damageable struct {
+	name string
+	data []byte
+	rows int
+}
+
+// damageables are the inputs FuzzDamage damages: the same records as gzip
+// CSV, as snappy Parquet with typed columns and as uncompressed Parquet
+// with string columns, both in several row groups.
+var damageables = sync.OnceValues(func() ([]damageable, error) {
+	const n = 2000
+	recs := slices.Collect(fixture.Sorted(n))
+	var plain, gz, snappy, strs bytes.Buffer
+	if err := fixture.WriteCSV(&plain, fixture.Of(recs)); err != nil {
+		return nil, err
+	}
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain.Bytes())
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if err := fixture.WriteParquet(&snappy, fixture.Of(recs), fixture.Parquet{Columns: fixture.TypedColumns(), RowGroupRows: 700, Snappy: true}); err != nil {
+		return nil, err
+	}
+	if err := fixture.WriteParquet(&strs, fixture.Of(recs), fixture.Parquet{RowGroupRows: 700}); err != nil {
+		return nil, err
+	}
+	return []damageable{
+		{"rows.csv.gz", gz.Bytes(), n},
+		{"rows.parquet", snappy.Bytes(), n},
+		{"strings.parquet", strs.Bytes(), n},
+	}, nil
+})
+
+// FuzzDamage damages real gzip CSV and Parquet files, as storage or a
+// transfer would: four bytes overwritten at an offset, or the file cut
+// short there. Reading the damaged file must give every row of the
+// original and no error, or end in an *InputError naming the file: never
+// fewer rows without an error, never a panic. The seeds damage each file
+// in each of its first and last 24 bytes and at 60 offsets between, so
+// that a plain go test tries them all.
+func FuzzDamage(f *testing.F) {
+	inputs, err := damageables()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, in := range inputs {
+		kind, size := uint8(i), len(in.data)
+		var offsets []int
+		for off := range min(24, size) {
+			offsets = append(offsets, off, size-1-off)
+		}
+		for off := 24; off < size-24; off += size / 60 {
+			offsets = append(offsets, off)
+		}
+		for j, off := range offsets {
+			f.Add(kind, uint32(off), uint32(0xdeadbeef), false)
+			if j%4 == 0 {
+				f.Add(kind, uint32(off), uint32(0), true)
+			}
+		}
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, kind uint8, off, value uint32, cut bool) {
+		in := inputs[int(kind)%len(inputs)]
+		at := int(off) % len(in.data)
+		data := append([]byte(nil), in.data...)
+		if cut {
+			data = data[:at]
+		} else {
+			copy(data[at:], binary.BigEndian.AppendUint32(nil, value))
+		}
+		path := filepath.Join(dir, in.name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := readRows(t, []string{path}, Options{})
+		if err == nil {
+			if len(rows) != in.rows {
+				t.Fatalf("%s damaged at %d (cut %v): %d rows and no error, want %d rows or an error", in.name, at, cut, len(rows), in.rows)
+			}
+			return
+		}
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.File != path || !strings.HasPrefix(err.Error(), path+": ") {
+			t.Fatalf("%s damaged at %d (cut %v): error %q (%T), want an *InputError naming the file", in.name, at, cut, err, err)
+		}
+	})
 }

@@ -34,6 +34,10 @@ var (
 	ErrNotWhole = errors.New("field is not a whole number")
 	// ErrOutOfRange: a whole number outside its field's range.
 	ErrOutOfRange = errors.New("field is out of range")
+	// ErrUserIDShape: a user_id without the shape of its domain's IDs
+	// (see CheckUserID); the row's Err is then a *FieldError wrapping a
+	// *UserIDError.
+	ErrUserIDShape = errors.New("user_id does not have its domain's shape")
 	// ErrMalformed: a record that cannot be read as fields (a stray
 	// quote, a quote left open, the wrong number of fields).
 	ErrMalformed = errors.New("malformed record")
@@ -71,6 +75,8 @@ func (e *FieldError) Error() string {
 		return fmt.Sprintf("%s is %d characters long, more than the %d allowed", e.Field, utf8.RuneCountInString(e.Value), MaxSegCodeChars)
 	case errors.Is(e.Err, ErrNotUTF8):
 		return e.Field + " is not valid UTF-8"
+	case errors.Is(e.Err, ErrUserIDShape):
+		return e.Err.Error()
 	case errors.Is(e.Err, ErrControl):
 		return e.Field + " contains a control character"
 	case errors.Is(e.Err, ErrDeprecatedDomain):

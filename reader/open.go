@@ -33,7 +33,8 @@ type Options struct {
 	// Format is "csv", "parquet" or "auto" (the default: by extension, then
 	// by content).
 	Format string
-	// Columns maps field names to the file's column names (--columns).
+	// Columns maps field names, in lower case, to the file's column names
+	// (--columns); Open refuses what CheckColumns refuses.
 	Columns map[string]string
 	// Delimiter separates CSV fields; 0 means a comma.
 	Delimiter rune
@@ -60,6 +61,13 @@ type Reader struct {
 	cur     fileReader
 	next    int
 	bytesIn atomic.Int64
+
+	// For an *InputError: the file read in full before the current one,
+	// the last row delivered from the current one, and whether it is
+	// compressed.
+	prev       string
+	last       Position
+	compressed bool
 }
 
 // expandInputs expands INPUT arguments into the files to read: a file as it
@@ -110,7 +118,10 @@ func expandInputs(inputs []string) ([]string, error) {
 	return files, nil
 }
 
-// dataFiles lists a directory's input files in name order.
+// dataFiles lists a directory's input files in name order. Names that
+// start with "." or "_" are skipped, as Spark, Hive and Hadoop mark the
+// files that are not data (_SUCCESS, .part-00000.csv.crc, .x.csv being
+// written).
 func dataFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -118,7 +129,7 @@ func dataFiles(dir string) ([]string, error) {
 	}
 	var found []string
 	for _, e := range entries {
-		if !e.IsDir() && isDataFile(e.Name()) {
+		if !e.IsDir() && !hidden(e.Name()) && isDataFile(e.Name()) {
 			found = append(found, filepath.Join(dir, e.Name()))
 		}
 	}
@@ -137,6 +148,10 @@ func pathError(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
+// hidden reports whether a name in a directory marks a file that is not
+// data: it starts with "." or "_".
+func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") }
+
 func isDataFile(name string) bool {
 	n := strings.ToLower(name)
 	return strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".csv.gz") || strings.HasSuffix(n, ".parquet")
@@ -151,6 +166,9 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	case FormatAuto, FormatCSV, FormatParquet:
 	default:
 		return nil, fmt.Errorf("unknown format %q (want csv, parquet or auto)", opts.Format)
+	}
+	if err := CheckColumns(opts.Columns); err != nil {
+		return nil, err
 	}
 	switch d := opts.Delimiter; {
 	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):
@@ -183,7 +201,10 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	return &Reader{files: files, opts: opts}, nil
 }
 
-var errParquetStdin = errors.New("standard input: Parquet cannot be read from standard input (it needs random access); give the file's path instead")
+var (
+	errParquetFromStream = errors.New("Parquet cannot be read from standard input (it needs random access); give the file's path instead")
+	errParquetStdin      = fmt.Errorf("%s: %w", fileName(Stdin), errParquetFromStream)
+)
 
 // Files returns the files the reader reads, in order: the inputs as Open
 // expanded them, Stdin for standard input.
@@ -213,8 +234,9 @@ func (r *Reader) BytesRead() int64 { return r.bytesIn.Load() }
 
 // Next returns the next row of the inputs, or io.EOF after the last one. A
 // record that breaks a rule is a row with an Err, not an error. An error
-// other than io.EOF means an input could not be read and ends the run; it
-// names the file.
+// other than io.EOF means an input could not be read and ends the run: it
+// is an *InputError, which names the file and says how far its rows can be
+// trusted.
 func (r *Reader) Next() (Row, error) {
 	for {
 		if r.cur == nil {
@@ -222,18 +244,49 @@ func (r *Reader) Next() (Row, error) {
 				return Row{}, io.EOF
 			}
 			if err := r.openNext(); err != nil {
-				return Row{}, err
+				return Row{}, r.fail(err)
 			}
 		}
 		row, err := r.cur.Next()
-		if errors.Is(err, io.EOF) {
+		switch {
+		case err == io.EOF: // the end: file readers return io.EOF itself, as an io.Reader does
 			if err := r.Close(); err != nil {
-				return Row{}, err
+				return Row{}, r.fail(err)
 			}
+			r.prev, r.last = r.files[r.next-1], Position{}
 			continue
+		case err != nil:
+			return Row{}, r.fail(err)
 		}
-		return row, err
+		r.last = row.Pos
+		return row, nil
 	}
+}
+
+// fail makes an error reading the current file an *InputError, saying
+// which rows of it were delivered and which can be trusted.
+func (r *Reader) fail(err error) *InputError {
+	name := r.files[r.next-1]
+	ie := inputError(name, err)
+	ie.Err = noEOF(ie.Err)
+	ie.Previous, ie.Compressed = r.prev, r.compressed
+	ie.Last = Position{}
+	if r.last.File == name {
+		ie.Last = r.last
+	}
+	switch {
+	case ie.Compressed:
+		ie.Trusted = Position{}
+	case ie.RowGroup > 0:
+		// The Parquet reader set the end of the last row group read in
+		// full, which may be ahead of what was delivered.
+		if ie.Trusted.Line > ie.Last.Line {
+			ie.Trusted = ie.Last
+		}
+	default:
+		ie.Trusted = ie.Last
+	}
+	return ie
 }
 
 // NextBatch appends rows to batch, up to its capacity, as Next would return
@@ -246,6 +299,7 @@ func (r *Reader) NextBatch(batch []Row) ([]Row, error) {
 			n := len(batch)
 			batch = b.nextBatch(batch)
 			if len(batch) > n {
+				r.last = batch[len(batch)-1].Pos
 				continue
 			}
 		}
@@ -281,15 +335,22 @@ var (
 	gzipMagic    = []byte{0x1f, 0x8b}
 )
 
+// openNext opens the next file. Its errors do not name the file: Next
+// makes them *InputErrors, which do.
 func (r *Reader) openNext() error {
 	name := r.files[r.next]
 	r.next++
+	r.compressed = false
 	if name == Stdin {
 		return r.openStream(name, r.opts.Stdin, nil)
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return pathError(name, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
 	}
 	format := r.opts.Format
 	if format == FormatAuto {
@@ -338,16 +399,17 @@ func (r *Reader) openStream(name string, src io.Reader, closer io.Closer) error 
 	if head, _ := br.Peek(len(gzipMagic)); string(head) == string(gzipMagic) {
 		var err error
 		if zr, err = gzip.NewReader(br); err != nil {
-			return fail(fmt.Errorf("%s: not a readable gzip file: %w", name, err))
+			return fail(fmt.Errorf("not a readable gzip file: %w", err))
 		}
 		in = bufio.NewReaderSize(zr, 64<<10)
+		r.compressed = true
 	}
 	if head, _ := in.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
 		switch {
 		case name == Stdin:
-			return fail(errParquetStdin)
+			return fail(errParquetFromStream)
 		case zr != nil:
-			return fail(fmt.Errorf("%s: a compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)", name))
+			return fail(errors.New("a compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)"))
 		}
 	}
 	fr, err := newCSVFile(name, in, closer, &r.opts)

@@ -15,7 +15,8 @@ func TestExpandInputs(t *testing.T) {
 	dir := t.TempDir()
 	parts := filepath.Join(dir, "export")
 	os.Mkdir(parts, 0o755)
-	for _, name := range []string{"part-00002.csv", "part-00000.parquet", "part-00001.csv.gz", "_SUCCESS", ".part-00000.crc", "notes.txt"} {
+	for _, name := range []string{"part-00002.csv", "part-00000.parquet", "part-00001.csv.gz", "_SUCCESS", ".part-00000.crc", "notes.txt",
+		".part-00003.csv", "_part-00004.csv.gz", "_tmp.parquet"} {
 		os.WriteFile(filepath.Join(parts, name), nil, 0o644)
 	}
 	os.Mkdir(filepath.Join(parts, "nested.csv"), 0o755)
@@ -69,7 +70,7 @@ func TestExpandInputs(t *testing.T) {
 func TestReadSeveralFiles(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.csv")
-	os.WriteFile(a, []byte("user_id,seg_id\nu1,1\n"), 0o644)
+	os.WriteFile(a, []byte("user_id,seg_id\n1001,1\n"), 0o644)
 	b := filepath.Join(dir, "b.parquet")
 	data := parquetBytes(t, someRecords[:2], fixture.Parquet{})
 	os.WriteFile(b, data, 0o644)
@@ -90,7 +91,7 @@ func TestReadSeveralFiles(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("positions %v, want %v", got, want)
 	}
-	if n, min := r.BytesRead(), int64(len("user_id,seg_id\nu1,1\n")+len(data)/2); n < min {
+	if n, min := r.BytesRead(), int64(len("user_id,seg_id\n1001,1\n")+len(data)/2); n < min {
 		t.Errorf("BytesRead() = %d, want at least %d", n, min)
 	}
 }
@@ -112,8 +113,8 @@ func TestOpenOptions(t *testing.T) {
 func TestReaderSizeAndStdin(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
-	os.WriteFile(a, []byte("user_id,seg_id\nu1,1\n"), 0o644)
-	os.WriteFile(b, []byte("user_id,seg_id\nu2,2\nu3,3\n"), 0o644)
+	os.WriteFile(a, []byte("user_id,seg_id\n1001,1\n"), 0o644)
+	os.WriteFile(b, []byte("user_id,seg_id\n1002,2\n1003,3\n"), 0o644)
 
 	r, err := Open([]string{dir}, Options{})
 	if err != nil {
@@ -122,7 +123,7 @@ func TestReaderSizeAndStdin(t *testing.T) {
 	if got, want := r.Files(), []string{a, b}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Files() = %v, want %v", got, want)
 	}
-	want := int64(len("user_id,seg_id\nu1,1\n") + len("user_id,seg_id\nu2,2\nu3,3\n"))
+	want := int64(len("user_id,seg_id\n1001,1\n") + len("user_id,seg_id\n1002,2\n1003,3\n"))
 	if got := r.Size(); got != want {
 		t.Errorf("Size() = %d, want %d", got, want)
 	}

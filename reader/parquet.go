@@ -31,22 +31,35 @@ const (
 )
 
 // parquetFile reads one Parquet file record batch by record batch, only the
-// columns that give fields. One goroutine reads and validates the rows ahead
-// of Next, so that a caller's work on rows overlaps decoding, as it does for
-// CSV.
+// columns that give fields, one row group at a time. One goroutine reads
+// and validates the rows ahead of Next, so that a caller's work on rows
+// overlaps decoding, as it does for CSV.
+//
+// Arrow v15 ends a column chunk at a page it cannot read as if the chunk
+// ended there, and its record reader then reports a plain io.EOF, or goes
+// on into the next row group with that column's values shifted against the
+// others'. So each row group is read by a record reader of its own, and the
+// rows read from it must be the number its metadata gives: anything else
+// is an error naming the row group.
 type parquetFile struct {
-	name string
-	f    *os.File
-	pf   *file.Reader
+	name   string
+	f      *os.File
+	pf     *file.Reader
+	fr     *pqarrow.FileReader
+	leaves []int // the columns read
+	size   int64 // the file's size
 
 	// Only the decoding goroutine uses these.
-	rr     pqarrow.RecordReader
-	names  [numFields]string // the column giving each field, "" for none
-	cells  [numFields]func(int) cell
-	record arrow.Record
-	i, n   int
-	rows   int64
-	v      validator
+	rr         pqarrow.RecordReader // the current row group's, or nil
+	group      int                  // the current row group, or the next one
+	groupStart int64                // the rows of the row groups before it
+	groupRows  int64                // the rows read from it so far
+	names      [numFields]string    // the column giving each field, "" for none
+	cells      [numFields]func(int) cell
+	record     arrow.Record
+	i, n       int
+	rows       int64
+	v          validator
 
 	results chan decoded // runs of rows in order, then the error that ended reading
 	free    chan []Row   // runs Next is done with
@@ -63,7 +76,7 @@ type parquetFile struct {
 func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int64) (pq *parquetFile, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			pq, err = nil, corrupt(name, fmt.Errorf("%v", p))
+			pq, err = nil, corrupt(fmt.Errorf("%v", p))
 		}
 	}()
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
@@ -72,12 +85,12 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	props.BufferSize = parquetBufferSize
 	pf, err := file.NewParquetReader(&countingReaderAt{f: f, n: counter}, file.WithReadProps(props))
 	if err != nil {
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	// Read the columns by their Parquet types alone, ignoring the Arrow
 	// schema a writer may have stored: arrow v15 cannot make a batch of a
@@ -86,20 +99,23 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	// read as strings too.
 	if fr.Manifest, err = pqarrow.NewSchemaManifest(pf.MetaData().Schema, nil, &fr.Props); err != nil {
 		pf.Close()
-		return nil, corrupt(name, err)
+		return nil, corrupt(err)
 	}
 	top := fr.Manifest.Fields
 	found := make([]string, len(top))
 	for i, sf := range top {
 		found[i] = sf.Field.Name
 	}
-	m, err := mapColumns(name, found, opts, 0)
+	m, err := mapColumns(found, opts, 0)
 	if err != nil {
 		pf.Close()
 		return nil, err
 	}
-	pq = &parquetFile{name: name, f: f, pf: pf, v: newValidator(opts.Defaults)}
-	var leaves []int
+	pq = &parquetFile{name: name, f: f, pf: pf, fr: fr, v: newValidator(opts.Defaults)}
+	pq.size = math.MaxInt64
+	if info, err := f.Stat(); err == nil {
+		pq.size = info.Size()
+	}
 	for field, col := range m {
 		if col < 0 {
 			continue
@@ -107,14 +123,10 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		sf := top[col]
 		if !readable(sf.Field.Type) || !sf.IsLeaf() {
 			pf.Close()
-			return nil, fmt.Errorf("%s: column %q (for %s) is %s; rtseg reads text and integer columns", name, sf.Field.Name, fieldNames[field], sf.Field.Type)
+			return nil, fmt.Errorf("column %q (for %s) is %s; rtseg reads text and integer columns", sf.Field.Name, fieldNames[field], sf.Field.Type)
 		}
 		pq.names[field] = sf.Field.Name
-		leaves = append(leaves, sf.ColIndex)
-	}
-	if pq.rr, err = fr.GetRecordReader(context.Background(), leaves, nil); err != nil {
-		pf.Close()
-		return nil, corrupt(name, err)
+		pq.leaves = append(pq.leaves, sf.ColIndex)
 	}
 	pq.results = make(chan decoded, parquetAhead)
 	pq.free = make(chan []Row, parquetAhead+2)
@@ -125,8 +137,8 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 }
 
 // corrupt says that a file could not be read as Parquet.
-func corrupt(name string, err error) error {
-	return fmt.Errorf("%s: not a readable Parquet file (truncated or corrupt?): %w", name, err)
+func corrupt(err error) error {
+	return fmt.Errorf("not a readable Parquet file (truncated or corrupt?): %w", err)
 }
 
 // Next returns the next row, numbered from 1 in the file, or io.EOF.
@@ -138,6 +150,12 @@ func (p *parquetFile) Next() (Row, error) {
 // error that ended reading (io.EOF at the end), until Close.
 func (p *parquetFile) decode() {
 	defer close(p.done)
+	defer func() {
+		// Reading a damaged record batch may panic too.
+		if r := recover(); r != nil {
+			p.send(decoded{err: p.groupError(fmt.Errorf("the file is truncated or corrupt: %v", r))})
+		}
+	}()
 	for {
 		var rows []Row
 		select {
@@ -189,51 +207,121 @@ func (p *parquetFile) fill(rows []Row) ([]Row, error) {
 	return rows, nil
 }
 
-// nextRecord reads the next record batch. Arrow may panic on a corrupt
-// file; that becomes an error naming the file.
+// nextRecord reads the next record batch, from the next row group when
+// the current one is read in full. Arrow may panic on a corrupt file; that
+// becomes an error too.
 func (p *parquetFile) nextRecord() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = p.readError(fmt.Errorf("%v", r))
+			err = p.groupError(fmt.Errorf("the file is truncated or corrupt: %v", r))
 		}
 	}()
 	p.record, p.i, p.n = nil, 0, 0
-	if !p.rr.Next() {
-		// Err is io.EOF at a normal end in arrow v15.
-		if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return p.readError(err)
+	md := p.pf.MetaData()
+	for {
+		if p.rr == nil {
+			if p.group == p.pf.NumRowGroups() {
+				if total := md.GetNumRows(); p.groupStart != total {
+					return fmt.Errorf("the file's footer gives %d rows, its row groups %d: the file is corrupt", total, p.groupStart)
+				}
+				return io.EOF
+			}
+			if md.RowGroup(p.group).NumRows() == 0 {
+				p.group++
+				continue
+			}
+			if err := p.checkChunks(); err != nil {
+				return p.groupError(fmt.Errorf("the file is corrupt: %w", err))
+			}
+			rr, err := p.fr.GetRecordReader(context.Background(), p.leaves, []int{p.group})
+			if err != nil {
+				return p.groupError(fmt.Errorf("the file is truncated or corrupt: %w", err))
+			}
+			p.rr, p.groupRows = rr, 0
 		}
-		return io.EOF
-	}
-	p.record = p.rr.Record()
-	schema := p.record.Schema()
-	for f, name := range p.names {
-		if name == "" {
+		want := md.RowGroup(p.group).NumRows()
+		if !p.rr.Next() {
+			// Err is io.EOF at a normal end in arrow v15, and at a page
+			// it could not read.
+			if err := p.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+				return p.groupError(fmt.Errorf("the file is truncated or corrupt: %w", err))
+			}
+			if p.groupRows != want {
+				return p.groupError(fmt.Errorf("only %d of its %d rows could be read: the file is truncated or corrupt", p.groupRows, want))
+			}
+			p.rr.Release()
+			p.rr = nil
+			p.group++
+			p.groupStart += want
 			continue
 		}
-		idx := schema.FieldIndices(name)
-		if len(idx) == 0 {
-			return p.readError(fmt.Errorf("column %q is missing from a record batch", name))
+		p.record = p.rr.Record()
+		if p.groupRows += p.record.NumRows(); p.groupRows > want {
+			return p.groupError(fmt.Errorf("it holds more than the %d rows its metadata gives: the file is corrupt", want))
 		}
-		cells, err := cellsOf(p.record.Column(idx[0]))
-		if err != nil {
-			return fmt.Errorf("%s: column %q: %w", p.name, name, err)
+		schema := p.record.Schema()
+		for f, name := range p.names {
+			if name == "" {
+				continue
+			}
+			idx := schema.FieldIndices(name)
+			if len(idx) == 0 {
+				return p.groupError(fmt.Errorf("column %q is missing from a record batch", name))
+			}
+			cells, err := cellsOf(p.record.Column(idx[0]))
+			if err != nil {
+				return p.groupError(fmt.Errorf("column %q: %w", name, err))
+			}
+			p.cells[f] = cells
 		}
-		p.cells[f] = cells
+		p.n = int(p.record.NumRows())
+		return nil
 	}
-	p.n = int(p.record.NumRows())
+}
+
+// checkChunks checks the metadata of the current row group's column
+// chunks that GetRecordReader reads on goroutines of its own, where a
+// panic on a damaged footer could not be recovered: here it is.
+func (p *parquetFile) checkChunks() error {
+	rg := p.pf.MetaData().RowGroup(p.group)
+	for _, leaf := range p.leaves {
+		cc, err := rg.ColumnChunk(leaf)
+		if err != nil {
+			return err
+		}
+		start, n := cc.DataPageOffset(), cc.TotalCompressedSize()
+		if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+			start = min(start, cc.DictionaryPageOffset())
+		}
+		if start < 0 || n < 0 || start > p.size || n > p.size-start {
+			return fmt.Errorf("column chunk %d at offset %d, %d bytes long, is not within the file's %d bytes", leaf, start, n, p.size)
+		}
+	}
 	return nil
 }
 
-func (p *parquetFile) readError(err error) error {
-	return fmt.Errorf("%s: Parquet file unreadable after row %d (truncated or corrupt?): %w", p.name, p.rows, err)
+// groupError is an error reading the current row group. The rows of the
+// row groups before it were all read and can be trusted.
+func (p *parquetFile) groupError(err error) error {
+	n := p.pf.NumRowGroups()
+	if p.group >= n {
+		return err
+	}
+	last := p.groupStart + p.pf.MetaData().RowGroup(p.group).NumRows()
+	return &InputError{
+		File: p.name, RowGroup: p.group + 1, Trusted: Position{File: p.name, Line: p.groupStart},
+		Err: fmt.Errorf("row group %d of %d (rows %d to %d): %w", p.group+1, n, p.groupStart+1, last, err),
+	}
 }
 
 // Close stops decoding, releases the record batch and closes the file.
 func (p *parquetFile) Close() error {
 	close(p.quit)
 	<-p.done
-	p.rr.Release()
+	if p.rr != nil {
+		p.rr.Release()
+		p.rr = nil
+	}
 	p.record = nil
 	p.pf.Close()
 	return p.f.Close()

@@ -3,6 +3,7 @@ package reader
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/metadata"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 	"github.com/rtseg/rtseg/reader/internal/fixture"
 )
@@ -32,11 +35,11 @@ func parquetBytes(t testing.TB, recs []fixture.Record, p fixture.Parquet) []byte
 }
 
 var someRecords = []fixture.Record{
-	{"u1", "", "1", "", "", "", ""},
-	{"u1", "", "2", "", "", "5", "0"},
-	{"u2", "idfa", "3", "", "", "", "1440"},
-	{"u3", "", "4", "", "", "", ""},
-	{"u4", "", "5", "", "", "", ""},
+	{"1001", "", "1", "", "", "", ""},
+	{"1001", "", "2", "", "", "5", "0"},
+	{"1002", "idfa", "3", "", "", "", "1440"},
+	{"1003", "", "4", "", "", "", ""},
+	{"1004", "", "5", "", "", "", ""},
 }
 
 // writeArrow writes one Arrow record as a Parquet file.
@@ -70,7 +73,7 @@ func TestParquetColumns(t *testing.T) {
 	os.WriteFile(path, parquetBytes(t, someRecords[:2], fixture.Parquet{Columns: cols}), 0o644)
 
 	rows := mustRead(t, []string{path}, Options{Columns: map[string]string{"user_id": "uid", "seg_id": "Segment"}})
-	want := []brief{{Line: 1, UserID: "u1", SegID: 1}, {Line: 2, UserID: "u1", SegID: 2}}
+	want := []brief{{Line: 1, UserID: "1001", SegID: 1}, {Line: 2, UserID: "1001", SegID: 2}}
 	if got := briefs(rows); !reflect.DeepEqual(got, want) {
 		t.Errorf("mapped Parquet columns: rows %+v, want %+v", got, want)
 	}
@@ -88,12 +91,12 @@ func TestParquetColumns(t *testing.T) {
 func TestParquetUnsupportedColumns(t *testing.T) {
 	mem := memory.DefaultAllocator
 	uid := array.NewStringBuilder(mem)
-	uid.Append("u1")
+	uid.Append("1001")
 	seg := array.NewFloat64Builder(mem)
 	seg.Append(10001)
 	list := array.NewListBuilder(mem, arrow.BinaryTypes.String)
 	list.Append(true)
-	list.ValueBuilder().(*array.StringBuilder).Append("u1")
+	list.ValueBuilder().(*array.StringBuilder).Append("1001")
 	ok := array.NewInt64Builder(mem)
 	ok.Append(1)
 
@@ -128,12 +131,12 @@ func TestParquetUnsupportedColumns(t *testing.T) {
 // row, not a wrapped-around negative number.
 func TestParquetUint64(t *testing.T) {
 	cols := []fixture.Column{{Name: "user_id", Field: fixture.UserID}, {Name: "seg_id", Field: fixture.SegID, Type: fixture.Uint64}}
-	recs := []fixture.Record{{"u1", "", "18446744073709551615"}, {"u2", "", "9223372036854775807"}}
+	recs := []fixture.Record{{"1001", "", "18446744073709551615"}, {"1002", "", "9223372036854775807"}}
 	path := writeFile(t, "big.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: cols})))
 	got := briefs(mustRead(t, []string{path}, Options{}))
 	want := []brief{
 		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 or more)"},
-		{Line: 2, UserID: "u2", SegID: 9223372036854775807},
+		{Line: 2, UserID: "1002", SegID: 9223372036854775807},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %+v, want %+v", got, want)
@@ -141,7 +144,8 @@ func TestParquetUint64(t *testing.T) {
 }
 
 // TestParquetBroken cuts and damages a Parquet file in many places: every
-// read ends in rows or in an error naming the file, never in a panic.
+// read ends in all the rows or in an error naming the file, never in fewer
+// rows without an error, never in a panic.
 func TestParquetBroken(t *testing.T) {
 	recs := make([]fixture.Record, 0, 3000)
 	for r := range fixture.Sorted(3000) {
@@ -172,12 +176,15 @@ func TestParquetBroken(t *testing.T) {
 		}
 		path := filepath.Join(dir, "bad.parquet")
 		os.WriteFile(path, bad, 0o644)
-		_, err := readRows(t, []string{path}, Options{})
-		if err != nil {
+		rows, err := readRows(t, []string{path}, Options{})
+		switch {
+		case err != nil:
 			errs++
 			if !strings.HasPrefix(err.Error(), path+": ") {
 				t.Errorf("damage at %d: error %q does not name the file", off, err)
 			}
+		case len(rows) != len(recs):
+			t.Errorf("damage at %d: %d rows and no error, want %d rows or an error", off, len(rows), len(recs))
 		}
 	}
 	if errs == 0 {
@@ -204,7 +211,7 @@ func TestParquetFormat(t *testing.T) {
 		t.Errorf("--format parquet: %d rows, want %d", len(rows), want)
 	}
 
-	if _, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)}); !errors.Is(err, errParquetStdin) {
+	if _, err := readRows(t, []string{Stdin}, Options{Stdin: bytes.NewReader(data)}); !errors.Is(err, errParquetFromStream) || err.Error() != errParquetStdin.Error() {
 		t.Errorf("Parquet on standard input: error %v, want %v", err, errParquetStdin)
 	}
 	if _, err := Open([]string{Stdin}, Options{Format: FormatParquet}); !errors.Is(err, errParquetStdin) {
@@ -280,5 +287,101 @@ func TestParquetReadAhead(t *testing.T) {
 			t.Fatalf("%d goroutines after Close, %d before Open", runtime.NumGoroutine(), before)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// damagedParquet writes 30,000 records as Parquet in row groups of 7,000
+// rows, then overwrites 4 bytes at the offset off gives for its metadata.
+func damagedParquet(t *testing.T, snappy bool, off func(*metadata.FileMetaData) int64) string {
+	t.Helper()
+	good := parquetBytes(t, slices.Collect(fixture.Sorted(30_000)), fixture.Parquet{Columns: fixture.TypedColumns(), RowGroupRows: 7000, Snappy: snappy})
+	pf, err := file.NewParquetReader(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := off(pf.MetaData())
+	bad := append([]byte(nil), good...)
+	copy(bad[at:], []byte{0xde, 0xad, 0xbe, 0xef})
+	return writeFile(t, "bad.parquet", string(bad))
+}
+
+// dataPage is the offset of the first data page of column col in row
+// group rg.
+func dataPage(rg, col int) func(*metadata.FileMetaData) int64 {
+	return func(md *metadata.FileMetaData) int64 {
+		cc, err := md.RowGroup(rg).ColumnChunk(col)
+		if err != nil {
+			panic(err)
+		}
+		if cc.HasDictionaryPage() {
+			return cc.DictionaryPageOffset()
+		}
+		return cc.DataPageOffset()
+	}
+}
+
+// A page that cannot be read ends the reading of its file with an error
+// naming the row group, never with fewer rows and no error; the rows of
+// the row groups before it can be trusted.
+func TestParquetDamagedPage(t *testing.T) {
+	tests := []struct {
+		name    string
+		snappy  bool
+		off     func(*metadata.FileMetaData) int64
+		group   int
+		trusted int64
+		err     string // after the file's name
+	}{
+		// arrow v15 took the damaged page header for the end of the
+		// column's chunk and read 23,000 rows, their user IDs shifted.
+		{name: "page header at offset 4", off: func(*metadata.FileMetaData) int64 { return 4 },
+			group: 1, trusted: 0,
+			err: ": row group 1 of 5 (rows 1 to 7000): only 0 of its 7000 rows could be read: the file is truncated or corrupt"},
+		{name: "page header in row group 3", off: dataPage(2, 2),
+			group: 3, trusted: 14000,
+			err: ": row group 3 of 5 (rows 14001 to 21000): only 0 of its 7000 rows could be read: the file is truncated or corrupt"},
+		{name: "snappy page in row group 2", snappy: true, off: func(md *metadata.FileMetaData) int64 { return dataPage(1, 0)(md) + 40 },
+			group: 2, trusted: 7000,
+			err: ": row group 2 of 5 (rows 7001 to 14000): the file is truncated or corrupt: snappy: corrupt input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := damagedParquet(t, tt.snappy, tt.off)
+			rows, ie := inputErrorOf(t, []string{path}, Options{})
+			if ie.Error() != path+tt.err {
+				t.Errorf("error %q, want %q", ie, path+tt.err)
+			}
+			if ie.RowGroup != tt.group || ie.Trusted.Line != tt.trusted || tt.trusted > 0 && ie.Trusted.File != path {
+				t.Errorf("error in row group %d, trusted up to %v; want %d, %d", ie.RowGroup, ie.Trusted, tt.group, tt.trusted)
+			}
+			if int64(len(rows)) < tt.trusted {
+				t.Errorf("%d rows before the error, want at least the %d trusted", len(rows), tt.trusted)
+			}
+		})
+	}
+}
+
+// A footer that ends early can make arrow wrap io.EOF in its error: the
+// reader's error must never pass for the end of the input, which callers
+// test with errors.Is(err, io.EOF).
+func TestParquetFooterCutShort(t *testing.T) {
+	good := parquetBytes(t, someRecords, fixture.Parquet{})
+	// The file ends with the footer, its length and "PAR1".
+	n := int(binary.LittleEndian.Uint32(good[len(good)-8:]))
+	dir := t.TempDir()
+	for cut := 1; cut < n; cut++ {
+		bad := append([]byte(nil), good[:len(good)-8-cut]...)
+		bad = binary.LittleEndian.AppendUint32(bad, uint32(n-cut))
+		bad = append(bad, "PAR1"...)
+		path := filepath.Join(dir, "short-footer.parquet")
+		os.WriteFile(path, bad, 0o644)
+		rows, err := readRows(t, []string{path}, Options{})
+		var ie *InputError
+		if !errors.As(err, &ie) || errors.Is(err, io.EOF) {
+			t.Fatalf("footer without its last %d bytes: %d rows, error %v; want an *InputError that is not io.EOF", cut, len(rows), err)
+		}
+		if !strings.HasPrefix(err.Error(), path+": not a readable Parquet file (truncated or corrupt?): ") {
+			t.Errorf("footer without its last %d bytes: error %q, want it to name the file and say it is truncated or corrupt", cut, err)
+		}
 	}
 }

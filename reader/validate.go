@@ -58,6 +58,9 @@ type Defaults struct {
 	Expiration string
 	// Remove makes every row remove its user from its segment.
 	Remove bool
+	// LenientIDs turns off the check that a user ID has its domain's
+	// shape (CheckUserID), for members with IDs of their own.
+	LenientIDs bool
 }
 
 // Validate checks one record's fields against the rules of SPEC §3 and returns
@@ -119,8 +122,9 @@ func (r *record) fields() Fields {
 type validator struct {
 	defaults Defaults
 	// def holds the defaults as trimmed cells, by field.
-	def     record
-	lastUID string
+	def record
+	// lastUID and lastDomain are the user of the last valid row.
+	lastUID, lastDomain string
 }
 
 func newValidator(d Defaults) validator {
@@ -234,9 +238,17 @@ func (v *validator) fill(row *Row, t *record) error {
 		row.Expiration, row.HasExpiration = int32(n), true
 	}
 
+	// Last, as the one rule --lenient-ids lifts: a row that breaks
+	// another says so first. The user of the valid row before passed.
+	if !v.defaults.LenientIDs && (uid != v.lastUID || domain != v.lastDomain) {
+		if err := checkUserID(domain, uid); err != nil {
+			return broken(fUserID, t[fUserID], err)
+		}
+	}
 	if uid != v.lastUID {
 		v.lastUID = strings.Clone(uid)
 	}
+	v.lastDomain = domain
 	row.UserID = v.lastUID
 	return nil
 }

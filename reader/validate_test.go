@@ -7,6 +7,14 @@ import (
 	"unsafe"
 )
 
+// Device IDs of each shape.
+const (
+	idfa = "1BA98A6C-D1A5-49EF-AD1C-2D9230EBCD13"
+	aaid = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+	md5  = "0cc175b9c0f1b6a831c399e269772661"
+	sha1 = "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"
+)
+
 func TestValidate(t *testing.T) {
 	pos := Position{File: "in.csv", Line: 7}
 	base := Fields{UserID: "12345678900987654321", SegID: "10001"}
@@ -26,10 +34,10 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "minimal", raw: base,
 			want: Row{UserID: "12345678900987654321", SegID: 10001}},
-		{name: "all fields", raw: Fields{UserID: " 6d92078a ", Domain: "AAID", SegID: "12", MemberID: "1234", Value: "-5", Expiration: "259200"},
-			want: Row{UserID: "6d92078a", Domain: "aaid", SegID: 12, MemberID: 1234, Value: -5, HasValue: true, Expiration: 259200, HasExpiration: true}},
-		{name: "seg_code with member_id", raw: Fields{UserID: "u", SegCode: "loyal-customers", MemberID: "1234"},
-			want: Row{UserID: "u", SegCode: "loyal-customers", MemberID: 1234}},
+		{name: "all fields", raw: Fields{UserID: " " + aaid + " ", Domain: "AAID", SegID: "12", MemberID: "1234", Value: "-5", Expiration: "259200"},
+			want: Row{UserID: aaid, Domain: "aaid", SegID: 12, MemberID: 1234, Value: -5, HasValue: true, Expiration: 259200, HasExpiration: true}},
+		{name: "seg_code with member_id", raw: Fields{UserID: "42", SegCode: "loyal-customers", MemberID: "1234"},
+			want: Row{UserID: "42", SegCode: "loyal-customers", MemberID: 1234}},
 		{name: "expiration 0 never expires", raw: with(func(f *Fields) { f.Expiration = "0" }),
 			want: Row{UserID: base.UserID, SegID: 10001, Expiration: 0, HasExpiration: true}},
 		{name: "absent expiration stays absent", raw: with(func(f *Fields) { f.Expiration = "  " }),
@@ -40,14 +48,14 @@ func TestValidate(t *testing.T) {
 			want: Row{UserID: base.UserID, SegID: 10001, Expiration: -1, HasExpiration: true}},
 		{name: "leading zeros are decimal", raw: with(func(f *Fields) { f.SegID = "0100" }),
 			want: Row{UserID: base.UserID, SegID: 100}},
-		{name: "sh1udid is sha1udid", raw: with(func(f *Fields) { f.Domain = "sh1udid" }),
-			want: Row{UserID: base.UserID, Domain: "sha1udid", SegID: 10001}},
-		{name: "defaults fill absent fields", raw: Fields{UserID: "u", SegCode: "c"},
+		{name: "sh1udid is sha1udid", raw: with(func(f *Fields) { f.Domain = "sh1udid"; f.UserID = sha1 }),
+			want: Row{UserID: sha1, Domain: "sha1udid", SegID: 10001}},
+		{name: "defaults fill absent fields", raw: Fields{UserID: idfa, SegCode: "c"},
 			defaults: Defaults{Domain: "idfa", MemberID: "99", Value: "3", Expiration: "1440"},
-			want:     Row{UserID: "u", Domain: "idfa", SegCode: "c", MemberID: 99, Value: 3, HasValue: true, Expiration: 1440, HasExpiration: true}},
-		{name: "a field beats its default", raw: with(func(f *Fields) { f.Expiration = "0"; f.Domain = "aaid" }),
+			want:     Row{UserID: idfa, Domain: "idfa", SegCode: "c", MemberID: 99, Value: 3, HasValue: true, Expiration: 1440, HasExpiration: true}},
+		{name: "a field beats its default", raw: with(func(f *Fields) { f.Expiration = "0"; f.Domain = "aaid"; f.UserID = aaid }),
 			defaults: Defaults{Domain: "idfa", Expiration: "1440"},
-			want:     Row{UserID: base.UserID, Domain: "aaid", SegID: 10001, HasExpiration: true}},
+			want:     Row{UserID: aaid, Domain: "aaid", SegID: 10001, HasExpiration: true}},
 		{name: "remove overrides expiration", raw: with(func(f *Fields) { f.Expiration = "1440" }),
 			defaults: Defaults{Remove: true},
 			want:     Row{UserID: base.UserID, SegID: 10001, Expiration: -1, HasExpiration: true}},
@@ -58,14 +66,16 @@ func TestValidate(t *testing.T) {
 			field: "user_id", rule: ErrTooLong,
 			reason: "user_id is 257 bytes long, more than the 256 allowed"},
 		{name: "user_id of 256 bytes", raw: with(func(f *Fields) { f.UserID = strings.Repeat("x", 256) }),
-			want: Row{UserID: strings.Repeat("x", 256), SegID: 10001}},
+			defaults: Defaults{LenientIDs: true},
+			want:     Row{UserID: strings.Repeat("x", 256), SegID: 10001}},
 		{name: "control character", raw: with(func(f *Fields) { f.UserID = "a\nb" }), field: "user_id", rule: ErrControl,
 			reason: "user_id contains a control character"},
 		{name: "DEL", raw: with(func(f *Fields) { f.UserID = "ab\x7f" }), field: "user_id", rule: ErrControl,
 			reason: "user_id contains a control character"},
 		{name: "C1 control after non-ASCII", raw: with(func(f *Fields) { f.UserID = "é\u0090x" }), field: "user_id", rule: ErrControl,
 			reason: "user_id contains a control character"},
-		{name: "non-ASCII letters", raw: with(func(f *Fields) { f.UserID = "ünïcødé" }), want: Row{UserID: "ünïcødé", SegID: 10001}},
+		{name: "non-ASCII letters", raw: with(func(f *Fields) { f.UserID = "ünïcødé" }), defaults: Defaults{LenientIDs: true},
+			want: Row{UserID: "ünïcødé", SegID: 10001}},
 		{name: "invalid UTF-8", raw: with(func(f *Fields) { f.UserID = "a\xffb" }), field: "user_id", rule: ErrNotUTF8,
 			reason: "user_id is not valid UTF-8"},
 		{name: "sha1mac", raw: with(func(f *Fields) { f.Domain = "SHA1MAC" }),
@@ -101,8 +111,8 @@ func TestValidate(t *testing.T) {
 		{name: "seg_code too long", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 51), MemberID: "1"},
 			field: "seg_code", rule: ErrTooLong,
 			reason: "seg_code is 51 characters long, more than the 50 allowed"},
-		{name: "seg_code of 50 characters", raw: Fields{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: "1"},
-			want: Row{UserID: "u", SegCode: strings.Repeat("é", 50), MemberID: 1}},
+		{name: "seg_code of 50 characters", raw: Fields{UserID: "42", SegCode: strings.Repeat("é", 50), MemberID: "1"},
+			want: Row{UserID: "42", SegCode: strings.Repeat("é", 50), MemberID: 1}},
 		{name: "seg_code control character", raw: Fields{UserID: "u", SegCode: "a\tb", MemberID: "1"},
 			field: "seg_code", rule: ErrControl,
 			reason: "seg_code contains a control character"},
@@ -132,6 +142,27 @@ func TestValidate(t *testing.T) {
 		{name: "bad default", raw: base, defaults: Defaults{Expiration: "forever"},
 			field: "expiration", rule: ErrNotWhole,
 			reason: `expiration "forever" is not a whole number`},
+
+		// User IDs have their domain's shape (CheckUserID has the rest).
+		{name: "Xandr user ID that is no number", raw: with(func(f *Fields) { f.UserID = "abc" }),
+			field: "user_id", rule: ErrUserIDShape,
+			reason: `user_id "abc" is not a Xandr user ID (a number from 1 to 18446744073709551615 in digits, without leading zeros)`},
+		{name: "largest Xandr user ID", raw: with(func(f *Fields) { f.UserID = "18446744073709551615" }),
+			want: Row{UserID: "18446744073709551615", SegID: 10001}},
+		{name: "idfa in the Xandr user ID column", raw: with(func(f *Fields) { f.UserID = idfa }),
+			field: "user_id", rule: ErrUserIDShape,
+			reason: `user_id "` + idfa + `" is not a Xandr user ID (a number from 1 to 18446744073709551615 in digits, without leading zeros): it looks like an idfa or aaid; are columns swapped?`},
+		{name: "Xandr user ID as an idfa", raw: with(func(f *Fields) { f.Domain = "IDFA" }),
+			field: "user_id", rule: ErrUserIDShape,
+			reason: `user_id "12345678900987654321" is not an idfa (a UUID: 8-4-4-4-12 hex digits): it looks like a Xandr user ID; are columns swapped?`},
+		{name: "idfa from a default", raw: base, defaults: Defaults{Domain: "idfa"},
+			field: "user_id", rule: ErrUserIDShape,
+			reason: `user_id "12345678900987654321" is not an idfa (a UUID: 8-4-4-4-12 hex digits): it looks like a Xandr user ID; are columns swapped?`},
+		{name: "--lenient-ids", raw: with(func(f *Fields) { f.UserID = "abc"; f.Domain = "md5udid" }), defaults: Defaults{LenientIDs: true},
+			want: Row{UserID: "abc", Domain: "md5udid", SegID: 10001}},
+		{name: "another rule broken comes first", raw: with(func(f *Fields) { f.UserID = "abc"; f.SegID = "x" }),
+			field: "seg_id", rule: ErrNotWhole,
+			reason: `seg_id "x" is not a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,18 +198,82 @@ func TestValidate(t *testing.T) {
 // one copy of its ID, not one each, and never the reader's buffer.
 func TestValidatorSharesUserID(t *testing.T) {
 	v := newValidator(Defaults{})
-	first := "u1"
+	first := "1001"
 	rec := record{{text: first}, {}, {text: "1"}}
 	a := v.row(Position{}, &rec)
-	rec[fUserID] = cell{text: " u1"}
+	rec[fUserID] = cell{text: " 1001"}
 	b := v.row(Position{}, &rec)
-	if a.UserID != "u1" || b.UserID != "u1" {
-		t.Fatalf("user IDs %q, %q, want u1", a.UserID, b.UserID)
+	if a.UserID != "1001" || b.UserID != "1001" {
+		t.Fatalf("user IDs %q, %q, want 1001", a.UserID, b.UserID)
 	}
 	if unsafe.StringData(a.UserID) != unsafe.StringData(b.UserID) {
 		t.Errorf("two rows of one user hold two copies of its ID")
 	}
 	if unsafe.StringData(a.UserID) == unsafe.StringData(first) {
 		t.Errorf("a row holds the text it was read from")
+	}
+}
+
+func TestCheckUserID(t *testing.T) {
+	tests := []struct {
+		domain, id string
+		looksLike  string // "-" for no error
+	}{
+		{"", "1", "-"},
+		{"", "12345678900987654321", "-"},
+		{"", "18446744073709551615", "-"},
+		{"", "18446744073709551616", ""},
+		{"", "99999999999999999999", ""},
+		{"", "123456789012345678901", ""},
+		{"", "0", ""},
+		{"", "0123", ""},
+		{"", "-5", ""},
+		{"", "+5", ""},
+		{"", "1.5e3", ""},
+		{"", "1 000", ""},
+		{"", "asdf", ""},
+		{"", idfa, "an idfa or aaid"},
+		{"", md5, "an md5udid"},
+		{"", sha1, "a sha1udid or openudid"},
+		{"idfa", idfa, "-"},
+		{"IDFA", aaid, "-"},
+		{"aaid", strings.ToUpper(aaid), "-"},
+		{"idfa", "1BA98A6C-D1A5-49EF-AD1C-2D9230EBCD1", ""},
+		{"idfa", "1BA98A6CD1A549EFAD1C2D9230EBCD13", "an md5udid"},
+		{"idfa", "1BA98A6C-D1A5-49EF-AD1C-2D9230EBCD1G", ""},
+		{"aaid", "12345678900987654321", "a Xandr user ID"},
+		{"md5udid", md5, "-"},
+		{"md5udid", strings.ToUpper(md5), "-"},
+		{"md5udid", sha1, "a sha1udid or openudid"},
+		{"md5udid", md5[:31], ""},
+		{"sha1udid", sha1, "-"},
+		{"sh1udid", sha1, "-"},
+		{"openudid", sha1, "-"},
+		{"openudid", md5, "an md5udid"},
+		{"sha1udid", aaid, "an idfa or aaid"},
+		{"email", "anything", "-"}, // no shape known
+	}
+	for _, tt := range tests {
+		err := CheckUserID(tt.domain, tt.id)
+		var ue *UserIDError
+		switch {
+		case tt.looksLike == "-" && err != nil:
+			t.Errorf("CheckUserID(%q, %q) = %v, want nil", tt.domain, tt.id, err)
+		case tt.looksLike == "-":
+		case !errors.As(err, &ue) || !errors.Is(err, ErrUserIDShape):
+			t.Errorf("CheckUserID(%q, %q) = %v, want a *UserIDError", tt.domain, tt.id, err)
+		case ue.LooksLike != tt.looksLike:
+			t.Errorf("CheckUserID(%q, %q) looks like %q, want %q", tt.domain, tt.id, ue.LooksLike, tt.looksLike)
+		}
+	}
+	for _, tt := range []struct{ domain, id, want string }{
+		{"md5udid", "abc", `user_id "abc" is not an md5udid (32 hex digits)`},
+		{"sh1udid", md5, `user_id "` + md5 + `" is not a sha1udid (40 hex digits): it looks like an md5udid; are columns swapped?`},
+		{"openudid", "x", `user_id "x" is not an openudid (40 hex digits)`},
+		{"aaid", "x", `user_id "x" is not an aaid (a UUID: 8-4-4-4-12 hex digits)`},
+	} {
+		if err := CheckUserID(tt.domain, tt.id); err == nil || err.Error() != tt.want {
+			t.Errorf("CheckUserID(%q, %q) = %v, want %q", tt.domain, tt.id, err, tt.want)
+		}
 	}
 }

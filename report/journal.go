@@ -56,6 +56,11 @@ type Input struct {
 type Identity struct {
 	Inputs []Input `json:"inputs"`
 	Sorted bool    `json:"sorted"`
+	// Base is, for rtseg sync, the delivered state the run compares the
+	// inputs with (a fingerprint, "none" for no state). A journal whose
+	// base is no longer the state is of a run that finished and replaced
+	// the state, but could not remove its journal: it is dropped.
+	Base string `json:"base,omitempty"`
 }
 
 // Identify fingerprints the files a run reads, in order, and notes whether
@@ -162,6 +167,8 @@ type Journal struct {
 	files map[string]int
 	// resumed is set when an earlier run's journal was found and kept.
 	resumed bool
+	// started is when the run that began the journal started.
+	started time.Time
 
 	mu sync.Mutex // guards what Record changes
 	f  *os.File
@@ -208,6 +215,8 @@ func (p place) before(q place) bool {
 type journalHeader struct {
 	Version  int      `json:"version"`
 	Identity Identity `json:"identity"`
+	// Started is when the run that began the journal started.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // JournalOptions say how to open a journal.
@@ -275,9 +284,13 @@ func (j *Journal) load(path string, id Identity) error {
 	if h.Version != journalVersion {
 		return &ChangedError{Dir: j.dir, What: fmt.Sprintf("the journal's format changed (version %d then, %d now)", h.Version, journalVersion)}
 	}
+	if h.Identity.Base != id.Base {
+		return os.ErrNotExist // the run it records has finished
+	}
 	if what := changed(h.Identity, id); what != "" {
 		return &ChangedError{Dir: j.dir, What: what}
 	}
+	j.started = h.Started
 	good := nl + 1
 	sc := bufio.NewScanner(bytes.NewReader(data[good:]))
 	sc.Buffer(nil, len(data))
@@ -307,7 +320,8 @@ func (j *Journal) load(path string, id Identity) error {
 }
 
 func (j *Journal) create(path string, id Identity) error {
-	b, err := json.Marshal(journalHeader{Version: journalVersion, Identity: id})
+	j.started = time.Now().UTC()
+	b, err := json.Marshal(journalHeader{Version: journalVersion, Identity: id, Started: j.started})
 	if err != nil {
 		return err
 	}
@@ -519,6 +533,23 @@ func (j *Journal) Record(req *chunker.Request) error {
 		return fmt.Errorf("--state-dir: sync journal: %w", err)
 	}
 	j.recorded++
+	return nil
+}
+
+// Started is when the run that began the journal started: this run, or
+// the earlier one it resumes. The zero time if unknown.
+func (j *Journal) Started() time.Time { return j.started }
+
+// Remove deletes the journal, for a run whose outcome is recorded
+// elsewhere (rtseg sync's state), so that the next run starts afresh; the
+// journal stays open until Close.
+func (j *Journal) Remove() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := os.Remove(filepath.Join(j.dir, JournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--state-dir: remove journal: %w", err)
+	}
+	syncDir(j.dir)
 	return nil
 }
 

@@ -370,3 +370,25 @@ func TestOpenJournalWaitsForTheLock(t *testing.T) {
 	}
 	second.Close()
 }
+
+// Paths in the journal have forward slashes on every platform, so one
+// written on Windows reads anywhere: here it is understood, and refused as
+// a run of other inputs, not as a damaged journal.
+func TestJournalReadsOneWrittenOnWindows(t *testing.T) {
+	dir := t.TempDir()
+	id := testIdentity(t, dir)
+	if strings.Contains(id.Inputs[0].Path, `\`) {
+		t.Fatalf("Identify gave the path %q, want forward slashes", id.Inputs[0].Path)
+	}
+	state := filepath.Join(dir, "state")
+	windows := id
+	windows.Inputs = slices.Clone(id.Inputs)
+	windows.Inputs[0].Path = "C:/exports/in.csv"
+	openJournal(t, state, windows).Close()
+
+	_, err := OpenJournal(state, id, JournalOptions{})
+	var ce *ChangedError
+	if !errors.As(err, &ce) || !strings.HasPrefix(ce.What, "the inputs changed (C:/exports/in.csv then, ") {
+		t.Errorf("resuming a journal written on Windows: %v, want a ChangedError naming C:/exports/in.csv", err)
+	}
+}

@@ -11,10 +11,11 @@ const (
 	Failed                    // it could not be delivered
 	Skipped                   // an earlier run delivered it already
 	Valid                     // rtseg validate: it would be sent
+	Unchanged                 // rtseg sync: the service holds it as delivered; not sent
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"accepted", "invalid", "superseded", "warned", "failed", "skipped", "valid"}
+var outcomeNames = [numOutcomes]string{"accepted", "invalid", "superseded", "warned", "failed", "skipped", "valid", "unchanged"}
 
 // String gives the outcome's name as the report writes it.
 func (o Outcome) String() string {
@@ -23,3 +24,6 @@ func (o Outcome) String() string {
 	}
 	return outcomeNames[o]
 }
+
+// rejected reports whether the outcome counts against --max-rejected.
+func (o Outcome) rejected() bool { return o == Invalid || o == Warned || o == Failed }

@@ -17,15 +17,23 @@ type Outputs struct {
 	ReportAll    bool   // --report-all
 	Failed       string // --failed
 	Summary      string // --summary, which Summary.Finish writes
-	RequestsDir  string // --requests-dir, which intake writes
-	Force        bool   // --force: a RequestsDir holding files is fine
+	Metrics      string // --metrics-file, which Metrics writes
+	HTML         string // --html, the run page, which Summary.Finish writes
+	// UsersPerSecond is --users-per-second, which the page draws the
+	// throughput against; 0 when nothing is sent.
+	UsersPerSecond int
+	RequestsDir    string // --requests-dir, which intake writes
+	Force          bool   // --force: a RequestsDir holding files is fine
+	// Acked, if set, takes the positions of the rows acknowledged (rtseg
+	// sync).
+	Acked *Acked
 }
 
 // Create creates the output files and starts a recorder writing them for
 // command, and journaling acknowledged requests in j if it is not nil.
 // Closing the recorder closes the files.
 func (o Outputs) Create(command string, j *Journal) (*Recorder, error) {
-	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j}
+	cfg := RecorderConfig{Command: command, All: o.ReportAll, Journal: j, Acked: o.Acked, UsersPerSecond: o.UsersPerSecond}
 	var files []*pendingFile
 	fail := func(err error) (*Recorder, error) {
 		for _, f := range files {
@@ -83,7 +91,8 @@ func (o Outputs) Check(inputs []string) error {
 	type output struct{ flag, path, real string }
 	var outs []output
 	for _, c := range []struct{ flag, path string }{
-		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--requests-dir", o.RequestsDir},
+		{"--report", o.Report}, {"--failed", o.Failed}, {"--summary", o.Summary}, {"--metrics-file", o.Metrics},
+		{"--html", o.HTML}, {"--requests-dir", o.RequestsDir},
 	} {
 		if c.path == "" {
 			continue

@@ -89,6 +89,18 @@ func TestOutputsCheck(t *testing.T) {
 		{Outputs{Report: "a", Summary: "a"}, []string{"in.csv"}, "--report a and --summary a are the same file"},
 		{Outputs{Report: "req/r.csv", RequestsDir: "req"}, []string{"in.csv"}, "--report req/r.csv lies inside --requests-dir req"},
 		{Outputs{RequestsDir: "."}, []string{"in.csv"}, "--requests-dir . holds the INPUT in.csv: "},
+		{Outputs{Metrics: "m.prom", Report: "r.csv"}, []string{"in.csv"}, ""},
+		{Outputs{Metrics: "in.csv"}, []string{"in.csv"}, "--metrics-file in.csv is the INPUT in.csv: "},
+		{Outputs{Summary: "m.prom", Metrics: "m.prom"}, []string{"in.csv"}, "--summary m.prom and --metrics-file m.prom are the same file"},
+		{Outputs{Metrics: "ind/sub/m.prom"}, []string{"in.csv"}, "--metrics-file ind/sub/m.prom: cannot create a file in ind/sub: "},
+		{Outputs{Summary: "s.json", HTML: "run.html"}, []string{"in.csv"}, ""},
+		{Outputs{HTML: "in.csv"}, []string{"in.csv"}, "--html in.csv is the INPUT in.csv: "},
+		{Outputs{HTML: "ind/run.html"}, []string{"ind"}, "--html ind/run.html lies inside the INPUT directory ind, "},
+		{Outputs{HTML: "run.csv"}, []string{"*.csv"}, "--html run.csv matches the INPUT *.csv: "},
+		{Outputs{Summary: "run.html", HTML: "./run.html"}, []string{"in.csv"}, "--summary run.html and --html ./run.html are the same file"},
+		{Outputs{HTML: "ind/sub/run.html"}, []string{"in.csv"}, "--html ind/sub/run.html: cannot create a file in ind/sub: "},
+		{Outputs{HTML: "ind"}, []string{"in.csv"}, "--html ind: is a directory"},
+		{Outputs{HTML: "req/run.html", RequestsDir: "req"}, []string{"in.csv"}, "--html req/run.html lies inside --requests-dir req"},
 	} {
 		err := c.out.Check(c.inputs)
 		switch {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtseg/rtseg/chunker"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -22,11 +23,13 @@ type ProgressConfig struct {
 	Interval time.Duration
 	// TotalBytes is the input's size, or -1 when unknown (standard input).
 	TotalBytes int64
-	// BytesRead is what the reader has read; nil if unknown.
+	// BytesRead is what the reader has read; nil if unknown. With
+	// TotalBytes it estimates how many rows the input holds until every
+	// row is read.
 	BytesRead func() int64
-	// UsersPerSecond is the configured limit, for the time left; 0 when
-	// nothing is sent (rtseg validate).
-	UsersPerSecond int
+	// Sends says the run sends requests (rtseg upload); otherwise it only
+	// packs them (rtseg validate).
+	Sends bool
 }
 
 // ProgressInterval is how often a log line reports progress when the
@@ -63,12 +66,16 @@ func NewLogger(format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-// Progress shows a run's progress until stopped.
+// Progress shows a run's progress until stopped: the share of its rows
+// accounted for (answered by the service, or invalid, superseded, skipped:
+// every row with an outcome), not the share of the input read, with the
+// phase the run is in and the time left at the pace rows are accounted for.
 type Progress struct {
 	cfg   ProgressConfig
 	rec   *Recorder
 	bar   *progressbar.ProgressBar
-	start time.Time
+	known bool // the bar has a length
+	rate  rate
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -78,20 +85,12 @@ const barRefresh = 250 * time.Millisecond
 
 // StartProgress starts showing the recorder's counts.
 func StartProgress(cfg ProgressConfig, rec *Recorder) *Progress {
-	p := &Progress{cfg: cfg, rec: rec, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Progress{cfg: cfg, rec: rec, stop: make(chan struct{}), done: make(chan struct{})}
 	interval := cfg.Interval
 	if cfg.Bar {
 		interval = barRefresh
-		p.bar = progressbar.NewOptions64(cfg.TotalBytes,
-			progressbar.OptionSetWriter(cfg.Out),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(20),
-			progressbar.OptionThrottle(barRefresh),
-			progressbar.OptionShowDescriptionAtLineEnd(),
-			progressbar.OptionSetPredictTime(false),
-			progressbar.OptionSetElapsedTime(true),
-		)
 	}
+	p.rate.window = rateWindow
 	go p.loop(interval)
 	return p
 }
@@ -120,69 +119,111 @@ func (p *Progress) Stop() {
 // state is what one update shows.
 type state struct {
 	Live
-	bytes      int64
-	rowsPerSec float64
-	left       time.Duration // -1 when unknown
+	bytes int64
+	// total is the rows the input holds: known once every row is read
+	// (Phase.Read), else estimated from the bytes read, else 0.
+	total     int64
+	estimated bool
+	perSecond float64       // rows accounted for a second, lately; 0 when unknown
+	left      time.Duration // -1 when unknown
 }
 
-func (p *Progress) measure() state {
+func (p *Progress) measure(now time.Time) state {
 	s := state{Live: p.rec.Live(), left: -1}
 	if p.cfg.BytesRead != nil {
 		s.bytes = p.cfg.BytesRead()
 	}
-	elapsed := time.Since(p.start).Seconds()
-	if elapsed > 0 {
-		s.rowsPerSec = float64(s.RowsRead) / elapsed
+	switch {
+	case s.Phase.Read():
+		s.total = s.RowsRead
+	case p.cfg.TotalBytes > 0 && s.bytes > 0 && s.RowsRead > 0:
+		// The reader reads ahead of the rows handed on: the estimate
+		// is low rather than high, and never below the rows read.
+		s.total = max(int64(float64(s.RowsRead)*float64(p.cfg.TotalBytes)/float64(s.bytes)), s.RowsRead)
+		s.estimated = true
 	}
-	s.left = p.timeLeft(s, elapsed)
+	// Rows are accounted for at the pace of delivery only once requests
+	// go out: before, only invalid rows are. The pace restarts with each
+	// phase, packing and packed being one.
+	ph := s.Phase
+	if ph.Read() {
+		ph = chunker.Packing
+	}
+	p.rate.add(now, ph, s.RowsDone)
+	if s.Phase == chunker.Reading || s.Phase.Read() {
+		s.perSecond = p.rate.perSecond()
+	}
+	if s.perSecond > 0 && s.total > 0 {
+		s.left = time.Duration(float64(max(s.total-s.RowsDone, 0)) / s.perSecond * float64(time.Second)).Round(time.Second)
+	}
 	return s
 }
 
-// timeLeft estimates the rest of the run: the input still to read at the
-// pace so far, or the users still to send at the configured rate, whichever
-// is longer.
-func (p *Progress) timeLeft(s state, elapsed float64) time.Duration {
-	total := p.cfg.TotalBytes
-	if total <= 0 || s.bytes <= 0 {
-		return -1
+// finished reports whether every row of the input is accounted for.
+func (s *state) finished() bool { return s.Phase.Read() && s.RowsDone >= s.total && s.InFlight == 0 }
+
+// percent is the share of rows accounted for, below 100 until every row is.
+func (s *state) percent() int {
+	if s.finished() {
+		return 100
 	}
-	frac := float64(s.bytes) / float64(total)
-	readLeft := elapsed * (1 - frac) / frac
-	sendLeft := 0.0
-	if p.cfg.UsersPerSecond > 0 {
-		rowsTotal := float64(s.RowsRead) / frac
-		usersPerRow := 1.0
-		if s.RowsDone > 0 && s.Users > 0 {
-			usersPerRow = float64(s.Users) / float64(s.RowsDone)
-		}
-		sendLeft = max(rowsTotal-float64(s.RowsDone), 0) * usersPerRow / float64(p.cfg.UsersPerSecond)
+	if s.total <= 0 {
+		return 0
 	}
-	return time.Duration(max(readLeft, sendLeft) * float64(time.Second)).Round(time.Second)
+	return min(int(100*s.RowsDone/s.total), 99)
+}
+
+// phase names what the run is doing.
+func (p *Progress) phase(s *state, final bool) string {
+	switch {
+	case final && s.finished():
+		return "done"
+	case final:
+		return "stopped"
+	case s.Phase == chunker.Reading && p.cfg.Sends:
+		return "reading and sending"
+	case s.Phase.Read() && p.cfg.Sends:
+		return "sending"
+	case s.Phase == 0:
+		return "starting"
+	}
+	return s.Phase.String()
+}
+
+// rows says how many rows are accounted for, out of how many.
+func (s *state) rows() string {
+	switch {
+	case s.total > 0 && s.estimated:
+		return fmt.Sprintf("%d of ~%d rows done (%d read)", s.RowsDone, s.total, s.RowsRead)
+	case s.Phase.Read():
+		return fmt.Sprintf("%d of %d rows done", s.RowsDone, s.total)
+	}
+	return fmt.Sprintf("%d rows read, %d done", s.RowsRead, s.RowsDone)
 }
 
 func (p *Progress) show(final bool) {
-	s := p.measure()
-	if p.bar != nil {
-		desc := fmt.Sprintf("%d rows (%.0f/s), %d users sent, %d in flight", s.RowsRead, s.rowsPerSec, s.Users, s.InFlight)
-		if s.left >= 0 && !final {
-			desc += fmt.Sprintf(", ~%s left", s.left)
-		}
-		p.bar.Describe(desc)
-		p.bar.Set64(s.bytes)
-		if final {
-			p.bar.Finish()
-			fmt.Fprintln(p.cfg.Out)
-		}
+	s := p.measure(time.Now())
+	if p.cfg.Bar {
+		p.draw(&s, final)
 		return
 	}
 	if p.cfg.Log == nil {
 		return
 	}
 	attrs := []any{
-		slog.Int64("rows_read", s.RowsRead), slog.Float64("rows_per_second", float64(int64(s.rowsPerSec))),
-		slog.Int64("users_sent", s.Users), slog.Int64("requests", s.Requests), slog.Int64("in_flight", s.InFlight),
-		slog.Int64("rejected", s.Rejected), slog.Int64("bytes_read", s.bytes),
+		slog.String("phase", p.phase(&s, final)),
+		slog.Int64("rows_read", s.RowsRead), slog.Int64("rows_done", s.RowsDone),
 	}
+	if s.total > 0 {
+		name := "rows_total"
+		if s.estimated {
+			name = "rows_total_estimate"
+		}
+		attrs = append(attrs, slog.Int64(name, s.total), slog.Int("percent", s.percent()))
+	}
+	attrs = append(attrs, slog.Float64("rows_per_second", float64(int64(s.perSecond))),
+		slog.Int64("users_sent", s.Users), slog.Int64("requests", s.Requests), slog.Int64("in_flight", s.InFlight),
+		slog.Int64("rejected", s.Rejected), slog.Int64("bytes_read", s.bytes))
 	if p.cfg.TotalBytes > 0 {
 		attrs = append(attrs, slog.Int64("total_bytes", p.cfg.TotalBytes))
 	}
@@ -194,6 +235,116 @@ func (p *Progress) show(final bool) {
 		msg = "progress: finished"
 	}
 	p.cfg.Log.Info(msg, attrs...)
+}
+
+// draw updates the bar: its length is the rows of the input (a spinner
+// while that is unknown), and it is filled to the rows accounted for,
+// never whole before every row is.
+func (p *Progress) draw(s *state, final bool) {
+	desc := p.phase(s, final) + ": " + s.rows()
+	if p.cfg.Sends {
+		desc += fmt.Sprintf(", %d users sent, %d in flight", s.Users, s.InFlight)
+	}
+	if s.perSecond > 0 && !final {
+		desc += fmt.Sprintf(" (%.0f rows/s)", s.perSecond)
+	}
+	if s.left >= 0 && !final {
+		desc += fmt.Sprintf(", ~%s left", s.left)
+	}
+	length := int64(-1)
+	if s.total > 0 {
+		length = max(s.total, 1)
+	}
+	if p.bar == nil || (length > 0) != p.known {
+		if p.bar != nil {
+			p.bar.Clear()
+		}
+		p.bar = progressbar.NewOptions64(length,
+			progressbar.OptionSetWriter(p.cfg.Out),
+			progressbar.OptionSetWidth(20),
+			// Progress redraws it every barRefresh: a throttle
+			// would only drop the frame with the new description.
+			progressbar.OptionThrottle(0),
+			progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionSetElapsedTime(true),
+			// No goroutine of its own redrawing the spinner: it turns
+			// once a redraw.
+			progressbar.OptionSetSpinnerChangeInterval(0),
+		)
+		p.known = length > 0
+	}
+	if p.known {
+		// The bar is whole, and stops redrawing, once filled to its
+		// length: keep it short of that until every row is accounted
+		// for, and fill it before changing its length.
+		filled := length
+		if !s.finished() {
+			filled = min(s.RowsDone, length-1)
+		}
+		if length < p.bar.GetMax64() {
+			p.bar.Set64(min(filled, length-1))
+		}
+		if length != p.bar.GetMax64() {
+			p.bar.ChangeMax64(length)
+		}
+		if final {
+			// Filling the bar draws its last frame: with the last
+			// description, not the one of the phase before.
+			p.bar.Describe(desc)
+		}
+		p.bar.Set64(filled)
+	} else {
+		p.bar.Set64(s.RowsRead)
+	}
+	// Last, so that the last frame drawn has both the new count and the
+	// new description.
+	p.bar.Describe(desc)
+	if final {
+		fmt.Fprintln(p.cfg.Out)
+	}
+}
+
+// rateWindow is how far back the pace of rows accounted for is measured.
+const rateWindow = 30 * time.Second
+
+// rate measures how fast a count grows, over the last window of a phase.
+type rate struct {
+	window  time.Duration
+	phase   chunker.Phase
+	samples []sample
+}
+
+type sample struct {
+	at time.Time
+	n  int64
+}
+
+func (r *rate) add(at time.Time, phase chunker.Phase, n int64) {
+	if phase != r.phase {
+		r.phase, r.samples = phase, r.samples[:0]
+	}
+	r.samples = append(r.samples, sample{at, n})
+	i := 0
+	for i < len(r.samples)-2 && at.Sub(r.samples[i+1].at) >= r.window {
+		i++
+	}
+	r.samples = append(r.samples[:0], r.samples[i:]...)
+}
+
+// perSecond is the count's growth a second over the samples kept: 0 until
+// they span a second.
+func (r *rate) perSecond() float64 {
+	if len(r.samples) < 2 {
+		return 0
+	}
+	first, last := r.samples[0], r.samples[len(r.samples)-1]
+	d := last.at.Sub(first.at).Seconds()
+	if d < 1 {
+		return 0
+	}
+	return float64(last.n-first.n) / d
 }
 
 // FinalLines returns where the lines for people at the end of a run go,

@@ -120,6 +120,10 @@ type Reconciliation struct {
 	Pending        bool     `json:"pending"`
 	ErrorSamples   []string `json:"error_samples"`
 	SegmentSamples []string `json:"segment_samples"`
+	// ErrorGroups and SegmentGroups are the samples grouped by kind and
+	// segment, as the text and the run page show them.
+	ErrorGroups   []SampleGroup `json:"error_groups"`
+	SegmentGroups []SampleGroup `json:"segment_groups"`
 
 	finished time.Time
 }
@@ -164,6 +168,8 @@ func Reconcile(path string, sum *Summary, member int64, start, end time.Time, ho
 			dropped, s.InvalidSegments, s.UnauthSegments, s.InactiveSegments, rec.Run.Warned))
 	}
 	rec.Matches = len(rec.Differences) == 0
+	rec.ErrorGroups = orEmpty(GroupSamples(rec.ErrorSamples))
+	rec.SegmentGroups = orEmpty(GroupSamples(rec.SegmentSamples))
 	return rec
 }
 
@@ -213,15 +219,16 @@ func (rec *Reconciliation) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "\nThe service reports nothing for these hours.\n")
 	}
 	for _, s := range []struct {
-		title string
-		lines []string
-	}{{"The service's error samples", rec.ErrorSamples}, {"The service's segment samples", rec.SegmentSamples}} {
-		if len(s.lines) == 0 {
+		title  string
+		lines  int
+		groups []SampleGroup
+	}{{"error", len(rec.ErrorSamples), rec.ErrorGroups}, {"segment", len(rec.SegmentSamples), rec.SegmentGroups}} {
+		if len(s.groups) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", s.title)
-		for _, l := range s.lines {
-			fmt.Fprintf(w, "  %s\n", l)
+		fmt.Fprintf(w, "\nThe service's %s samples (%s), by kind and segment:\n", s.title, count(s.lines, "line"))
+		for _, g := range s.groups {
+			fmt.Fprintf(w, "%8d  %s\n", g.Count, g.Title())
 		}
 	}
 	fmt.Fprintln(w)
@@ -233,4 +240,19 @@ func (rec *Reconciliation) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "Difference: %s.\n", d)
 	}
 	fmt.Fprintln(w, "Other uploads of the same member in these hours, and requests the service processed although rtseg saw them fail, also count.")
+}
+
+// Title names the group in a line: "Inactive segments, segment 10002".
+func (g SampleGroup) Title() string {
+	if g.Segment == "" {
+		return printable(g.Kind)
+	}
+	return printable(g.Kind) + ", segment " + printable(g.Segment)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

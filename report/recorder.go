@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
@@ -25,6 +26,16 @@ type RecorderConfig struct {
 	// Journal, if set, records each packed request the service
 	// acknowledged whole, before its rows count as accepted.
 	Journal *Journal
+	// Acked, if set, takes the position of every row accepted, or
+	// skipped as delivered by an earlier run: what rtseg sync writes into
+	// the new state.
+	Acked *Acked
+	// UsersPerSecond is the run's limit, which the throughput is drawn
+	// against; 0 when nothing is sent.
+	UsersPerSecond int
+	// Now tells the time of each outcome, for the throughput; nil for
+	// time.Now.
+	Now func() time.Time
 }
 
 // Recorder counts every outcome and writes the report. Its methods may be
@@ -45,6 +56,11 @@ type Recorder struct {
 	segments segmentCounts
 	err      error
 	line     Line
+	// groups count the rows not accepted by why; series counts what
+	// happens over time, tick being the time of the event at hand.
+	groups struct{ invalid, warned, failed grouper }
+	series *series
+	tick   time.Time
 	// files are closed with the recorder when it created them.
 	files []*pendingFile
 }
@@ -57,37 +73,69 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 		done:   make(chan struct{}),
 	}
 	r.sum.Command = cfg.Command
+	if r.cfg.Now == nil {
+		r.cfg.Now = time.Now
+	}
+	r.series = newSeries(r.cfg.Now())
 	go func() {
 		defer close(r.done)
 		for ev := range r.events {
+			r.tick = r.cfg.Now()
 			ev()
 		}
 	}()
 	return r
 }
 
-// live mirrors a few counts for other goroutines (progress) to read.
+// live mirrors the counts for other goroutines (progress, metrics) to read.
 type live struct {
-	rowsRead, rowsDone, rejected, users, requests, inFlight atomic.Int64
+	rowsRead, users, requests, retries, throttled, bytesSent, inFlight atomic.Int64
+	outcomes                                                           [numOutcomes]atomic.Int64
+	phase                                                              atomic.Int32
 }
 
-// Live is a snapshot of the counts so far, for progress.
+// Live is a snapshot of the counts so far, for progress and metrics. The
+// counts are read one at a time while the run goes on: each is exact, but
+// together they may be a moment apart.
 type Live struct {
 	RowsRead int64 // rows read from the input
-	RowsDone int64 // rows with an outcome
+	RowsDone int64 // rows with an outcome: accounted for
 	Rejected int64 // rows invalid, warned or failed
-	Users    int64 // users (rt_segment entries) sent
-	Requests int64 // requests sent
-	InFlight int64 // requests queued or being sent
+	// Outcomes counts the rows with each outcome, indexed by Outcome.
+	Outcomes  [numOutcomes]int64
+	Users     int64 // users (rt_segment entries) sent
+	Requests  int64 // requests sent
+	Retries   int64 // attempts after a request's first
+	Throttled int64 // answers that were HTTP 429
+	BytesSent int64 // request bodies sent, retries included
+	InFlight  int64 // requests queued or being sent
+	// Phase is what intake is doing (0 before it starts): once it is
+	// Phase.Read, RowsRead is the input's total.
+	Phase chunker.Phase
 }
 
 // Live returns the counts so far; it is safe to call from any goroutine.
 func (r *Recorder) Live() Live {
-	return Live{
-		RowsRead: r.live.rowsRead.Load(), RowsDone: r.live.rowsDone.Load(), Rejected: r.live.rejected.Load(),
-		Users: r.live.users.Load(), Requests: r.live.requests.Load(), InFlight: r.live.inFlight.Load(),
+	l := Live{
+		Phase:    chunker.Phase(r.live.phase.Load()),
+		RowsRead: r.live.rowsRead.Load(),
+		Users:    r.live.users.Load(), Requests: r.live.requests.Load(), Retries: r.live.retries.Load(),
+		Throttled: r.live.throttled.Load(), BytesSent: r.live.bytesSent.Load(), InFlight: r.live.inFlight.Load(),
 	}
+	for o := range l.Outcomes {
+		n := r.live.outcomes[o].Load()
+		l.Outcomes[o] = n
+		l.RowsDone += n
+		if Outcome(o).rejected() {
+			l.Rejected += n
+		}
+	}
+	return l
 }
+
+// SetPhase records what intake is doing, for Live; chunker's
+// IntakeConfig.OnPhase takes it.
+func (r *Recorder) SetPhase(p chunker.Phase) { r.live.phase.Store(int32(p)) }
 
 // Read counts rows read, whatever becomes of them.
 func (r *Recorder) Read(n int) {
@@ -122,7 +170,7 @@ func (r *Recorder) Valid(req *chunker.Request) {
 	entries, size := req.Entries, len(req.Body)
 	r.live.inFlight.Add(-1)
 	r.events <- func() {
-		r.countRequest(size, 0, len(entries))
+		r.countRequest(size, 0, len(entries), r.tick)
 		eachRow(entries, func(row *reader.Row) { r.record(row, Valid, "", 0) })
 	}
 }
@@ -133,6 +181,12 @@ func (r *Recorder) Skipped(req *chunker.Request) {
 	r.events <- func() {
 		eachRow(entries, func(row *reader.Row) { r.record(row, Skipped, "delivered by an earlier run", 0) })
 	}
+}
+
+// Unchanged records a row of rtseg sync's snapshot that the service holds
+// already, as delivered: it is not sent.
+func (r *Recorder) Unchanged(row reader.Row) {
+	r.events <- func() { r.record(&row, Unchanged, "", 0) }
 }
 
 // Queued counts a request handed on to be sent (or, for rtseg validate,
@@ -172,9 +226,17 @@ func (r *Recorder) Sent(res uploader.Result) {
 			resent[e] = true
 		}
 		if res.Attempts > 0 {
-			r.countRequest(size, res.Attempts, len(entries)-len(res.Resent))
+			sent := res.Sent
+			if sent.IsZero() {
+				sent = r.tick
+			}
+			p := r.countRequest(size, res.Attempts, len(entries)-len(res.Resent), sent)
+			p.Retries += int64(res.Retries)
+			p.Throttled += int64(res.Throttled)
 			r.sum.Retries += int64(res.Retries)
 			r.sum.Throttled += int64(res.Throttled)
+			r.live.retries.Add(int64(res.Retries))
+			r.live.throttled.Add(int64(res.Throttled))
 		}
 		for i := range entries {
 			if resent[i] {
@@ -195,12 +257,20 @@ func (r *Recorder) Sent(res uploader.Result) {
 	}
 }
 
-func (r *Recorder) countRequest(bodySize, attempts, users int) {
+// countRequest counts a request of users sent (or, for validate, packed)
+// at t, and returns its point of the throughput.
+func (r *Recorder) countRequest(bodySize, attempts, users int, t time.Time) *Point {
 	r.sum.Requests++
 	r.sum.Users += int64(users)
 	r.live.requests.Add(1)
 	r.live.users.Add(int64(users))
-	r.sum.BytesSent += int64(bodySize * max(attempts, 1))
+	bytes := int64(bodySize * max(attempts, 1))
+	r.sum.BytesSent += bytes
+	r.live.bytesSent.Add(bytes)
+	p := r.series.at(t)
+	p.Requests++
+	p.Users += int64(users)
+	return p
 }
 
 func eachRow(entries []chunker.Entry, f func(*reader.Row)) {
@@ -229,16 +299,20 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 		r.sum.Skipped++
 	case Valid:
 		r.sum.Valid++
+	case Unchanged:
+		r.sum.Unchanged++
 	}
-	r.live.rowsDone.Add(1)
-	if o == Invalid || o == Warned || o == Failed {
-		r.live.rejected.Add(1)
+	if r.cfg.Acked != nil && (o == Accepted || o == Skipped) {
+		r.cfg.Acked.add(row.Pos)
 	}
+	r.live.outcomes[o].Add(1)
+	r.series.at(r.tick).Rows++
 	r.countSegment(row, o)
+	r.group(row, o, reason)
 	if r.err != nil {
 		return
 	}
-	if r.cfg.Report != nil && (r.cfg.All || (o != Accepted && o != Valid)) {
+	if r.cfg.Report != nil && (r.cfg.All || (o != Accepted && o != Valid && o != Unchanged)) {
 		r.line = Line{Pos: row.Pos, Fields: row.Fields(), Outcome: o, Reason: reason, Attempts: attempts}
 		r.err = r.cfg.Report.Write(&r.line)
 	}
@@ -247,11 +321,27 @@ func (r *Recorder) record(row *reader.Row, o Outcome, reason string, attempts in
 	}
 }
 
+// group counts an invalid, warned or failed row under why.
+func (r *Recorder) group(row *reader.Row, o Outcome, reason string) {
+	switch o {
+	case Invalid:
+		r.groups.invalid.add(invalidReason(row.Err), "", row.Pos, reason)
+	case Warned:
+		seg := ""
+		if s, ok := segmentOf(row); ok {
+			seg = s.String()
+		}
+		r.groups.warned.add(warningReason(reason, row.UserID), seg, row.Pos, reason)
+	case Failed:
+		r.groups.failed.add(reason, "", row.Pos, reason)
+	}
+}
+
 // countSegment counts a row accepted, warned, invalid or failed under its
 // segment. Other outcomes count under none: a segment none of whose rows has
 // one of these is left out of the summary, and is not looked up.
 func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
-	if o != Accepted && o != Warned && o != Invalid && o != Failed {
+	if o != Accepted && o != Warned && o != Invalid && o != Failed && o != Unchanged {
 		return
 	}
 	seg, ok := segmentOf(row)
@@ -273,6 +363,8 @@ func (r *Recorder) countSegment(row *reader.Row, o Outcome) {
 		s.Invalid++
 	case Failed:
 		s.Failed++
+	case Unchanged:
+		s.Unchanged++
 	}
 }
 
@@ -377,6 +469,9 @@ func (r *Recorder) Close() (*Summary, error) {
 	}
 	errs = append(errs, r.closeFiles(errors.Join(errs...) == nil))
 	r.sum.Segments = r.segments.summaries()
+	r.sum.Groups = Groups{Invalid: r.groups.invalid.top(), Warned: r.groups.warned.top(), Failed: r.groups.failed.top()}
+	r.sum.Throughput = r.series.throughput()
+	r.sum.Throughput.UsersPerSecond = r.cfg.UsersPerSecond
 	err := errors.Join(errs...)
 	if err != nil {
 		err = fmt.Errorf("write report: %w", err)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rtseg/rtseg/chunker"
 )
 
 // Exit statuses of a run (SPEC §2).
@@ -101,8 +103,13 @@ type Ending struct {
 	// --report and --report-all, for saying where the report is.
 	SummaryPath, ReportPath string
 	ReportAll               bool
+	// HTMLPath is --html, "" for none: the run page, written after the
+	// summary.
+	HTMLPath string
 	// Out receives the lines for people.
 	Out io.Writer
+	// Metrics, if set, receive the finished run's values.
+	Metrics *Metrics
 }
 
 // Finish completes the summary of a run that ended with runErr (nil if it
@@ -114,22 +121,56 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	s.ElapsedSeconds = now.Sub(end.Start).Seconds()
 	s.Describe(end.Start, now, end.Endpoint, end.Member)
 	status, err := s.Status(end.Tolerance, runErr, end.Signal)
+	s.MaxRejected = end.Tolerance.String()
+	if err != nil {
+		s.Error = err.Error()
+	}
+	var re *chunker.ReadError
+	if errors.As(err, &re) && re.Sorted && re.Rows > 0 {
+		s.TrustedUpTo = re.TrustedUpTo()
+	}
 	if end.SummaryPath != "" {
 		if werr := s.WriteFile(end.SummaryPath); werr != nil && err == nil {
 			status, err = StatusFailure, fmt.Errorf("--summary: %w", werr)
+			s.ExitStatus, s.Error = status, err.Error()
+		}
+	}
+	pageWritten := false
+	if end.HTMLPath != "" {
+		werr := (&Page{Summary: s}).WriteFile(end.HTMLPath)
+		pageWritten = werr == nil
+		if werr != nil && err == nil {
+			status, err = StatusFailure, fmt.Errorf("--html: %w", werr)
 		}
 	}
 	if err == nil || s.RowsRead > 0 {
 		s.WriteHuman(end.Out)
 	}
 	s.WriteEnd(end.Out, end.Tolerance, end.ReportPath, end.ReportAll)
+	if s.TrustedUpTo != "" {
+		fmt.Fprintf(end.Out, "rtseg: the input failed part-way: %s\n", s.TrustedUpTo)
+	}
+	WriteWarning(end.Out, end.Metrics.Finish(s))
+	if pageWritten {
+		fmt.Fprintf(end.Out, "rtseg: page: %s\n", end.HTMLPath)
+	}
 	return status, err
+}
+
+// WriteWarning writes each line of err, if not nil, as a warning.
+func WriteWarning(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "rtseg: warning: %s\n", line)
+	}
 }
 
 // WriteEnd writes, after the human summary, where the report is when it
 // lists any row (reportPath "" for none), and why the run exits rejected.
 func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, reportAll bool) {
-	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid || reportAll) {
+	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid+s.Unchanged || reportAll) {
 		fmt.Fprintf(w, "rtseg: report: %s\n", reportPath)
 	}
 	if s.ExitStatus == StatusRejected {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,5 +151,39 @@ func TestFinish(t *testing.T) {
 	status, err = sum.Finish(Ending{Start: start, Tolerance: tol, SummaryPath: filepath.Join(dir, "none", "s.json"), Out: &out}, nil)
 	if status != StatusFailure || err == nil || !strings.HasPrefix(err.Error(), "--summary: ") {
 		t.Errorf("Finish into a missing directory = %d, %v; want a failure naming --summary", status, err)
+	}
+}
+
+// Finish writes the run page after the summary, with the exit status the
+// summary has, on a signal as at the end; a page that cannot be written
+// fails the run.
+func TestFinishWritesThePage(t *testing.T) {
+	dir := t.TempDir()
+	tol, _ := ParseTolerance("0")
+	var out strings.Builder
+	sum := Summary{Command: "upload", RowsRead: 2, Accepted: 1, Failed: 1, Users: 1, Requests: 1,
+		Groups: Groups{Failed: []Group{{Reason: "not sent: the run was interrupted", Rows: 1}}}}
+	page := filepath.Join(dir, "run.html")
+	status, err := sum.Finish(Ending{Start: time.Now(), Tolerance: tol, Signal: 15, SummaryPath: filepath.Join(dir, "s.json"), HTMLPath: page, Out: &out}, nil)
+	if status != StatusInterrupted+15 || err != nil {
+		t.Fatalf("Finish = %d, %v; want %d, nil", status, err, StatusInterrupted+15)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`data-value="143">143</span>: The run was interrupted (SIGTERM).`, `data-total="failed" data-value="1"`,
+		"not sent: the run was interrupted"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("the directory holds %d files, want the summary and the page only", len(entries))
+	}
+	sum = Summary{Command: "upload", RowsRead: 1, Accepted: 1}
+	status, err = sum.Finish(Ending{Start: time.Now(), Tolerance: tol, HTMLPath: filepath.Join(dir, "none", "run.html"), Out: &out}, nil)
+	if status != StatusFailure || err == nil || !strings.HasPrefix(err.Error(), "--html: ") {
+		t.Errorf("Finish into a missing directory = %d, %v; want a failure naming --html", status, err)
 	}
 }

@@ -29,16 +29,17 @@ type Line struct {
 	Attempts int
 }
 
-// Writer writes report lines, as CSV or as JSON lines.
+// Writer writes report lines, as CSV, JSON lines or Parquet.
 type Writer struct {
-	csv    *csv.Writer   // for CSV
-	jsonl  *bufio.Writer // for JSON lines
+	csv    *csv.Writer    // for CSV
+	jsonl  *bufio.Writer  // for JSON lines
+	pq     *parquetWriter // for Parquet
 	record []string
 	buf    []byte
 }
 
-// NewWriter returns a writer of the given format, "csv" or "jsonl". CSV
-// starts with its header.
+// NewWriter returns a writer of the given format, "csv", "jsonl" or
+// "parquet" (ParquetSchema). CSV starts with its header.
 func NewWriter(w io.Writer, format string) (*Writer, error) {
 	switch format {
 	case "", "csv":
@@ -49,14 +50,23 @@ func NewWriter(w io.Writer, format string) (*Writer, error) {
 		return &Writer{csv: cw}, nil
 	case "jsonl":
 		return &Writer{jsonl: bufio.NewWriter(w)}, nil
+	case "parquet":
+		pq, err := newParquetWriter(w)
+		if err != nil {
+			return nil, err
+		}
+		return &Writer{pq: pq}, nil
 	}
-	return nil, fmt.Errorf("unknown report format %q (want csv or jsonl)", format)
+	return nil, fmt.Errorf("--report-format %q: want csv, jsonl or parquet", format)
 }
 
 // Write writes one line. JSON lines have the CSV columns' names, in their
 // order; numbers stay text as read, since an invalid row's fields may not be
 // numbers at all, and strings are escaped as encoding/json escapes them.
 func (w *Writer) Write(l *Line) error {
+	if w.pq != nil {
+		return w.pq.write(l)
+	}
 	values := l.Fields.Values()
 	if w.csv != nil {
 		w.record = append(w.record[:0], filepath.ToSlash(l.Pos.File), strconv.FormatInt(l.Pos.Line, 10))
@@ -86,8 +96,12 @@ func (w *Writer) Write(l *Line) error {
 	return err
 }
 
-// Close flushes what is buffered; it does not close the underlying writer.
+// Close flushes what is buffered (for Parquet, ends the file); it does not
+// close the underlying writer.
 func (w *Writer) Close() error {
+	if w.pq != nil {
+		return w.pq.close()
+	}
 	if w.csv != nil {
 		w.csv.Flush()
 		return w.csv.Error()

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dustin/go-humanize/english"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize/english"
 	"github.com/rtseg/rtseg/reader"
 )
 

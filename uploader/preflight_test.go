@@ -22,7 +22,7 @@ func openCSV(t *testing.T, text string) *reader.Reader {
 }
 
 func TestCollectSegments(t *testing.T) {
-	rd := openCSV(t, "user_id,seg_id,seg_code,member_id\nu1,10,,\nu2,10,,\nu3,,loyal,1234\nbad,,,\nu4,11,,1234\n")
+	rd := openCSV(t, "user_id,seg_id,seg_code,member_id\n1001,10,,\n1002,10,,\n1003,,loyal,1234\nbad,,,\n1004,11,,1234\n")
 	res, err := CollectSegments(t.Context(), rd)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestCollectSegments(t *testing.T) {
 }
 
 func TestCollectSegmentsUnowned(t *testing.T) {
-	res, err := CollectSegments(t.Context(), openCSV(t, "user_id,seg_id,member_id\nu1,10,1\nu2,11,2\nu3,12,\n"))
+	res, err := CollectSegments(t.Context(), openCSV(t, "user_id,seg_id,member_id\n1001,10,1\n1002,11,2\n1003,12,\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestSegmentReportCheck(t *testing.T) {
 	h := xandrtest.NewHandler(xandrtest.WithToken(testToken), xandrtest.WithMember(1234), xandrtest.WithSegments(
 		xandrtest.Segment{ID: 10}, xandrtest.Segment{ID: 11, State: "inactive"}))
 	c := newTestSegmentClient(t, h, 100, time.Second)
-	res, err := CollectSegments(t.Context(), openCSV(t, "user_id,seg_id,member_id\nu1,10,1234\nu2,11,1234\nu3,11,1234\nu4,12,1234\n"))
+	res, err := CollectSegments(t.Context(), openCSV(t, "user_id,seg_id,member_id\n1001,10,1234\n1002,11,1234\n1003,11,1234\n1004,12,1234\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,8 @@ type Result struct {
 	Attempts int
 	// Throttled counts the 429 answers; Retries the tries after the first.
 	Throttled, Retries int
+	// Sent is when the last attempt went out; zero if none did.
+	Sent time.Time
 	// Err, when set, is why every row of the request (except Resent)
 	// failed: an *APIError when the service refused it, a *GaveUpError
 	// after MaxRetries retries, an error wrapping ErrInterrupted or a
@@ -244,6 +246,7 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 		// gave it: that moment is spent, wait for another.
 	}
 	res.Attempts++
+	res.Sent = time.Now()
 	status, header, body, err := u.post(ctx, req, token, slot.Wrote)
 	slot.Done()
 	if ue := rc.judge(ctx, status, header, body, err); ue != nil {

@@ -36,11 +36,11 @@ func TestUsageClientHours(t *testing.T) {
 		))
 		first := time.Now().UTC().Truncate(time.Hour)
 		post(t, h, `{"rt_segment":[
-			{"user_id":"a","seg_block":[{"seg_id":10},{"seg_id":11},{"seg_id":13}]},
-			{"user_id":"b","seg_block":[{"seg_id":12},{"seg_id":10,"expiration":-1}]},
-			{"user_id":"c","seg_block":[{"seg_code":"x"}]}]}`)
+			{"user_id":"1","seg_block":[{"seg_id":10},{"seg_id":11},{"seg_id":13}]},
+			{"user_id":"2","seg_block":[{"seg_id":12},{"seg_id":10,"expiration":-1}]},
+			{"user_id":"3","seg_block":[{"seg_code":"x"}]}]}`)
 		time.Sleep(time.Hour)
-		post(t, h, `{"rt_segment":[{"user_id":"d","seg_block":[{"seg_id":10},{"seg_id":10,"expiration":5}]}]}`)
+		post(t, h, `{"rt_segment":[{"user_id":"4","seg_block":[{"seg_id":10},{"seg_id":10,"expiration":5}]}]}`)
 
 		c, err := NewUsageClient("http://127.0.0.1/rt-segment", ReadConfig{
 			Auth:   StaticToken{Value: NewSecret(testToken)},
@@ -73,8 +73,23 @@ func TestUsageClientHours(t *testing.T) {
 		if h1.ValidUsers != 1 || h1.ValidAdds != 2 {
 			t.Errorf("second hour: %d users, %d adds; want 1 and 2", h1.ValidUsers, h1.ValidAdds)
 		}
-		if len(h0.SegmentLines) != 3 || len(h0.ErrorLines) != 2 {
-			t.Errorf("first hour: %d segment lines, %d error lines; want 3 and 2:\n%q\n%q", len(h0.SegmentLines), len(h0.ErrorLines), h0.SegmentLines, h0.ErrorLines)
+		// The samples take the documented shapes: the segments dropped
+		// among the errors, with the two warnings; the work done among
+		// the segment lines.
+		wantErrors := []string{
+			"Inactive segments (id, code, segment owner member id): (11, '', 1234)",
+			"Invalid segments (id, code, segment owner member id): (13, '', 0)",
+			"Unauthorized segments (id, code, segment owner member id): (12, '', 99)",
+		}
+		if len(h0.ErrorLines) != 5 || strings.Join(h0.ErrorLines[:3], "|") != strings.Join(wantErrors, "|") {
+			t.Errorf("first hour's error lines:\n%q\nwant these, then 2 warnings:\n%q", h0.ErrorLines, wantErrors)
+		}
+		wantValid := []string{
+			"Valid additions (user id, segment id, expiration): (1, 10, '')",
+			"Valid removals (user id, segment id, expiration): (2, 10, -1)",
+		}
+		if strings.Join(h0.SegmentLines, "|") != strings.Join(wantValid, "|") {
+			t.Errorf("first hour's segment lines:\n%q\nwant\n%q", h0.SegmentLines, wantValid)
 		}
 		if _, err := c.Hours(t.Context(), 99, first, first.Add(time.Hour)); err == nil {
 			t.Errorf("Hours of another member: no error, want one")

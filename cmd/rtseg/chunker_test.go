@@ -138,10 +138,13 @@ func genRows(n, users, maxSegs int, seed uint64) (shuffled, sorted [][]string) {
 	domains := []string{"", "", "", "idfa", "aaid", "sha1udid"}
 	for g := 0; len(shuffled) < n; g++ {
 		u := g % max(users, 1)
-		id := fmt.Sprintf("%020d", uint64(u)*7919+seed)
+		id := fmt.Sprintf("1%019d", uint64(u)*7919+seed) // a Xandr user ID of 20 digits
 		domain := domains[u%len(domains)]
-		if domain != "" {
+		switch domain {
+		case "idfa", "aaid":
 			id = fmt.Sprintf("%08x-6d92-4ba4-ae5b-%012x", u, seed)
+		case "sha1udid":
+			id = fmt.Sprintf("%08x6d924ba4ae5b%012x%08x", u, seed, u)
 		}
 		k := 1 + rng.IntN(maxSegs)
 		for s := 0; s < k && len(shuffled) < n; s++ {

@@ -42,6 +42,7 @@ credentials and no network.`,
 
 			report := filepath.Join(dir, "report.csv")
 			summary := filepath.Join(dir, "summary.json")
+			page := filepath.Join(dir, "page.html")
 			sub := *e
 			sub.getenv = func(name string) string {
 				if name == "XANDR_TOKEN" {
@@ -51,7 +52,7 @@ credentials and no network.`,
 			}
 			code := sub.execute(cmd.Context(), []string{"upload",
 				"--endpoint", srv.URL + "/rt-segment",
-				"--report", report, "--summary", summary,
+				"--report", report, "--summary", summary, "--html", page,
 				"--max-rejected", "100%", input})
 			if code != exitOK {
 				os.RemoveAll(dir)

@@ -16,30 +16,22 @@ import (
 
 // Script commands that make and damage input files.
 
-// cmdRows writes a CSV of N rows, one per user, with Xandr user IDs
-// 1000001.. and segments 1..7: rows FILE N. With SEGMENTS, each of the N
-// users has segments 1..SEGMENTS, expiring in 1440 minutes: rows FILE N
-// SEGMENTS.
-func cmdRows(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 || len(args) > 3 {
-		ts.Fatalf("usage: rows FILE N [SEGMENTS]")
+// cmdUsers writes a CSV in which each of N users, with Xandr user IDs
+// 1000001.., has segments 1..SEGMENTS expiring in 1440 minutes:
+// users FILE N SEGMENTS.
+func cmdUsers(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: users FILE N SEGMENTS")
 	}
 	n, err := strconv.Atoi(args[1])
 	ts.Check(err)
+	segs, err := strconv.Atoi(args[2])
+	ts.Check(err)
 	var b strings.Builder
-	if len(args) == 3 {
-		segs, err := strconv.Atoi(args[2])
-		ts.Check(err)
-		b.WriteString("user_id,seg_id,expiration\n")
-		for i := range n {
-			for s := range segs {
-				fmt.Fprintf(&b, "%d,%d,1440\n", 1000001+i, 1+s)
-			}
-		}
-	} else {
-		b.WriteString("user_id,seg_id\n")
-		for i := range n {
-			fmt.Fprintf(&b, "%d,%d\n", 1000001+i, 1+i%7)
+	b.WriteString("user_id,seg_id,expiration\n")
+	for i := range n {
+		for s := range segs {
+			fmt.Fprintf(&b, "%d,%d,1440\n", 1000001+i, 1+s)
 		}
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))

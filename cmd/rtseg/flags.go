@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/report"
 	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,11 +19,13 @@ import (
 // share some of them).
 type options struct {
 	endpoint, api, tokenFile                           string // where to send, and as whom
-	format, columns, delimiter                         string // how to read
+	format, delimiter                                  string // how to read
+	columns                                            repeated
 	domain, memberID, value, expiration                string // defaults for rows
-	remove, sorted                                     bool
+	remove, sorted, lenientIDs                         bool
 	groupMemory, tmpDir                                string // grouping
 	report, reportFormat, summary, failed, requestsDir string // outputs
+	html                                               string
 	reportAll, force                                   bool
 	workers, rps, usersPerSecond, maxRetries           int // sending
 	maxUsers, maxSegments, maxBytes                    int // packing
@@ -33,6 +37,12 @@ type options struct {
 	restart                                            bool
 	limiter, limiterKey                                string // a limiter shared through Redis
 	limiterWait                                        time.Duration
+	// sync (sync.go)
+	mode, maxRemovals                    string
+	refreshBefore, defaultLifetime       time.Duration
+	dryRun, full                         bool
+	metricsFile, metricsPush, metricsJob string // Prometheus metrics
+	metricsLabels                        map[string]string
 }
 
 func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
@@ -46,12 +56,13 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one")
 	addInputFlags(f, o)
 	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory (a user that comes back is sent again, in order)")
-	f.StringVar(&o.groupMemory, "group-memory", "256MiB", "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take)")
+	f.StringVar(&o.groupMemory, "group-memory", groupMemoryDefault(e.container()), "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take); a run takes about 64MiB\nmore. Inside a container with a memory limit the default shrinks to fit in it")
 	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled rows go, in files removed as soon as they are opened (default: $TMPDIR or /tmp)")
-	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report")
-	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv or jsonl")
+	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report (by default named after --report-format: rtseg-report.jsonl, rtseg-report.parquet)")
+	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv, jsonl, or parquet (typed columns, to load into a warehouse)")
 	f.BoolVar(&o.reportAll, "report-all", false, "also list accepted (or, for validate, valid) rows")
 	f.StringVar(&o.summary, "summary", "", "write the JSON summary here")
+	f.StringVar(&o.html, "html", "", "write the run page here: one HTML file to open in a browser or attach to a\nticket or CI job (verdict, rows by outcome, segments, reasons, throughput)")
 	f.StringVar(&o.requestsDir, "requests-dir", "", "also write every request body as JSON into this directory, which must be new or empty")
 	f.BoolVar(&o.force, "force", false, "with --requests-dir: remove the request files an earlier run left there")
 	f.IntVar(&o.maxUsers, "max-users", chunker.DefaultLimits.MaxUsers, "users per request")
@@ -72,21 +83,35 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 		f.BoolVar(&o.aboveServiceLimits, "allow-above-service-limits", false, "accept limits above the service's documented ones, for a member whose limits Xandr\nraised: --max-users 1000, --max-segments 100, --max-bytes 1000000")
 	}
 	f.StringVar(&o.maxRejected, "max-rejected", "0", "rejected (invalid, warned or failed) rows tolerated before exit status 2: N or P%")
-	f.StringVar(&o.progress, "progress", "auto", "progress: auto, bar, log or none")
+	f.StringVar(&o.progress, "progress", "auto", "progress, as the share of rows accounted for: auto (a bar on a terminal, else a log line\nevery 10s), bar, log or none")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write the run's Prometheus metrics to this file (node_exporter's textfile collector\nformat, name it *.prom), replaced whole every 10s and at the end")
+	f.StringVar(&o.metricsPush, "metrics-push", "", "push the run's Prometheus metrics to this Pushgateway (http://host:9091) at the end\nand every 30s; a Pushgateway that cannot be reached is only a warning")
+	f.StringVar(&o.metricsJob, "metrics-job", report.MetricsJob, "the job label of the metrics pushed: one per scheduled job")
+	f.StringToStringVar(&o.metricsLabels, "metrics-label", nil, "more labels KEY=VALUE of the metrics: in the Pushgateway's grouping key, and on every\nmetric of --metrics-file (repeatable); never a value that changes from run to run")
 }
 
 // addInputFlags adds the flags that say how to read the inputs, which
 // every command reading them shares (--member-id is each command's own).
 func addInputFlags(f *pflag.FlagSet, o *options) {
 	f.StringVar(&o.format, "format", "auto", "input format: csv, parquet or auto (by extension, then content)")
-	f.StringVar(&o.columns, "columns", "", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
+	f.Var(&o.columns, "columns", "map fields to the file's columns: FIELD=COLUMN,... (e.g. user_id=uid,seg_id=segment)")
 	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter: ",", ";" or "\t"`)
 	f.StringVar(&o.domain, "domain", "", "domain for rows without one (idfa, sha1udid, md5udid, openudid, aaid)")
 	f.StringVar(&o.value, "value", "", "value for rows without one")
 	f.StringVar(&o.expiration, "expiration", "", "expiration in minutes for rows without one (0 never expires, -1 removes)")
 	f.BoolVar(&o.remove, "remove", false, "every row removes its user from its segment (expiration -1)")
+	f.BoolVar(&o.lenientIDs, "lenient-ids", false, "accept user IDs of any shape (by default a Xandr user ID is a number, an idfa or aaid a UUID,\nan md5udid 32 hex digits, a sha1udid or openudid 40)")
 }
+
+// repeated is a flag that may be given more than once, each value kept:
+// --columns a=b --columns c=d is --columns a=b,c=d. Its help shows it as
+// a string, as it was before it could be repeated.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+func (r *repeated) Type() string       { return "string" }
 
 func (e *env) envOr(name, def string) string {
 	if v := e.getenv(name); v != "" {
@@ -101,13 +126,14 @@ func (o *options) readerOptions() (reader.Options, error) {
 		Format: o.format,
 		Defaults: reader.Defaults{
 			Domain: o.domain, MemberID: o.memberID, Value: o.value, Expiration: o.expiration, Remove: o.remove,
+			LenientIDs: o.lenientIDs,
 		},
 	}
 	var err error
 	if ro.Delimiter, err = reader.ParseDelimiter(o.delimiter); err != nil {
 		return ro, err
 	}
-	if ro.Columns, err = reader.ParseColumns(o.columns); err != nil {
+	if ro.Columns, err = reader.ParseColumns(o.columns...); err != nil {
 		return ro, err
 	}
 	return ro, ro.Defaults.Check()
@@ -133,4 +159,18 @@ func (o *options) intake() (chunker.IntakeConfig, error) {
 		Sorted: o.sorted, Memory: int64(n), TmpDir: o.tmpDir, RequestsDir: o.requestsDir,
 	}
 	return c, c.Check()
+}
+
+// metrics turns the --metrics-* flags into the metrics' configuration.
+func (o *options) metrics(command string) report.MetricsConfig {
+	return report.MetricsConfig{File: o.metricsFile, Push: o.metricsPush, Job: o.metricsJob, Labels: o.metricsLabels, Command: command}
+}
+
+// reportPath is --report: as given, or by default named after
+// --report-format.
+func (o *options) reportPath(given bool) string {
+	if !given && (o.reportFormat == "jsonl" || o.reportFormat == "parquet") {
+		return "rtseg-report." + o.reportFormat
+	}
+	return o.report
 }

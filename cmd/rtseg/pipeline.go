@@ -15,11 +15,20 @@ import (
 // recorder takes every outcome. Cancelling ctx stops reading; the rows
 // read but never sent are recorded as failed.
 func runPipeline(ctx context.Context, rd *reader.Reader, intake chunker.IntakeConfig, up *uploader.Uploader, rec *report.Recorder, queue int) error {
+	return runStages(ctx, func(ctx context.Context, reqs chan<- *chunker.Request) error {
+		return chunker.Intake(ctx, rd, intake, rec, reqs)
+	}, up, rec, queue)
+}
+
+// runStages runs intake, which queues requests until it returns, with the
+// uploader sending them (or, when up is nil, the recorder counting them
+// valid).
+func runStages(ctx context.Context, intake func(context.Context, chan<- *chunker.Request) error, up *uploader.Uploader, rec *report.Recorder, queue int) error {
 	reqs := make(chan *chunker.Request, queue)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(reqs)
-		return chunker.Intake(gctx, rd, intake, rec, reqs)
+		return intake(gctx, reqs)
 	})
 	g.Go(func() error {
 		if up == nil {

@@ -18,14 +18,12 @@ func isTerminal(w io.Writer) bool {
 
 // startProgress shows the run's progress as --progress says and returns the
 // function that stops it.
-func startProgress(cfg *report.ProgressConfig, o *options, rd *reader.Reader, rec *report.Recorder, send bool) func() {
+func startProgress(cfg *report.ProgressConfig, rd *reader.Reader, rec *report.Recorder, send bool) func() {
 	if cfg == nil {
 		return func() {}
 	}
 	cfg.TotalBytes = rd.Size()
 	cfg.BytesRead = rd.BytesRead
-	if send {
-		cfg.UsersPerSecond = o.usersPerSecond
-	}
+	cfg.Sends = send
 	return report.StartProgress(*cfg, rec).Stop
 }

@@ -11,8 +11,8 @@ import (
 )
 
 type reconcileFlags struct {
-	summary, format, endpoint, member string
-	o                                 options
+	summary, format, endpoint, member, html string
+	o                                       options
 }
 
 func (e *env) reconcileCommand() *cobra.Command {
@@ -32,10 +32,16 @@ member in the same hours, and requests it processed although rtseg saw them
 fail, show up as differences. It may take up to 24 hours to count
 everything: reconcile a recent run again later.
 
+The service's sample lines are grouped by kind and segment, with counts.
+With --html PATH, reconcile also writes the run page from the summary with
+the service's side beside the run's: the counts, hour by hour, and the
+samples grouped, with a note while the service may still be counting.
+
 Exit status: 0 the service counted what the run sent, 2 the counts differ,
 1 the comparison could not be done.`,
 		Example: `  rtseg upload --summary run.json exports/
   rtseg reconcile --summary run.json
+  rtseg reconcile --summary run.json --html run.html
   rtseg reconcile --summary run.json --format json > reconciliation.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -46,6 +52,7 @@ Exit status: 0 the service counted what the run sent, 2 the counts differ,
 	f.SortFlags = false
 	f.StringVar(&rf.summary, "summary", "", "the run's summary (JSON, from rtseg upload --summary)")
 	f.StringVar(&rf.format, "format", "text", "output: text or json")
+	f.StringVar(&rf.html, "html", "", "also write the run page, with the service's side, here")
 	f.StringVar(&rf.endpoint, "endpoint", "", "the rt-segment URL the statistics are beside (default: the summary's, else RTSEG_ENDPOINT, else "+uploader.DefaultEndpoint+")")
 	f.StringVar(&rf.member, "member-id", "", "the member whose statistics to read (default: the summary's)")
 	f.StringVar(&rf.o.api, "api", e.envOr("RTSEG_API", uploader.DefaultAPI), "authentication base URL, for XANDR_USERNAME and XANDR_PASSWORD [RTSEG_API]")
@@ -68,6 +75,9 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 		if member, err = strconv.ParseInt(rf.member, 10, 64); err != nil || member <= 0 {
 			return usageError(cmd, "--member-id %q: want a positive whole number", rf.member)
 		}
+	}
+	if err := (report.Outputs{HTML: rf.html}).Check([]string{rf.summary}); err != nil {
+		return asExitError(err)
 	}
 	sum, err := report.ReadSummary(rf.summary)
 	if err != nil {
@@ -102,6 +112,12 @@ func (e *env) runReconcile(cmd *cobra.Command, rf *reconcileFlags) error {
 		}
 	} else {
 		rec.WriteText(e.stdout)
+	}
+	if rf.html != "" {
+		if err := (&report.Page{Summary: sum, Reconciliation: rec}).WriteFile(rf.html); err != nil {
+			return asExitError(fmt.Errorf("--html: %w", err))
+		}
+		fmt.Fprintf(e.stderr, "rtseg: page: %s\n", rf.html)
 	}
 	if err := rec.Err(); err != nil {
 		return &exitError{code: exitRejected, err: err, hint: rec.Hint()}

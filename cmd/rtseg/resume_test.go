@@ -72,14 +72,14 @@ func cmdRedelivered(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // TestResumeNeverSendsAnEarlierValue runs rtseg upload --sorted twice on
-// input whose user u1 comes back with a later value for segment 1. In the
+// input whose user 1001 comes back with a later value for segment 1. In the
 // first run the service refuses the request holding the earlier value and
 // acknowledges the later one; the resumed run must not send the earlier
 // value after it, and reports that row superseded by the later one.
 func TestResumeNeverSendsAnEarlierValue(t *testing.T) {
 	dir := t.TempDir()
 	input := filepath.Join(dir, "in.csv")
-	os.WriteFile(input, []byte("user_id,seg_id,value\nu1,1,1\nu2,1,5\nu1,1,2\n"), 0o644)
+	os.WriteFile(input, []byte("user_id,seg_id,value\n1001,1,1\n1002,1,5\n1001,1,2\n"), 0o644)
 	emulator := xandrtest.NewHandler(xandrtest.WithToken("t0k3n"))
 	var refuse atomic.Bool
 	refuse.Store(true)
@@ -107,20 +107,20 @@ func TestResumeNeverSendsAnEarlierValue(t *testing.T) {
 		t.Fatalf("first run: exit %d, want %d (one row refused)\n%s", code, exitRejected, stderr)
 	}
 	value := func() string {
-		if v := emulator.State()[xandrtest.UserKey{UserID: "u1"}]["1"].Value; v != nil {
+		if v := emulator.State()[xandrtest.UserKey{UserID: "1001"}]["1"].Value; v != nil {
 			return strconv.FormatInt(*v, 10)
 		}
 		return "none"
 	}
 	if got := value(); got != "2" {
-		t.Fatalf("after the first run the emulator holds u1 in segment 1 with value %s, want 2", got)
+		t.Fatalf("after the first run the emulator holds 1001 in segment 1 with value %s, want 2", got)
 	}
 	refuse.Store(false)
 	if code, stderr := upload("second.json"); code != exitOK {
 		t.Fatalf("resumed run: exit %d, want 0\n%s", code, stderr)
 	}
 	if got := value(); got != "2" {
-		t.Errorf("after the resumed run the emulator holds u1 in segment 1 with value %s, want 2: an earlier value was sent after a later one", got)
+		t.Errorf("after the resumed run the emulator holds 1001 in segment 1 with value %s, want 2: an earlier value was sent after a later one", got)
 	}
 	report, _ := os.ReadFile(filepath.Join(dir, "report.csv"))
 	if want := "in.csv:4"; !strings.Contains(string(report), ",superseded,replaced by the later row for the same user and segment at "+input[:len(input)-len("in.csv")]+want) {

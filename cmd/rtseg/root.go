@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/rtseg/rtseg/report"
 	"github.com/spf13/cobra"
 )
@@ -65,11 +66,25 @@ type env struct {
 	// tuneMemory lets a run set the collector's pace and a soft memory
 	// limit (see memoryBudget): the process is its own.
 	tuneMemory bool
+	// containerMemory finds the memory limit of the process's container
+	// (memlimit.FromCgroup); nil for none. Read once, by container.
+	containerMemory memlimit.Provider
+	containerLimit  *int64
+}
+
+// container is the memory limit of the process's container, 0 for none.
+func (e *env) container() int64 {
+	if e.containerLimit == nil {
+		n := containerMemory(e.containerMemory)
+		e.containerLimit = &n
+	}
+	return *e.containerLimit
 }
 
 func run(args []string) int {
 	ctx, hurry, sig := withSignals(context.Background())
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig, hurry: hurry, tuneMemory: true}
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, signal: sig, hurry: hurry,
+		tuneMemory: true, containerMemory: memlimit.FromCgroup}
 	return e.execute(ctx, args)
 }
 
@@ -148,12 +163,16 @@ every row.`,
   rtseg validate users.csv
 
   # A one-off backfill
-  XANDR_TOKEN=... rtseg upload --summary run.json exports/`,
+  XANDR_TOKEN=... rtseg upload --summary run.json exports/
+
+  # A nightly job: send only what changed since the last run
+  XANDR_TOKEN=... rtseg sync --state-dir /var/lib/rtseg/audience exports/`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.AddCommand(
 		e.uploadCommand(),
+		e.syncCommand(),
 		e.validateCommand(),
 		e.serveMockCommand(),
 		e.segmentsCommand(),

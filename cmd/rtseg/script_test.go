@@ -31,6 +31,7 @@ func TestScripts(t *testing.T) {
 			env.Values[mockKey{}] = &mockSlot{}
 			env.Values[redisKey{}] = &redisSlot{}
 			env.Values[clockKey{}] = &clockSlot{}
+			env.Values[gatewayKey{}] = &gatewaySlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -60,12 +61,29 @@ func TestScripts(t *testing.T) {
 			"near":          cmdNear,
 			"chunker":       cmdChunker, // chunker_test.go
 			"parquet":       cmdParquet,
+			"rows":          cmdRows, // reader_script_test.go
+			"poke":          cmdPoke,
+			"reportparquet": cmdReportParquet,
 			// files_script_test.go
-			"rows":     cmdRows,
+			"users":    cmdUsers,
 			"gzip":     cmdGzip,
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,
+			// sync_script_test.go
+			"snapshot":   cmdSnapshot,
+			"statefile":  cmdStateFile,
+			"staterows":  cmdStateRows,
+			"csvhead":    cmdCSVHead,
+			"samecounts": cmdSameCounts,
+			// metrics_script_test.go
+			"prom":          cmdProm,
+			"promsummary":   cmdPromSummary,
+			"pushgateway":   cmdPushgateway,
+			"pushes":        cmdPushes,
+			"pushedsummary": cmdPushedSummary,
+			// page_script_test.go
+			"pagetotals": cmdPageTotals,
 			// limiter_script_test.go
 			"redis":   cmdRedis,
 			"clock":   cmdClock,
@@ -296,7 +314,7 @@ func cmdReconciles(ts *testscript.TestScript, neg bool, args []string) {
 		v, _ := s[k].(float64)
 		return int64(v)
 	}
-	sum := n("accepted") + n("invalid") + n("superseded") + n("warned") + n("failed") + n("skipped") + n("valid")
+	sum := n("accepted") + n("invalid") + n("superseded") + n("warned") + n("failed") + n("skipped") + n("valid") + n("unchanged")
 	if ok := n("rows_read") == sum; ok == neg {
 		ts.Fatalf("rows_read %d, outcomes add up to %d", n("rows_read"), sum)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,7 +11,6 @@ import (
 	"github.com/rtseg/rtseg/reader"
 	"github.com/rtseg/rtseg/report"
 	"github.com/rtseg/rtseg/uploader"
-	"github.com/rtseg/rtseg/uploader/redislimit"
 	"github.com/spf13/cobra"
 )
 
@@ -47,15 +47,41 @@ If it is lost during the run, sending pauses while rtseg reconnects; after
 --limiter-wait without it, the rows still to send fail (exit status 2) and go
 to --failed, to be sent again later.
 
+Progress shows the share of rows accounted for (answered, invalid,
+superseded), the phase (reading, grouping, spilling, sending) and the time
+left: a bar on a terminal, a log line every 10s otherwise.
+
+For scheduled runs, --metrics-file (node_exporter's textfile collector) or
+--metrics-push (a Pushgateway) report the run to Prometheus, with the
+summary's counts, its exit status and rtseg_last_success_timestamp_seconds,
+set only by a run that exits 0: alert on
+'time() - rtseg_last_success_timestamp_seconds > 26*3600'. --report-format
+parquet writes a report with typed columns that a warehouse loads as it is.
+Inside a container, --group-memory's default shrinks to fit its memory limit.
+
+With --html PATH it writes the run page: one HTML file, readable offline,
+that shows the verdict, every row accounted for, the segments, the invalid,
+warned and failed rows grouped by why with file:line examples, and users
+sent per second against the limit, with 429s and retries marked. It is
+written at the end, and on SIGINT/SIGTERM, like the summary; open it in a
+browser, or keep it as a CI or Airflow artifact. rtseg reconcile --summary
+S.json --html PATH adds the service's side to it later.
+
 Exit status: 0 all rows accepted (or rejections within --max-rejected),
 1 the run could not be done, 2 too many rows invalid, warned or failed,
-130/143 interrupted by SIGINT/SIGTERM (report and summary still written).`,
+130/143 interrupted by SIGINT/SIGTERM (report, summary and page still written).`,
 		Example: `  # A one-off backfill from a warehouse export
   export XANDR_TOKEN=hbapi:...
   rtseg upload --summary backfill.json --failed retry.csv exports/part-*.csv.gz
 
-  # A nightly job: tolerate up to 0.1% rejected rows
-  rtseg upload --max-rejected 0.1% --report nightly-report.csv /data/audience.parquet
+  # A nightly job: tolerate up to 0.1% rejected rows, tell Prometheus how it went,
+  # and leave a report for the warehouse
+  rtseg upload --max-rejected 0.1% --metrics-push http://pushgateway:9091 --metrics-job audience-nightly \
+    --report-format parquet --report nightly-report.parquet /data/audience.parquet
+
+  # Keep a page to look at
+  rtseg upload --max-rejected 0.1% --report nightly-report.csv --summary nightly.json \
+    --html nightly.html /data/audience.parquet
 
   # Retry what failed last night
   rtseg upload --failed retry-again.csv retry.csv
@@ -86,8 +112,10 @@ func (e *env) validateCommand() *cobra.Command {
 		Long: `Validate does everything upload does except send: it reads each INPUT,
 checks every row, groups and packs them, and reports invalid and superseded
 rows (and, with --report-all, the rows it would send as "valid"). With
---requests-dir it writes the request bodies it would send.`,
+--requests-dir it writes the request bodies it would send, and with --html
+the run page: the invalid rows grouped by reason, with file:line examples.`,
 		Example: `  rtseg validate users.csv
+  rtseg validate --html check.html exports/
   rtseg validate --report-all --requests-dir out/ exports/`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,7 +127,7 @@ rows (and, with --report-all, the rows it would send as "valid"). With
 }
 
 // runUpload runs upload (send) or validate (!send).
-func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) error {
+func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) (err error) {
 	if len(args) == 0 {
 		return usageError(cmd, "no INPUT given")
 	}
@@ -131,14 +159,28 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 			logger.Warn("interrupted: writing the report")
 		}
 	})()
+	o.report = o.reportPath(cmd.Flags().Changed("report"))
 	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, RequestsDir: o.requestsDir, Force: o.force}
+		Summary: o.summary, Metrics: o.metricsFile, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force}
 	if send {
 		outputs.Failed = o.failed
+		outputs.UsersPerSecond = o.usersPerSecond
+	}
+	mc := o.metrics(cmd.Name())
+	if err := mc.Check(); err != nil {
+		return usageError(cmd, "%v", err)
 	}
 	if err := outputs.Check(args); err != nil {
 		return asExitError(err)
 	}
+	mc.Log = logger
+	metrics, err := report.NewMetrics(mc)
+	if err != nil {
+		return asExitError(err)
+	}
+	// A run that ends before its summary (an input missing, a login
+	// refused) still says so in its metrics.
+	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
 	if send && o.preflight {
 		done, err := e.preflight(cmd, o, args, &ro)
 		if err != nil {
@@ -150,8 +192,11 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
+	if w := groupMemoryWarning(intake.Memory, e.container()); w != "" {
+		logger.Warn(w)
+	}
 	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv).grouping
+		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
 	}
 	rd, err := reader.Open(args, ro)
 	if err != nil {
@@ -187,15 +232,17 @@ func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool
 		return asExitError(err)
 	}
 
-	stopProgress := startProgress(progress, o, rd, rec, send)
+	intake.OnPhase = rec.SetPhase
+	stopProgress := startProgress(progress, rd, rec, send)
+	metrics.Start(rec, start)
 	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
 	sum, recErr := rec.Close()
 	stopProgress()
 	if runErr == nil {
 		runErr = recErr
 	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr}
+	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
+		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
 	if send {
 		end.Endpoint = uploader.BareURL(o.endpoint)
 	}
@@ -236,32 +283,22 @@ func (e *env) newUploader(ctx context.Context, o *options, logger *slog.Logger) 
 	return up, done, nil
 }
 
-// limiter builds the limiter of POST calls and users: this process's own,
-// or one shared through the Redis of --limiter (or RTSEG_LIMITER).
-func (e *env) limiter(ctx context.Context, o *options, logger *slog.Logger) (*uploader.Limiter, func(), error) {
-	url := o.limiter
-	if url == "" {
-		url = e.getenv("RTSEG_LIMITER")
-	}
-	if url == "" {
-		l, err := uploader.NewLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan, uploader.LimitJitter)
-		return l, func() {}, err
-	}
-	store, err := redislimit.Open(ctx, url, o.limiterKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := uploader.NewSharedLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan,
-		uploader.SharedConfig{Store: store, GiveUp: o.limiterWait, Logger: logger})
-	if err != nil {
-		store.Close()
-		return nil, nil, err
-	}
-	return l, func() { store.Close() }, nil
-}
-
 // auth picks the credentials: --token-file, XANDR_TOKEN, or a login with
 // XANDR_USERNAME and XANDR_PASSWORD.
 func (e *env) auth(o *options) (uploader.Auth, error) {
 	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
+}
+
+// earlyEnd is the summary of a run that ended with err before it could be
+// summed up: nothing counted, its exit status.
+func earlyEnd(command string, start time.Time, err error) *report.Summary {
+	s := &report.Summary{Command: command, ElapsedSeconds: time.Since(start).Seconds(), ExitStatus: exitOK}
+	if err != nil {
+		s.ExitStatus = exitFailure
+		var xe *exitError
+		if errors.As(err, &xe) {
+			s.ExitStatus = xe.code
+		}
+	}
+	return s
 }

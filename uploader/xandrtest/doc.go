@@ -8,6 +8,9 @@
 // /auth (10 logins per 5 minutes), GET /segment (the Segment Service, for
 // preflight checks), GET /rt-segment-processed (hourly usage statistics, for
 // reconciliation) and GET /state (the user-segment associations it holds).
+// Like the service, it accepts a user ID of any shape, but one that is not
+// of its domain's shape (reader.CheckUserID) names no user on the platform:
+// the usage statistics count it among the invalid users.
 // Stats says what it saw: calls, answers, logins, and the most calls, users
 // and concurrent calls in any window.
 //

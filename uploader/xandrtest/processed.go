@@ -56,81 +56,118 @@ func (h *Handler) counting(member int64, now time.Time) {
 // reaches decides whether one valid seg_block reaches the state. With a
 // catalogue, adds and removes to segments that are missing, inactive, of
 // another member or not yet propagated are dropped silently: the response
-// says nothing, and only the usage statistics count them. Call with h.mu
-// held.
+// says nothing, and only the usage statistics count them, with a sample
+// line among the errors. What reaches the state gets a sample line among
+// the valid work. The lines take the documented shapes ("Inactive segments
+// (id, code, segment owner member id): (321456, 'segment_312456', 123)",
+// "Valid additions (user id, segment id, expiration): (..., 3737552,
+// 1440)"). Call with h.mu held.
 func (h *Handler) reaches(user UserKey, key string, a Assoc) bool {
 	u := h.api.cur
 	if u == nil {
 		return true
 	}
 	if h.cfg.api.catalog {
-		if line, drop := h.segmentProblem(u, user, key); drop {
-			if len(u.segmentLines) < maxLogLines {
-				u.segmentLines = append(u.segmentLines, line)
+		if line, drop := h.segmentProblem(u, key); drop {
+			if len(u.errorLines) < maxLogLines {
+				u.errorLines = append(u.errorLines, line)
 			}
 			return false
 		}
 	}
+	kind := "Valid additions"
 	if a.Expiration != nil && *a.Expiration == -1 {
 		u.validRemoves++
+		kind = "Valid removals"
 	} else {
 		u.validAdds++
+	}
+	if len(u.segmentLines) < maxLogLines {
+		id := key
+		if member, code, ok := strings.Cut(key, ":"); ok {
+			m, _ := strconv.ParseInt(member, 10, 64)
+			id = "0"
+			if s := h.lookupCode(m, code); s != nil {
+				id = strconv.FormatInt(s.ID, 10)
+			}
+		}
+		exp := "''"
+		if a.Expiration != nil {
+			exp = strconv.FormatInt(*a.Expiration, 10)
+		}
+		u.segmentLines = append(u.segmentLines, fmt.Sprintf("%s (user id, segment id, expiration): (%s, %s, %s)", kind, user.UserID, id, exp))
 	}
 	return true
 }
 
 // segmentProblem counts a segment the service would not use and describes
-// it, or returns false. key is "123" for an ID, "member:code" otherwise.
-func (h *Handler) segmentProblem(u *usageHour, user UserKey, key string) (string, bool) {
+// it as the service's error lines do, or returns false. key is "123" for
+// an ID, "member:code" otherwise.
+func (h *Handler) segmentProblem(u *usageHour, key string) (string, bool) {
 	var s *Segment
-	if member, code, ok := strings.Cut(key, ":"); ok {
-		m, _ := strconv.ParseInt(member, 10, 64)
-		s = h.lookupCode(m, code)
+	var id, owner int64
+	var code string
+	if member, c, ok := strings.Cut(key, ":"); ok {
+		owner, _ = strconv.ParseInt(member, 10, 64)
+		code = c
+		s = h.lookupCode(owner, code)
 	} else {
-		id, _ := strconv.ParseInt(key, 10, 64)
+		id, _ = strconv.ParseInt(key, 10, 64)
 		s = h.lookupID(id, h.api.curMember)
 	}
+	if s != nil {
+		id, code, owner = s.ID, s.Code, s.MemberID
+	}
 	now := h.cfg.now()
-	var problem string
+	var kind string
 	switch {
 	case s == nil:
 		u.invalidSegments++
-		problem = "does not exist"
+		kind = "Invalid segments"
 	case s.State != "active":
 		u.inactiveSegments++
-		problem = "inactive"
+		kind = "Inactive segments"
 	case s.MemberID != h.api.curMember && s.ID != 1:
 		u.unauthSegments++
-		problem = fmt.Sprintf("member %d is not authorized for segments of member %d", h.api.curMember, s.MemberID)
+		kind = "Unauthorized segments"
 	case now.Sub(s.LastModified) < Propagation:
+		// Not yet propagated: the service does not know it yet.
 		u.invalidSegments++
-		problem = "not yet propagated (modified " + s.LastModified.UTC().Format(lastModifiedLayout) + ")"
+		kind = "Invalid segments"
 	default:
 		return "", false
 	}
-	who := "user_id " + user.UserID
-	if user.Domain != "" {
-		who = user.Domain + " " + who
-	}
-	return fmt.Sprintf("%s segment %s for %s: %s", now.UTC().Format(usageTimeLayout), key, who, problem), true
+	return fmt.Sprintf("%s (id, code, segment owner member id): (%d, '%s', %d)", kind, id, code, owner), true
 }
 
 // segmentLevel are the warnings about one seg_block.
 var segmentLevel = map[string]bool{MsgSegmentRequired: true, MsgBothSegmentKeys: true, MsgBadExpiration: true}
 
 // tally counts a processed request's users and keeps samples of its
-// warnings. Call with h.mu held, after process.
-func (h *Handler) tally(entries, validUsers int, warnings []warning) {
+// warnings. validUsers are the users with a valid segment, among them the
+// unknown ones, whose IDs name no user on the platform: those count as
+// invalid. Call with h.mu held, after process.
+func (h *Handler) tally(entries, validUsers int, unknown []UserKey, warnings []warning) {
 	u := h.api.cur
 	if u == nil {
 		return
 	}
 	h.api.cur = nil
 	considered := min(entries, h.cfg.maxUsers)
+	validUsers -= len(unknown)
 	u.validUsers += validUsers
 	u.invalidUsers += considered - validUsers
 	u.otherErrors += entries - considered
 	now := h.cfg.now().UTC().Format(usageTimeLayout)
+	for _, user := range unknown {
+		if len(u.errorLines) < maxLogLines {
+			who := "user_id " + strconv.Quote(user.UserID)
+			if user.Domain != "" {
+				who = user.Domain + " " + who
+			}
+			u.errorLines = append(u.errorLines, fmt.Sprintf("%s Invalid user: %s is no user on the platform", now, who))
+		}
+	}
 	for _, w := range warnings {
 		if segmentLevel[w.Message] {
 			u.invalidSegments++

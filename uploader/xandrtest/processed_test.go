@@ -2,6 +2,7 @@ package xandrtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,13 +35,13 @@ func TestCatalogueDropsSilently(t *testing.T) {
 		Segment{ID: 4, LastModified: time.Now().Add(-time.Minute)},
 		Segment{Code: "Fans"},
 	))
-	code, resp := call(t, h, "POST", "/rt-segment", `{"rt_segment":[{"user_id":"u","seg_block":[
+	code, resp := call(t, h, "POST", "/rt-segment", `{"rt_segment":[{"user_id":"42","seg_block":[
 		{"seg_id":1},{"seg_id":2},{"seg_id":3},{"seg_id":4},{"seg_id":5},
 		{"seg_code":"fans","member_id":7},{"seg_code":"fans","member_id":8}]}]}`)
 	if code != http.StatusOK || len(resp["warnings"].([]any)) != 0 {
 		t.Fatalf("POST = %d %v, want 200 without warnings", code, resp)
 	}
-	segs := h.State()[UserKey{UserID: "u"}]
+	segs := h.State()[UserKey{UserID: "42"}]
 	if len(segs) != 2 {
 		t.Errorf("state holds %v, want segments 1 and 7:fans only", segs)
 	}
@@ -90,5 +91,42 @@ func TestSegmentLookup(t *testing.T) {
 	}
 	if _, err := time.Parse(lastModifiedLayout, seg["last_modified"].(string)); err != nil {
 		t.Errorf("last_modified: %v", err)
+	}
+}
+
+// The service accepts a user ID of any shape, as its own examples do
+// ("asdf"), but one that names no user on the platform counts among the
+// invalid users of the usage statistics, not the valid ones.
+func TestUnknownUsersCountInvalid(t *testing.T) {
+	h := NewHandler(WithToken("tok"), WithMember(7))
+	code, resp := call(t, h, "POST", "/rt-segment", `{"rt_segment":[
+		{"user_id":"asdf","seg_block":[{"seg_id":1}]},
+		{"user_id":"42","domain":"idfa","seg_block":[{"seg_id":1}]},
+		{"user_id":"6d92078a-8246-4ba4-ae5b-76104861e7dc","domain":"aaid","seg_block":[{"seg_id":1},{"seg_id":2,"expiration":-1}]},
+		{"user_id":"42","seg_block":[{"seg_id":1}]}]}`)
+	if code != http.StatusOK || len(resp["warnings"].([]any)) != 0 || resp["message"].(map[string]any)["users_in_request"] != float64(4) {
+		t.Fatalf("POST = %d %v, want 200 with 4 users and no warnings", code, resp)
+	}
+	if _, ok := h.State()[UserKey{UserID: "asdf"}]; !ok {
+		t.Errorf("state lacks the user asdf the response accepted")
+	}
+	now := time.Now().UTC()
+	q := "/rt-segment-processed?member_id=7&start=" + now.Add(-time.Hour).Format("2006-01-02+15:04:05") + "&end=" + now.Add(time.Hour).Format("2006-01-02+15:04:05")
+	code, resp = call(t, h, "GET", q, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s = %d %v", q, code, resp)
+	}
+	report := resp["report"].([]any)[0].(map[string]any)
+	want := map[string]float64{"num_valid_users": 2, "num_invalid_users": 2, "num_valid_adds": 2, "num_valid_removes": 1}
+	for k, v := range want {
+		if report[k] != v {
+			t.Errorf("%s = %v, want %v", k, report[k], v)
+		}
+	}
+	lines := fmt.Sprint(report["error_log_lines"])
+	for _, who := range []string{`user_id "asdf"`, `idfa user_id "42"`} {
+		if !strings.Contains(lines, "Invalid user: "+who+" is no user on the platform") {
+			t.Errorf("error lines %s do not name %s", lines, who)
+		}
 	}
 }

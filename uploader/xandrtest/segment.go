@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rtseg/rtseg/reader"
 )
 
 // object is a JSON object as received, so that warnings can echo it.
@@ -232,16 +234,20 @@ func (h *Handler) throttle(wait time.Duration, msg string) func(http.ResponseWri
 func (h *Handler) process(entries []object, now time.Time) result {
 	res := result{Status: "OK", Warnings: []warning{}}
 	validUsers, validSegs := 0, 0
+	var unknown []UserKey
 	for i, e := range entries {
 		if i >= h.cfg.maxUsers {
 			res.Warnings = append(res.Warnings, warning{MsgTooManyUsers, userEntity(e)})
 			continue
 		}
-		n, warns := h.processUser(e)
+		n, user, known, warns := h.processUser(e)
 		res.Warnings = append(res.Warnings, warns...)
 		if n > 0 {
 			validUsers++
 			validSegs += n
+			if !known {
+				unknown = append(unknown, user)
+			}
 		}
 	}
 	if validUsers == 0 {
@@ -251,7 +257,7 @@ func (h *Handler) process(entries []object, now time.Time) result {
 		}
 		res.Warnings = append(res.Warnings, warning{MsgNoValidRequest, map[string]any{"rt_segment": all}})
 	}
-	h.tally(len(entries), validUsers, res.Warnings)
+	h.tally(len(entries), validUsers, unknown, res.Warnings)
 	h.stats.Users += validUsers
 	h.stats.Segments += validSegs
 	res.Message = map[string]int{"users_in_request": validUsers, "segments_in_request": validSegs}
@@ -274,8 +280,16 @@ func userEntity(e object) map[string]any {
 }
 
 // processUser applies one user entry and returns how many of its segments
-// were valid and the warnings it raised.
-func (h *Handler) processUser(e object) (int, []warning) {
+// were valid, the user, whether the platform could know it, and the
+// warnings it raised.
+//
+// The service accepts a user ID of any shape (its own examples send
+// "asdf"), but one that is not of its domain's shape -- a Xandr user ID is
+// a positive 64-bit number, an idfa a UUID, and so on -- names no user on
+// the platform: the emulator accepts it and applies it to the state, as
+// the response says, but its usage statistics count it among the invalid
+// users, not the valid ones, and count none of its segments.
+func (h *Handler) processUser(e object) (int, UserKey, bool, []warning) {
 	var warns []warning
 	var userID, domain string
 	if raw, ok := e["user_id"]; ok && !isNull(raw) {
@@ -284,17 +298,18 @@ func (h *Handler) processUser(e object) (int, []warning) {
 		}
 	}
 	if userID == "" {
-		return 0, []warning{{MsgUserIDRequired, userEntity(e)}}
+		return 0, UserKey{}, false, []warning{{MsgUserIDRequired, userEntity(e)}}
 	}
 	var blocks []object
 	if raw, ok := e["seg_block"]; !ok || isNull(raw) || json.Unmarshal(raw, &blocks) != nil || len(blocks) == 0 {
-		return 0, []warning{{MsgSegBlockRequired, userEntity(e)}}
+		return 0, UserKey{}, false, []warning{{MsgSegBlockRequired, userEntity(e)}}
 	}
 	if raw, ok := e["domain"]; ok && !isNull(raw) {
 		if json.Unmarshal(raw, &domain) != nil || !validDomains[domain] {
-			return 0, []warning{{fmt.Sprintf(MsgInvalidDomain, userID), userEntity(e)}}
+			return 0, UserKey{}, false, []warning{{fmt.Sprintf(MsgInvalidDomain, userID), userEntity(e)}}
 		}
 	}
+	known := reader.CheckUserID(domain, userID) == nil
 	if len(blocks) > h.cfg.maxSegments {
 		// The entity lists the seg_blocks that were not processed.
 		entity := e.echo()
@@ -316,14 +331,14 @@ func (h *Handler) processUser(e object) (int, []warning) {
 			continue
 		}
 		valid++
-		if h.reaches(user, key, assoc) {
+		if !known || h.reaches(user, key, assoc) {
 			h.apply(user, key, assoc)
 		}
 	}
 	if valid == 0 {
 		warns = append(warns, warning{fmt.Sprintf(MsgNoValidSegments, userID), userEntity(e)})
 	}
-	return valid, warns
+	return valid, user, known, warns
 }
 
 // parseBlock reads one seg_block: the segment's key and the association, or

@@ -1,0 +1,145 @@
+package chunker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/rtseg/rtseg/reader"
+)
+
+// SyncOutcomes receives what rtseg sync decides about rows: report's
+// Recorder.
+type SyncOutcomes interface {
+	Outcomes
+	// Unchanged takes a snapshot row that the service holds already as
+	// delivered: it is not sent.
+	Unchanged(reader.Row)
+}
+
+// SyncConfig says how rtseg sync compares the snapshot with the delivered
+// state, groups and packs what changed.
+type SyncConfig struct {
+	// Intake groups and packs as upload does; its Journal skips requests
+	// an earlier, interrupted run delivered.
+	Intake IntakeConfig
+	Diff   DiffConfig
+	// State is the delivered state, nil for none (the first sync);
+	// StateFile names it in the positions of the rows it removes, and
+	// Delivered is its number of associations.
+	State     StateRows
+	StateFile string
+	Delivered int64
+	// MaxRemovals, if set, refuses a snapshot that would remove more
+	// associations, before anything is sent.
+	MaxRemovals *RemovalLimit
+}
+
+// Sync reads every row of the snapshot, groups each user's rows (in the
+// state's order: by domain, then user ID), compares them with the
+// delivered state in one pass and writes the plan; then, unless more
+// removals than allowed are planned, packs and queues what changed, and
+// reports the rest unchanged. Nothing is queued before the whole snapshot
+// has been compared.
+//
+// Every row read gets an outcome, as with Intake: a run stopped by ctx, an
+// unreadable input, input out of order, a damaged state or the removal
+// guard leaves the rows it would send unsent, with the reason. The plan is
+// returned with its counts whenever it could be made; the caller writes the
+// new state from it (if it is Complete) and closes it.
+func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, queue chan<- *Request) (*Plan, error) {
+	ic := &cfg.Intake
+	if ic.RequestsDir != "" {
+		if err := os.MkdirAll(ic.RequestsDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--requests-dir: %w", err)
+		}
+	}
+	plan, err := newPlan(ic.TmpDir, cfg.StateFile)
+	if err != nil {
+		return nil, err
+	}
+	plan.counts.Delivered = cfg.Delivered
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	h := &handOn{ctx: ctx, stop: stop, cfg: ic, out: out, queue: queue}
+	p, err := NewPacker(ic.Limits, h)
+	if err != nil {
+		plan.Close()
+		return nil, err
+	}
+	d := &differ{cfg: &cfg.Diff, state: cfg.State, plan: plan, fail: stop, fallback: p}
+	var g interface {
+		Add(reader.Row) error
+		Close() error
+	}
+	if ic.Sorted {
+		g = newStrictAdjacent(d, h)
+	} else {
+		if ic.OnMemory != nil {
+			ic.OnMemory(ic.Memory)
+		}
+		g = newGrouper(d, h, GroupConfig{Memory: ic.Memory, TmpDir: ic.TmpDir})
+	}
+	readErr := take(ctx, rows, nil, out, g.Add)
+	if re := (*ReadError)(nil); errors.As(readErr, &re) {
+		// Nothing was sent: a half-read snapshot would remove the rest.
+		stop(re)
+	}
+	read := readErr == nil && ctx.Err() == nil
+	closeErr := g.Close() // compares what grouping holds, and the rest of the state
+	if closeErr != nil {
+		stop(closeErr)
+	}
+	counts := plan.Counts()
+	var guardErr error
+	if d.err == nil && cfg.MaxRemovals != nil && !cfg.MaxRemovals.Allows(counts.Removed, cfg.Delivered) {
+		guardErr = &RemovalsError{Removals: counts.Removed, Delivered: cfg.Delivered, Limit: *cfg.MaxRemovals}
+		stop(guardErr)
+	}
+	plan.complete = read && closeErr == nil && d.err == nil && guardErr == nil
+	if err := plan.finish(); err != nil && closeErr == nil {
+		closeErr = err
+	}
+	sendErr := send(plan, p, out)
+	return plan, errors.Join(h.failed, readErr, closeErr, d.err, guardErr, sendErr)
+}
+
+// send reads the plan back: unchanged rows go to out, the rows that change
+// to the packer, a user at a time.
+func send(plan *Plan, p *Packer, out SyncOutcomes) error {
+	var user reader.User
+	var rows []reader.Row
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		err := p.add(user, rows, false)
+		clear(rows)
+		rows = rows[:0]
+		return err
+	}
+	err := plan.Each(func(e *PlanEntry) error {
+		if row, ok := e.Sent(); ok {
+			if !e.HasNew {
+				out.Read(1) // a removal, read from the state
+			}
+			if u := row.User(); u != user {
+				if err := flush(); err != nil {
+					return err
+				}
+				user = u
+			}
+			rows = append(rows, row)
+			return nil
+		}
+		if e.Action == Unchanged {
+			out.Unchanged(e.New)
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return errors.Join(err, p.Flush())
+}
