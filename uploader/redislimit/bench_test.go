@@ -63,18 +63,26 @@ func BenchmarkReserveParallel(b *testing.B) {
 }
 
 // BenchmarkSharedRun is the users a second a run reaches through a
-// limiter shared in Redis, against an emulator whose limits are out of
-// reach and with the limiter's set as high: what the shared limiter
-// itself costs a run. Each call asks Redis twice (its moment, and that it
-// was answered).
+// limiter shared in Redis (limiter=redis), against an emulator whose
+// limits are out of reach and with the limiter's set as high: what the
+// shared limiter itself costs a run, against the same run with the
+// process's own limiter (limiter=local). Each call asks Redis twice (its
+// moment, and that it was answered).
 func BenchmarkSharedRun(b *testing.B) {
 	srv := startRedis(b)
 	s := open(b, srv.URL, "bench")
 	emu := xandrtest.NewServer(xandrtest.WithToken("bench-token"), xandrtest.WithRateLimits(1<<30, 1<<30))
 	defer emu.Close()
-	for _, size := range []int{1000, 100} {
-		b.Run(fmt.Sprintf("users=%d", size), func(b *testing.B) {
+	for _, tt := range []struct {
+		limiter string
+		size    int
+	}{{"redis", 1000}, {"local", 1000}, {"redis", 100}, {"local", 100}} {
+		size := tt.size
+		b.Run(fmt.Sprintf("limiter=%s/users=%d", tt.limiter, size), func(b *testing.B) {
 			l, err := uploader.NewSharedLimiter(1<<20, 1<<30, time.Second, uploader.SharedConfig{Store: s, GiveUp: time.Minute})
+			if tt.limiter == "local" {
+				l, err = uploader.NewLimiter(1<<20, 1<<30, time.Second, uploader.LimitJitter)
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
