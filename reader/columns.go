@@ -42,7 +42,7 @@ func (e *MissingColumnError) Error() string {
 func (e *MissingColumnError) Hint() string {
 	switch {
 	case e.Binary:
-		return "the header is not text: check that the file is CSV, or gzip-compressed CSV"
+		return "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"
 	case e.Delimiter != 0:
 		return fmt.Sprintf("the header reads as a single column: if its fields are separated by %s, use --delimiter %s", delimiterName(e.Delimiter), delimiterFlag(e.Delimiter))
 	case e.Mapped:
@@ -104,12 +104,17 @@ type columnMap [numFields]int
 
 // mapColumns matches a file's column names to fields: case and surrounding
 // space are ignored, and --columns maps FIELD=COLUMN (a field so mapped is
-// never taken from a column of its own name). It fails when the file cannot
-// give every row a user and a segment, when a column --columns names is not
+// never taken from a column of its own name). Partition keys (the file's
+// key=value folders) are matched the same way, and give their values to
+// the fields the file has no column for or leaves empty: they come back as
+// a record whose cells a validator fills empty fields with (the innermost
+// folder winning). It fails when the file and its partitions cannot give
+// every row a user and a segment, when a column --columns names is not
 // there, or when two columns give one field. delim is the CSV delimiter the
 // header was split with (0 for Parquet).
-func mapColumns(found []string, opts *Options, delim rune) (columnMap, error) {
+func mapColumns(found []string, parts []partition, opts *Options, delim rune) (columnMap, record, error) {
 	var m columnMap
+	var fill record
 	for i := range m {
 		m[i] = -1
 	}
@@ -119,22 +124,39 @@ func mapColumns(found []string, opts *Options, delim rune) (columnMap, error) {
 			byColumn[normalizeColumn(col)] = f
 		}
 	}
-	for i, name := range found {
+	fieldOf := func(name string) int {
 		name = normalizeColumn(name)
 		f, ok := byColumn[name]
 		if !ok {
 			f = fieldIndex(name)
 			if f < 0 {
-				continue // a column rtseg does not use
+				return -1 // a column rtseg does not use
 			}
 			if _, remapped := opts.Columns[fieldNames[f]]; remapped {
-				continue // --columns takes this field from another column
+				return -1 // --columns takes this field from another column
 			}
 		}
+		return f
+	}
+	for i, name := range found {
+		f := fieldOf(name)
+		if f < 0 {
+			continue
+		}
 		if m[f] >= 0 {
-			return m, fmt.Errorf("columns %q and %q both give %s; keep one of them", found[m[f]], found[i], fieldNames[f])
+			return m, fill, fmt.Errorf("columns %q and %q both give %s; keep one of them", found[m[f]], found[i], fieldNames[f])
 		}
 		m[f] = i
+	}
+	// has says which fields a column or a partition gives.
+	var has [numFields]bool
+	for f := range m {
+		has[f] = m[f] >= 0
+	}
+	for _, p := range parts {
+		if f := fieldOf(p.key); f >= 0 {
+			has[f], fill[f] = true, cell{text: p.value}
+		}
 	}
 
 	missing := func(f int, alternatives ...int) error {
@@ -155,19 +177,19 @@ func mapColumns(found []string, opts *Options, delim rune) (columnMap, error) {
 		return e
 	}
 	switch {
-	case m[fUserID] < 0:
-		return m, missing(fUserID)
-	case m[fSegID] < 0 && m[fSegCode] < 0:
-		return m, missing(fSegID, fSegCode)
-	case m[fSegID] < 0 && m[fMemberID] < 0 && strings.TrimSpace(opts.Defaults.MemberID) == "":
-		return m, missing(fMemberID)
+	case !has[fUserID]:
+		return m, fill, missing(fUserID)
+	case !has[fSegID] && !has[fSegCode]:
+		return m, fill, missing(fSegID, fSegCode)
+	case !has[fSegID] && !has[fMemberID] && strings.TrimSpace(opts.Defaults.MemberID) == "":
+		return m, fill, missing(fMemberID)
 	}
 	for field, col := range opts.Columns {
-		if f := fieldIndex(field); f >= 0 && m[f] < 0 {
-			return m, &MissingColumnError{Field: field, Missing: []string{col}, Mapped: true, Found: found}
+		if f := fieldIndex(field); f >= 0 && !has[f] {
+			return m, fill, &MissingColumnError{Field: field, Missing: []string{col}, Mapped: true, Found: found}
 		}
 	}
-	return m, nil
+	return m, fill, nil
 }
 
 // fieldIndex returns the index of a field name, or -1.

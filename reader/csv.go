@@ -74,10 +74,12 @@ var (
 )
 
 // newCSVFile reads the header of a CSV stream, maps its columns and starts
-// decoding the records after it. closer, if not nil, is closed with the file.
+// decoding the records after it: fields separated by comma, the file's
+// partitions filling the fields it lacks or leaves empty. closer, if not
+// nil, is closed with the file.
 // Its errors, and those of the rows, do not name the file: the Reader
 // makes them *InputErrors, which do.
-func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*csvFile, error) {
+func newCSVFile(name string, src io.Reader, closer io.Closer, comma rune, parts []partition, opts *Options) (*csvFile, error) {
 	guard := &recordGuard{r: src, limit: MaxRecordBytes}
 	br := bufio.NewReaderSize(guard, 64<<10)
 	if err := skipBOM(br); err != nil {
@@ -87,10 +89,7 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 	// big enough as it is), so the records start at br's next byte.
 	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
-	cr.Comma = ','
-	if opts.Delimiter != 0 {
-		cr.Comma = opts.Delimiter
-	}
+	cr.Comma = comma
 	// FieldsPerRecord stays 0: the header sets it, and a record with another
 	// number of fields is an error rather than fields shifted into the
 	// wrong columns.
@@ -105,7 +104,7 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 		return nil, fmt.Errorf("read header: %w", readError(err))
 	}
 	found := append([]string(nil), um.Headers...)
-	m, err := mapColumns(found, opts, cr.Comma)
+	m, fill, err := mapColumns(found, parts, opts, cr.Comma)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +131,7 @@ func newCSVFile(name string, src io.Reader, closer io.Closer, opts *Options) (*c
 		header:     mapped,
 		columns:    len(found),
 		defaults:   opts.Defaults,
+		fill:       fill,
 		chunkBytes: cmp.Or(opts.chunkBytes, defaultChunkBytes),
 	}
 	f.dec.start(br, firstLine, int64(headerLine), min(max(1, runtime.GOMAXPROCS(0)), maxDecoders))

@@ -68,13 +68,13 @@ func TestCSVHeader(t *testing.T) {
 			want: Row{UserID: "1001", SegID: 5}},
 		{name: "control characters in the header", content: "user\aid,,seg_id\n1001,,5\n",
 			err:  `in.csv: missing column "user_id" (found: "user\aid", "", seg_id)`,
-			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+			hint: "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"},
 		{name: "binary with a semicolon", content: "\x00\x01binary;stuff\x02\n1001\n",
 			err:  `in.csv: missing column "user_id" (found: "\x00\x01binary;stuff\x02")`,
-			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+			hint: "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"},
 		{name: "not UTF-8", content: "user_id\xff;seg_id\n1001;5\n",
 			err:  `in.csv: missing column "user_id" (found: "user_id\xff;seg_id")`,
-			hint: "the header is not text: check that the file is CSV, or gzip-compressed CSV"},
+			hint: "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"},
 		{name: "malformed header", content: "user_id,se\"g_id\n1001,5\n",
 			err: `in.csv: malformed header: a " in a field that is not quoted (line 1, column 11); quote the field and double the " inside it`},
 	}
@@ -228,7 +228,7 @@ func TestCSVGzipGarbage(t *testing.T) {
 	if want := path + `: missing column "user_id" (found: "\x00\x01binary;stuff\x02\x03")`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	if want := "the header is not text: check that the file is CSV, or gzip-compressed CSV"; mc.Hint() != want {
+	if want := "the header is not text: check that the file is CSV or TSV, plain or compressed with gzip, zstd or bzip2"; mc.Hint() != want {
 		t.Errorf("hint %q, want %q", mc.Hint(), want)
 	}
 }

@@ -85,6 +85,7 @@ type decoding struct {
 	header     []string // the mapped header, which gocsv reads before each chunk
 	columns    int
 	defaults   Defaults
+	fill       record // the file's partitions, by field
 	chunkBytes int
 
 	jobs    chan *chunk
@@ -270,6 +271,7 @@ func nextRune(b []byte) rune {
 // work decodes chunks until the stream ends or reading stops.
 func (d *decoding) work() {
 	w := worker{v: newValidator(d.defaults)}
+	w.v.fillWith(d.fill)
 	for {
 		select {
 		case c, ok := <-d.jobs:

@@ -1,7 +1,8 @@
 // Package reader turns input files into rows, the first stage of rtseg.
 //
-// It owns finding the files an INPUT names (file, directory, glob or "-"),
-// decoding CSV and Parquet, and validating each record against the rules of
+// It owns finding the files an INPUT names (file, directory read at any
+// depth, glob or "-"), with the Hive partitions (key=value folders) that
+// give columns to the rows below them, decoding CSV, TSV and Parquet, and validating each record against the rules of
 // the Instant Audience Service (SPEC §3), among them that a user ID has the
 // shape of its domain's IDs (CheckUserID; Defaults.LenientIDs lifts it).
 // Reading is pull-based, like encoding/csv: Next returns one Row at a time
@@ -19,7 +20,9 @@
 //
 // CSV goes through gocarina/gocsv on the reader's own encoding/csv Readers
 // (RFC 4180 quoting, any single-rune delimiter), after a UTF-8 byte order
-// mark is dropped and gzip is decompressed (recognised by its magic bytes).
+// mark is dropped and gzip, zstd or bzip2 is decompressed (recognised by
+// its magic bytes); *.tsv files are tab-separated unless --delimiter says
+// otherwise.
 // gocsv's pull API reads the header. The records after it are cut into
 // chunks of whole records, by the same quoting rules encoding/csv follows,
 // and decoded on several goroutines, since decoding costs several times what
@@ -40,13 +43,20 @@
 // a page it cannot read as the end of the data, so a shortfall is an error
 // naming the row group, as is every decoding error. Text
 // columns may be string, large_string, binary or dictionary-encoded;
-// numbers any signed or unsigned integer type; a null is an absent field. A
+// numbers any signed or unsigned integer type, DECIMAL (read as stored, in
+// integers or bytes, and made an integer here: numbers.go) or floating
+// point, a value that is not whole or does not fit being an invalid row; a
+// null is an absent field. A
 // row's position is its 1-based row number in the file. One goroutine reads
 // and validates the rows ahead of Next, as the CSV decoders do, so the
 // reader is the one place that reads ahead: a caller takes rows, one at a
 // time or by the thousand with NextBatch, and its own work on them overlaps
 // decoding. Parquet needs random access, so it cannot come from standard
 // input.
+//
+// Files are found and opened through io/fs (see inputFile): os.DirFS for
+// local folders, and any fs.FS whose files are io.ReaderAt for another
+// store.
 //
 // Rows keep no reference to a reader's buffers: the strings a valid row
 // holds are copied, and consecutive rows of one user share one copy of its

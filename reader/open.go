@@ -2,17 +2,22 @@ package reader
 
 import (
 	"bufio"
+	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // ErrEmpty is returned for an input with no header at all.
@@ -56,7 +61,7 @@ type fileReader interface {
 
 // Reader reads the rows of several inputs in order, one file at a time.
 type Reader struct {
-	files   []string
+	files   []inputFile
 	opts    Options
 	cur     fileReader
 	next    int
@@ -70,27 +75,52 @@ type Reader struct {
 	compressed bool
 }
 
+// inputFile is one file to read, as expandInputs found it.
+//
+// Files are found and opened through an io/fs.FS, the one seam between
+// reading and where the bytes are: os.DirFS for a local folder (or the
+// folder of a local file), and any other fs.FS for another store, such as
+// a bucket of objects. What the reader asks of such a file system:
+//   - fs.ReadDir lists a folder, in name order, for the recursive walk
+//     (walkDir), and fs.Stat tells a folder from a file and gives a
+//     file's size;
+//   - Open gives a file that reads as a stream (CSV, TSV, compressed or
+//     not);
+//   - a Parquet file is read by ranges: its fs.File must also be an
+//     io.ReaderAt, and its Stat must give its size.
+//
+// name is the file as reports and messages show it: for a local file its
+// path, the INPUT argument joined with the path below it
+// ("exports/domain=idfa/part-0.parquet"), so that files of the same name
+// in different folders can be told apart.
+type inputFile struct {
+	name  string
+	fsys  fs.FS  // nil for standard input
+	path  string // in fsys
+	parts []partition
+}
+
 // expandInputs expands INPUT arguments into the files to read: a file as it
-// is, a directory's *.csv, *.csv.gz and *.parquet files sorted by name, a
+// is, a directory's data files at any depth in name order (walkDir), a
 // glob's matches sorted by name (a matching directory is expanded as a
 // directory is), or "-" for standard input.
-func expandInputs(inputs []string) ([]string, error) {
-	var files []string
+func expandInputs(inputs []string) ([]inputFile, error) {
+	var files []inputFile
 	for _, in := range inputs {
 		if in == Stdin {
-			files = append(files, in)
+			files = append(files, inputFile{name: Stdin})
 			continue
 		}
 		info, err := os.Stat(in)
 		switch {
 		case err == nil && info.IsDir():
-			found, err := dataFiles(in)
+			found, err := localDir(in)
 			if err != nil {
 				return nil, err
 			}
 			files = append(files, found...)
 		case err == nil:
-			files = append(files, in)
+			files = append(files, localFile(in))
 		case strings.ContainsAny(in, "*?["):
 			matches, gerr := filepath.Glob(in)
 			if gerr != nil {
@@ -102,14 +132,14 @@ func expandInputs(inputs []string) ([]string, error) {
 			sort.Strings(matches)
 			for _, m := range matches {
 				if info, err := os.Stat(m); err == nil && info.IsDir() {
-					found, err := dataFiles(m)
+					found, err := localDir(m)
 					if err != nil {
 						return nil, err
 					}
 					files = append(files, found...)
 					continue
 				}
-				files = append(files, m)
+				files = append(files, localFile(m))
 			}
 		default:
 			return nil, pathError(in, err)
@@ -118,23 +148,79 @@ func expandInputs(inputs []string) ([]string, error) {
 	return files, nil
 }
 
-// dataFiles lists a directory's input files in name order. Names that
-// start with "." or "_" are skipped, as Spark, Hive and Hadoop mark the
-// files that are not data (_SUCCESS, .part-00000.csv.crc, .x.csv being
-// written).
-func dataFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+// localFile is a local file named by its path.
+func localFile(p string) inputFile {
+	dir := filepath.Dir(p)
+	return inputFile{name: p, fsys: os.DirFS(dir), path: filepath.Base(p), parts: partitionsIn(filepath.ToSlash(dir))}
+}
+
+// localDir lists the data files of a local directory and those below it.
+func localDir(dir string) ([]inputFile, error) {
+	found, err := walkDir(os.DirFS(dir), ".", filepath.ToSlash(dir))
 	if err != nil {
-		return nil, pathError(dir, err)
+		return nil, walkError(dir, err)
 	}
-	var found []string
-	for _, e := range entries {
-		if !e.IsDir() && !hidden(e.Name()) && isDataFile(e.Name()) {
-			found = append(found, filepath.Join(dir, e.Name()))
-		}
+	for i := range found {
+		found[i].name = filepath.FromSlash(found[i].name)
 	}
 	if len(found) == 0 {
-		return nil, fmt.Errorf("%s: no *.csv, *.csv.gz or *.parquet files in this directory", dir)
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoDataFiles)
+	}
+	return found, nil
+}
+
+// ErrNoDataFiles is a folder without a file to read at any depth.
+var ErrNoDataFiles = errors.New("no *.csv, *.tsv or *.parquet files (nor .gz, .zst or .bz2 compressed CSV or TSV) in this directory or below it")
+
+// maxDepth bounds the folders walkDir goes down, against a loop of
+// symbolic links.
+const maxDepth = 64
+
+// walkDir lists the data files in the folder root of fsys and in every
+// folder below it, depth first, each folder's entries in name order, as
+// Spark, Hive, DuckDB and BigQuery lay exports out. Names that start with
+// "." or "_" are skipped at any depth, files and folders alike (_SUCCESS,
+// .part-0.crc, _delta_log/, _temporary/). name is how messages name root,
+// in slash form: each file's name is name joined with its path below
+// root, and the key=value folders of that name are the file's partitions
+// (partitionsIn). An error is a *fs.PathError naming the path in fsys
+// that failed.
+func walkDir(fsys fs.FS, root, name string) ([]inputFile, error) {
+	var found []inputFile
+	var walk func(dir, shown string, depth int) error
+	walk = func(dir, shown string, depth int) error {
+		if depth > maxDepth {
+			return &fs.PathError{Op: "walk", Path: dir, Err: fmt.Errorf("more than %d folders deep (a loop of symbolic links?)", maxDepth)}
+		}
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if hidden(e.Name()) {
+				continue
+			}
+			p, s := path.Join(dir, e.Name()), path.Join(shown, e.Name())
+			isDir := e.IsDir()
+			if e.Type()&fs.ModeSymlink != 0 {
+				// Follow a link to see whether it is a folder.
+				if info, err := fs.Stat(fsys, p); err == nil {
+					isDir = info.IsDir()
+				}
+			}
+			switch {
+			case isDir:
+				if err := walk(p, s, depth+1); err != nil {
+					return err
+				}
+			case isDataFile(e.Name()):
+				found = append(found, inputFile{name: s, fsys: fsys, path: p, parts: partitionsIn(shown)})
+			}
+		}
+		return nil
+	}
+	if err := walk(root, name, 0); err != nil {
+		return nil, err
 	}
 	return found, nil
 }
@@ -148,13 +234,42 @@ func pathError(name string, err error) error {
 	return fmt.Errorf("%s: %w", name, err)
 }
 
+// walkError names the path below dir that a walk of dir failed on.
+func walkError(dir string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path != "." && pe.Path != "" {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, filepath.FromSlash(pe.Path)), pe.Err)
+	}
+	return pathError(dir, err)
+}
+
 // hidden reports whether a name in a directory marks a file that is not
 // data: it starts with "." or "_".
 func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") }
 
+// compressions are the suffixes of compressed CSV and TSV files; the
+// compression itself is recognised by its magic bytes.
+var compressions = []string{".gz", ".zst", ".bz2"}
+
+// isDataFile reports whether a folder's file is one to read: *.csv, *.tsv
+// (either compressed) or *.parquet.
 func isDataFile(name string) bool {
 	n := strings.ToLower(name)
-	return strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".csv.gz") || strings.HasSuffix(n, ".parquet")
+	if strings.HasSuffix(n, ".parquet") {
+		return true
+	}
+	n = uncompressedName(n)
+	return strings.HasSuffix(n, ".csv") || strings.HasSuffix(n, ".tsv")
+}
+
+// uncompressedName drops a compression suffix from a lower-case name.
+func uncompressedName(lower string) string {
+	for _, c := range compressions {
+		if s, ok := strings.CutSuffix(lower, c); ok {
+			return s
+		}
+	}
+	return lower
 }
 
 // Open prepares to read the inputs in order. It checks that every input
@@ -180,7 +295,7 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	}
 	stdin := 0
 	for _, f := range files {
-		if f == Stdin {
+		if f.name == Stdin {
 			stdin++
 		}
 	}
@@ -208,7 +323,13 @@ var (
 
 // Files returns the files the reader reads, in order: the inputs as Open
 // expanded them, Stdin for standard input.
-func (r *Reader) Files() []string { return append([]string(nil), r.files...) }
+func (r *Reader) Files() []string {
+	names := make([]string, len(r.files))
+	for i, f := range r.files {
+		names[i] = f.name
+	}
+	return names
+}
 
 // Size is the total size in bytes of the files, as they are now, to set
 // BytesRead against; -1 when it is unknown: one is standard input, or
@@ -216,10 +337,10 @@ func (r *Reader) Files() []string { return append([]string(nil), r.files...) }
 func (r *Reader) Size() int64 {
 	var total int64
 	for _, f := range r.files {
-		if f == Stdin {
+		if f.fsys == nil {
 			return -1
 		}
-		info, err := os.Stat(f)
+		info, err := fs.Stat(f.fsys, f.path)
 		if err != nil {
 			return -1
 		}
@@ -253,7 +374,7 @@ func (r *Reader) Next() (Row, error) {
 			if err := r.Close(); err != nil {
 				return Row{}, r.fail(err)
 			}
-			r.prev, r.last = r.files[r.next-1], Position{}
+			r.prev, r.last = r.files[r.next-1].name, Position{}
 			continue
 		case err != nil:
 			return Row{}, r.fail(err)
@@ -266,7 +387,7 @@ func (r *Reader) Next() (Row, error) {
 // fail makes an error reading the current file an *InputError, saying
 // which rows of it were delivered and which can be trusted.
 func (r *Reader) fail(err error) *InputError {
-	name := r.files[r.next-1]
+	name := r.files[r.next-1].name
 	ie := inputError(name, err)
 	ie.Err = noEOF(ie.Err)
 	ie.Previous, ie.Compressed = r.prev, r.compressed
@@ -333,18 +454,29 @@ func (r *Reader) Close() error {
 var (
 	parquetMagic = []byte("PAR1")
 	gzipMagic    = []byte{0x1f, 0x8b}
+	zstdMagic    = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
+
+// isBzip2 reports whether a stream starts as bzip2 does: "BZh", the block
+// size, then the magic of a block or of the end of the stream.
+func isBzip2(head []byte) bool {
+	if len(head) < 10 || string(head[:3]) != "BZh" || head[3] < '1' || head[3] > '9' {
+		return false
+	}
+	block := string(head[4:10])
+	return block == "\x31\x41\x59\x26\x53\x59" || block == "\x17\x72\x45\x38\x50\x90"
+}
 
 // openNext opens the next file. Its errors do not name the file: Next
 // makes them *InputErrors, which do.
 func (r *Reader) openNext() error {
-	name := r.files[r.next]
+	in := r.files[r.next]
 	r.next++
 	r.compressed = false
-	if name == Stdin {
-		return r.openStream(name, r.opts.Stdin, nil)
+	if in.fsys == nil {
+		return r.openStream(in, r.opts.Stdin, nil)
 	}
-	f, err := os.Open(name)
+	f, err := in.fsys.Open(in.path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -354,10 +486,20 @@ func (r *Reader) openNext() error {
 	}
 	format := r.opts.Format
 	if format == FormatAuto {
-		format = formatOf(name, f)
+		format = formatOf(in.name, f)
 	}
 	if format == FormatParquet {
-		pf, err := newParquetFile(name, f, &r.opts, &r.bytesIn)
+		ra, ok := f.(io.ReaderAt)
+		if !ok {
+			f.Close()
+			return errors.New("Parquet needs random access, which this file does not give")
+		}
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		pf, err := newParquetFile(in, ra, info.Size(), f, &r.opts, &r.bytesIn)
 		if err != nil {
 			f.Close()
 			return err
@@ -365,28 +507,43 @@ func (r *Reader) openNext() error {
 		r.cur = pf
 		return nil
 	}
-	return r.openStream(name, f, f)
+	return r.openStream(in, f, f)
 }
 
 // formatOf decides a file's format by its extension, then by its first
 // bytes.
-func formatOf(name string, f *os.File) string {
+func formatOf(name string, f fs.File) string {
 	lower := strings.ToLower(name)
-	switch {
+	switch un := uncompressedName(lower); {
 	case strings.HasSuffix(lower, ".parquet"):
 		return FormatParquet
-	case strings.HasSuffix(lower, ".csv"), strings.HasSuffix(lower, ".csv.gz"):
+	case strings.HasSuffix(un, ".csv"), strings.HasSuffix(un, ".tsv"):
 		return FormatCSV
 	}
-	magic := make([]byte, len(parquetMagic))
-	if n, _ := f.ReadAt(magic, 0); n == len(magic) && string(magic) == string(parquetMagic) {
-		return FormatParquet
+	if ra, ok := f.(io.ReaderAt); ok {
+		magic := make([]byte, len(parquetMagic))
+		if n, _ := ra.ReadAt(magic, 0); n == len(magic) && string(magic) == string(parquetMagic) {
+			return FormatParquet
+		}
 	}
 	return FormatCSV
 }
 
-// openStream starts reading a CSV stream, decompressing it if it is gzip.
-func (r *Reader) openStream(name string, src io.Reader, closer io.Closer) error {
+// delimiterOf is the delimiter of a CSV file: --delimiter, or a tab for a
+// *.tsv file (compressed or not), or a comma.
+func delimiterOf(name string, opts *Options) rune {
+	switch {
+	case opts.Delimiter != 0:
+		return opts.Delimiter
+	case strings.HasSuffix(uncompressedName(strings.ToLower(name)), ".tsv"):
+		return '\t'
+	}
+	return ','
+}
+
+// openStream starts reading a CSV stream, decompressing it if it is gzip,
+// zstd or bzip2.
+func (r *Reader) openStream(in inputFile, src io.Reader, closer io.Closer) error {
 	fail := func(err error) error {
 		if closer != nil {
 			closer.Close()
@@ -394,30 +551,93 @@ func (r *Reader) openStream(name string, src io.Reader, closer io.Closer) error 
 		return err
 	}
 	br := bufio.NewReaderSize(&countingReader{r: src, n: &r.bytesIn}, 64<<10)
-	var in io.Reader = br
-	var zr *gzip.Reader
-	if head, _ := br.Peek(len(gzipMagic)); string(head) == string(gzipMagic) {
-		var err error
-		if zr, err = gzip.NewReader(br); err != nil {
+	var text io.Reader = br
+	head, _ := br.Peek(10)
+	var kind string
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
 			return fail(fmt.Errorf("not a readable gzip file: %w", err))
 		}
-		in = bufio.NewReaderSize(zr, 64<<10)
+		text, kind = zr, "gzip"
+	case bytes.HasPrefix(head, zstdMagic):
+		// One goroutine-free decoder; a window of at most 128 MiB (what
+		// zstd --long=27 writes) bounds its memory.
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
+		if err != nil {
+			return fail(fmt.Errorf("not a readable zstd file: %w", err))
+		}
+		zrc := zr.IOReadCloser()
+		text, kind = zstdErrors{zrc}, "zstd"
+		if closer != nil {
+			// Not for standard input: Close waits for a file's reads to
+			// end, which standard input's may not (see csvFile.Close).
+			closer = closers{zrc, closer}
+		}
+	case isBzip2(head):
+		text, kind = bzip2.NewReader(br), "bzip2"
+	}
+	if kind != "" {
+		text = bufio.NewReaderSize(text, 64<<10)
 		r.compressed = true
 	}
-	if head, _ := in.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
+	if head, _ := text.(*bufio.Reader).Peek(len(parquetMagic)); string(head) == string(parquetMagic) && r.opts.Format != FormatCSV {
 		switch {
-		case name == Stdin:
+		case in.fsys == nil:
 			return fail(errParquetFromStream)
-		case zr != nil:
-			return fail(errors.New("a compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)"))
+		case kind != "":
+			return fail(fmt.Errorf("a %s-compressed Parquet file cannot be read; decompress it (Parquet compresses its own pages)", kind))
 		}
 	}
-	fr, err := newCSVFile(name, in, closer, &r.opts)
+	fr, err := newCSVFile(in.name, text, closer, delimiterOf(in.name, &r.opts), in.parts, &r.opts)
 	if err != nil {
+		if kind != "" {
+			// A compressed file is checked at the end of a block (bzip2)
+			// or of the file (gzip): a header that makes no sense may be
+			// damage the check would find. Look a little further.
+			if _, derr := io.CopyN(io.Discard, text, damageLookahead); derr != nil && derr != io.EOF {
+				return fail(fmt.Errorf("not a readable %s file: %w", kind, readError(derr)))
+			}
+		}
 		return fail(err)
 	}
 	r.cur = fr
 	return nil
+}
+
+// damageLookahead is how far past a header that cannot be used a
+// compressed stream is read to find damage: past a bzip2 block (900 kB at
+// most) and the start of most gzip files.
+const damageLookahead = 16 << 20
+
+// zstdErrors says "zstd" in the errors of its decoder, which do not, as
+// gzip's and bzip2's do, so that a damaged file says what it was read as.
+type zstdErrors struct{ r io.Reader }
+
+func (z zstdErrors) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	if err != nil && err != io.EOF && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.HasPrefix(err.Error(), "zstd") {
+		err = fmt.Errorf("zstd: %w", err)
+	}
+	return n, err
+}
+
+// closers closes several things, the first error winning; nil ones are
+// skipped.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 type countingReader struct {

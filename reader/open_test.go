@@ -47,11 +47,15 @@ func TestExpandInputs(t *testing.T) {
 		{name: "glob matching nothing", inputs: []string{filepath.Join(dir, "*.csv")},
 			err: filepath.Join(dir, "*.csv") + ": no file matches this pattern"},
 		{name: "directory without data files", inputs: []string{empty},
-			err: empty + ": no *.csv, *.csv.gz or *.parquet files in this directory"},
+			err: empty + ": no *.csv, *.tsv or *.parquet files (nor .gz, .zst or .bz2 compressed CSV or TSV) in this directory or below it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := expandInputs(tt.inputs)
+			found, err := expandInputs(tt.inputs)
+			var got []string
+			for _, f := range found {
+				got = append(got, f.name)
+			}
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Errorf("expandInputs(%v) error %v, want %q", tt.inputs, err, tt.err)

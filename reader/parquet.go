@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"sync/atomic"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+	"github.com/apache/arrow/go/v15/parquet/schema"
 )
 
 // Parquet reading sizes: rows per record batch, and the read buffer of each
@@ -43,7 +43,7 @@ const (
 // is an error naming the row group.
 type parquetFile struct {
 	name   string
-	f      *os.File
+	f      io.Closer
 	pf     *file.Reader
 	fr     *pqarrow.FileReader
 	leaves []int // the columns read
@@ -55,6 +55,7 @@ type parquetFile struct {
 	groupStart int64                // the rows of the row groups before it
 	groupRows  int64                // the rows read from it so far
 	names      [numFields]string    // the column giving each field, "" for none
+	decimals   [numFields]decimal   // how to read each field's column as a number
 	cells      [numFields]func(int) cell
 	record     arrow.Record
 	i, n       int
@@ -70,10 +71,18 @@ type parquetFile struct {
 	taking
 }
 
+// decimal says how a column's values are numbers: as DECIMAL with a scale,
+// or (the zero value) as what they are.
+type decimal struct {
+	is    bool
+	scale int32
+}
+
 // newParquetFile reads a Parquet file's footer and schema, checks that the
 // columns rtseg needs are there with types it can read, and prepares to
-// read them.
-func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int64) (pq *parquetFile, err error) {
+// read them, by ranges of r, whose size is size. f is closed with the file.
+func newParquetFile(in inputFile, r io.ReaderAt, size int64, f io.Closer, opts *Options, counter *atomic.Int64) (pq *parquetFile, err error) {
+	name := in.name
 	defer func() {
 		if p := recover(); p != nil {
 			pq, err = nil, corrupt(fmt.Errorf("%v", p))
@@ -83,9 +92,19 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	// Without a buffered stream a whole column chunk is read into memory.
 	props.BufferedStreamEnabled = true
 	props.BufferSize = parquetBufferSize
-	pf, err := file.NewParquetReader(&countingReaderAt{f: f, n: counter}, file.WithReadProps(props))
+	counting := &countingReaderAt{r: r, n: counter}
+	pf, err := openParquet(counting, size, props)
 	if err != nil {
-		return nil, corrupt(err)
+		// A footer arrow refuses may only give an integer DECIMAL too
+		// large a precision, as Snowflake writes it (footer.go).
+		if fixed, ok := footerFix(counting, size); ok {
+			if fpf, ferr := openParquet(fixed, size, props); ferr == nil {
+				pf, err = fpf, nil
+			}
+		}
+		if err != nil {
+			return nil, corrupt(err)
+		}
 	}
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
 	if err != nil {
@@ -106,16 +125,13 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	for i, sf := range top {
 		found[i] = sf.Field.Name
 	}
-	m, err := mapColumns(found, opts, 0)
+	m, fill, err := mapColumns(found, in.parts, opts, 0)
 	if err != nil {
 		pf.Close()
 		return nil, err
 	}
-	pq = &parquetFile{name: name, f: f, pf: pf, fr: fr, v: newValidator(opts.Defaults)}
-	pq.size = math.MaxInt64
-	if info, err := f.Stat(); err == nil {
-		pq.size = info.Size()
-	}
+	pq = &parquetFile{name: name, f: f, pf: pf, fr: fr, v: newValidator(opts.Defaults), size: size}
+	pq.v.fillWith(fill)
 	for field, col := range m {
 		if col < 0 {
 			continue
@@ -123,7 +139,14 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 		sf := top[col]
 		if !readable(sf.Field.Type) || !sf.IsLeaf() {
 			pf.Close()
-			return nil, fmt.Errorf("column %q (for %s) is %s; rtseg reads text and integer columns", sf.Field.Name, fieldNames[field], sf.Field.Type)
+			return nil, fmt.Errorf("column %q (for %s) is %s; rtseg reads text, integer, decimal and floating-point columns", sf.Field.Name, fieldNames[field], sf.Field.Type)
+		}
+		if d, ok := sf.Field.Type.(arrow.DecimalType); ok {
+			// Read a DECIMAL as it is stored, and make its values
+			// numbers here: arrow would first convert each to a
+			// decimal128, a copy for nothing.
+			pq.decimals[field] = decimal{is: true, scale: d.GetScale()}
+			sf.Field.Type = storageType(pf.MetaData().Schema.Column(sf.ColIndex))
 		}
 		pq.names[field] = sf.Field.Name
 		pq.leaves = append(pq.leaves, sf.ColIndex)
@@ -134,6 +157,17 @@ func newParquetFile(name string, f *os.File, opts *Options, counter *atomic.Int6
 	pq.done = make(chan struct{})
 	go pq.decode()
 	return pq, nil
+}
+
+// openParquet reads the footer of the Parquet file r, of size bytes. Arrow
+// may panic on a damaged footer: that is an error too.
+func openParquet(r io.ReaderAt, size int64, props *parquet.ReaderProperties) (pf *file.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	return file.NewParquetReader(io.NewSectionReader(r, 0, size), file.WithReadProps(props))
 }
 
 // corrupt says that a file could not be read as Parquet.
@@ -268,7 +302,7 @@ func (p *parquetFile) nextRecord() (err error) {
 			if len(idx) == 0 {
 				return p.groupError(fmt.Errorf("column %q is missing from a record batch", name))
 			}
-			cells, err := cellsOf(p.record.Column(idx[0]))
+			cells, err := cellsOf(p.record.Column(idx[0]), p.decimals[f])
 			if err != nil {
 				return p.groupError(fmt.Errorf("column %q: %w", name, err))
 			}
@@ -332,19 +366,39 @@ func readable(t arrow.DataType) bool {
 	switch t.ID() {
 	case arrow.STRING, arrow.BINARY,
 		arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.DECIMAL128, arrow.DECIMAL256,
+		arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
 		return true
 	}
 	return false
 }
 
+// storageType is the Arrow type a DECIMAL column's values are read as:
+// its physical type, without the conversion to decimal128.
+func storageType(c *schema.Column) arrow.DataType {
+	switch c.PhysicalType() {
+	case parquet.Types.Int32:
+		return arrow.PrimitiveTypes.Int32
+	case parquet.Types.Int64:
+		return arrow.PrimitiveTypes.Int64
+	case parquet.Types.FixedLenByteArray:
+		return &arrow.FixedSizeBinaryType{ByteWidth: c.TypeLength()}
+	}
+	return arrow.BinaryTypes.Binary
+}
+
 // cellsOf returns a function giving the cells of a column: text for text
-// columns, integers for integer columns, absent for nulls. The text points
+// columns, numbers for number columns, absent for nulls. The text points
 // into the batch: the validator copies what a row keeps. Columns come as
 // their Parquet types read them (see newParquetFile): string and binary for
 // BYTE_ARRAY, whatever their Arrow type when written (dictionary,
-// large_string), and integers of every width and sign.
-func cellsOf(a arrow.Array) (func(int) cell, error) {
+// large_string), integers of every width and sign, floats, and DECIMAL as
+// stored (dec), in integers or bytes.
+func cellsOf(a arrow.Array, dec decimal) (func(int) cell, error) {
+	if dec.is {
+		return decimalCells(a, dec.scale)
+	}
 	switch a := a.(type) {
 	case *array.String:
 		return func(i int) cell {
@@ -380,13 +434,70 @@ func cellsOf(a arrow.Array) (func(int) cell, error) {
 				return cell{}
 			}
 			if v := a.Value(i); v > math.MaxInt64 {
-				return cell{text: strconv.FormatUint(v, 10)} // out of range: the validator says so
+				return cell{text: strconv.FormatUint(v, 10), err: ErrOutOfRange}
 			} else {
 				return cell{num: int64(v), isNum: true}
 			}
 		}, nil
+	case *array.Float64:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return floatCell(a.Value(i), 64)
+		}, nil
+	case *array.Float32:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return floatCell(float64(a.Value(i)), 32)
+		}, nil
+	case *array.Float16:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return floatCell(float64(a.Value(i).Float32()), 32)
+		}, nil
 	}
 	return nil, fmt.Errorf("rtseg cannot read %s values", a.DataType())
+}
+
+// decimalCells returns a function giving the cells of a DECIMAL column,
+// read as its storage (storageType).
+func decimalCells(a arrow.Array, scale int32) (func(int) cell, error) {
+	switch a := a.(type) {
+	case *array.Int32:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return decimalCell(int64(a.Value(i)), scale)
+		}, nil
+	case *array.Int64:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return decimalCell(a.Value(i), scale)
+		}, nil
+	case *array.FixedSizeBinary:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return decimalBytesCell(a.Value(i), scale)
+		}, nil
+	case *array.Binary:
+		return func(i int) cell {
+			if a.IsNull(i) {
+				return cell{}
+			}
+			return decimalBytesCell(a.Value(i), scale)
+		}, nil
+	}
+	return nil, fmt.Errorf("rtseg cannot read %s values as a decimal", a.DataType())
 }
 
 func intCells(a arrow.Array, value func(int) int64) func(int) cell {
@@ -400,16 +511,12 @@ func intCells(a arrow.Array, value func(int) int64) func(int) cell {
 
 // countingReaderAt counts the bytes read from a Parquet file.
 type countingReaderAt struct {
-	f *os.File
+	r io.ReaderAt
 	n *atomic.Int64
 }
 
 func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.f.ReadAt(p, off)
+	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
 	return n, err
-}
-
-func (c *countingReaderAt) Seek(offset int64, whence int) (int64, error) {
-	return c.f.Seek(offset, whence)
 }

@@ -92,7 +92,7 @@ func TestParquetUnsupportedColumns(t *testing.T) {
 	mem := memory.DefaultAllocator
 	uid := array.NewStringBuilder(mem)
 	uid.Append("1001")
-	seg := array.NewFloat64Builder(mem)
+	seg := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Millisecond})
 	seg.Append(10001)
 	list := array.NewListBuilder(mem, arrow.BinaryTypes.String)
 	list.Append(true)
@@ -106,14 +106,14 @@ func TestParquetUnsupportedColumns(t *testing.T) {
 		arrays []arrow.Array
 		want   string
 	}{
-		{name: "double seg_id",
-			fields: []arrow.Field{{Name: "user_id", Type: arrow.BinaryTypes.String}, {Name: "seg_id", Type: arrow.PrimitiveTypes.Float64}},
+		{name: "timestamp seg_id",
+			fields: []arrow.Field{{Name: "user_id", Type: arrow.BinaryTypes.String}, {Name: "seg_id", Type: &arrow.TimestampType{Unit: arrow.Millisecond}}},
 			arrays: []arrow.Array{uid.NewArray(), seg.NewArray()},
-			want:   `x.parquet: column "seg_id" (for seg_id) is float64; rtseg reads text and integer columns`},
+			want:   `x.parquet: column "seg_id" (for seg_id) is timestamp[ms, tz=UTC]; rtseg reads text, integer, decimal and floating-point columns`},
 		{name: "list user_id",
 			fields: []arrow.Field{{Name: "user_id", Type: arrow.ListOf(arrow.BinaryTypes.String)}, {Name: "seg_id", Type: arrow.PrimitiveTypes.Int64}},
 			arrays: []arrow.Array{list.NewArray(), ok.NewArray()},
-			want:   `x.parquet: column "user_id" (for user_id) is list<list: utf8, nullable>; rtseg reads text and integer columns`},
+			want:   `x.parquet: column "user_id" (for user_id) is list<list: utf8, nullable>; rtseg reads text, integer, decimal and floating-point columns`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestParquetUint64(t *testing.T) {
 	path := writeFile(t, "big.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: cols})))
 	got := briefs(mustRead(t, []string{path}, Options{}))
 	want := []brief{
-		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 or more)"},
+		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 to 9223372036854775807)"},
 		{Line: 2, UserID: "1002", SegID: 9223372036854775807},
 	}
 	if !reflect.DeepEqual(got, want) {

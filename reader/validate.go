@@ -76,12 +76,15 @@ func Validate(pos Position, raw Fields, d Defaults) Row {
 }
 
 // cell is one field of a record as read: text (CSV, Parquet strings) or an
-// integer (Parquet integer columns). The zero cell is absent (an empty CSV
-// field, a null).
+// integer (Parquet integer, decimal and floating-point columns). The zero
+// cell is absent (an empty CSV field, a null). A number that no integer
+// field can take (12.5, NaN, 1e30) is its text and the rule it breaks,
+// ErrNotWhole or ErrOutOfRange, in err.
 type cell struct {
 	text  string
 	num   int64
 	isNum bool
+	err   error
 }
 
 // String gives the cell as text, as a report shows it.
@@ -125,6 +128,20 @@ type validator struct {
 	def record
 	// lastUID and lastDomain are the user of the last valid row.
 	lastUID, lastDomain string
+	// fill holds the values a file's partitions give, by field, and
+	// filling whether there are any.
+	partFill record
+	filling  bool
+}
+
+// fillWith has the validator fill a record's empty cells with the cells
+// of fill (a file's partitions) before anything else, as if the record
+// held them: an invalid row's fields show them, and --failed keeps them.
+func (v *validator) fillWith(fill record) {
+	v.partFill = fill
+	for _, c := range fill {
+		v.filling = v.filling || c.present()
+	}
 }
 
 func newValidator(d Defaults) validator {
@@ -139,6 +156,15 @@ func newValidator(d Defaults) validator {
 // row validates one record. The record's cells may point into buffers that
 // the next read overwrites.
 func (v *validator) row(pos Position, rec *record) Row {
+	if v.filling {
+		filled := *rec
+		for f, c := range v.partFill {
+			if c.present() && !filled[f].trimmed().present() {
+				filled[f] = c
+			}
+		}
+		rec = &filled
+	}
 	var t record
 	for f, c := range rec {
 		t[f] = c.trimmed()
@@ -280,21 +306,49 @@ var intRanges = [numFields]struct{ lo, hi int64 }{
 // fraction, no silent wrap-around, within the field's range. It fails with
 // a *FieldError wrapping ErrNotWhole or ErrOutOfRange.
 func parseInt(c cell, f int) (int64, error) {
+	if c.err != nil {
+		return 0, broken(f, c, c.err)
+	}
 	n := c.num
 	if !c.isNum {
 		var err error
 		n, err = strconv.ParseInt(c.text, 10, 64)
 		if err != nil {
-			if !isInteger(c.text) {
-				return 0, broken(f, c, ErrNotWhole)
+			text := c.text
+			if whole, ok := zeroFraction(text); ok {
+				// 1440.0, as pandas writes a float column.
+				text = whole
+				n, err = strconv.ParseInt(whole, 10, 64)
 			}
-			return 0, broken(f, c, ErrOutOfRange)
+			switch {
+			case err == nil:
+			case !isInteger(text):
+				return 0, broken(f, c, ErrNotWhole)
+			default:
+				return 0, broken(f, c, ErrOutOfRange)
+			}
 		}
 	}
 	if r := intRanges[f]; n < r.lo || n > r.hi {
 		return 0, broken(f, c, ErrOutOfRange)
 	}
 	return n, nil
+}
+
+// zeroFraction returns a number written with a fraction of zeros
+// ("1440.0", "-12.00") without it; ok is false for anything else ("12.5",
+// "1e3", "12.", ".0").
+func zeroFraction(s string) (whole string, ok bool) {
+	i := strings.IndexByte(s, '.')
+	if i < 0 || i == len(s)-1 || !isInteger(s[:i]) {
+		return "", false
+	}
+	for j := i + 1; j < len(s); j++ {
+		if s[j] != '0' {
+			return "", false
+		}
+	}
+	return s[:i], true
 }
 
 // isInteger reports whether s is an optional sign and decimal digits.
@@ -316,7 +370,7 @@ func isInteger(s string) bool {
 func rangeText(lo, hi int64) string {
 	switch {
 	case lo == 1 && hi == 1<<63-1:
-		return "it must be 1 or more"
+		return "it must be 1 to 9223372036854775807"
 	case lo == -1<<31 && hi == 1<<31-1:
 		return "it must fit in 32 bits: -2147483648 to 2147483647"
 	}

@@ -48,12 +48,15 @@ func (e *SummaryError) Hint() string { return e.hint }
 // end of the hour it finished.
 func (s *Summary) UsageWindow(path string, member int64) (int64, time.Time, time.Time, error) {
 	var zero time.Time
-	if s.Command != "" && s.Command != "upload" {
+	switch {
+	case s.Command == "sync" && s.Sync != nil && s.Sync.DryRun:
+		return 0, zero, zero, &SummaryError{Path: path, Problem: "a summary of rtseg sync --dry-run, which sends nothing"}
+	case s.Command != "" && s.Command != "upload" && s.Command != "sync":
 		return 0, zero, zero, &SummaryError{Path: path, Problem: fmt.Sprintf("a summary of rtseg %s, which sends nothing", s.Command)}
 	}
 	if s.StartedAt.IsZero() || s.FinishedAt.IsZero() {
 		return 0, zero, zero, &SummaryError{Path: path, Problem: "no started_at and finished_at: the run's hours are unknown",
-			hint: "reconcile needs a summary written by this version of rtseg upload"}
+			hint: "reconcile needs a summary written by this version of rtseg upload or sync"}
 	}
 	if member <= 0 {
 		member = s.MemberID

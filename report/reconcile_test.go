@@ -16,6 +16,10 @@ func TestUsageWindow(t *testing.T) {
 	if err != nil || member != 9 || !start.Equal(started.Truncate(time.Hour)) || !end.Equal(time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)) {
 		t.Errorf("UsageWindow = %d, %v, %v, %v; want member 9 from 10:00 to 13:00", member, start, end, err)
 	}
+	sync := Summary{Command: "sync", StartedAt: started, FinishedAt: started, MemberID: 9, Sync: &Sync{Removed: 3}}
+	if _, _, _, err := sync.UsageWindow("s.json", 0); err != nil {
+		t.Errorf("UsageWindow of a sync that sent = %v, want it reconciled as an upload is", err)
+	}
 	if member, _, _, _ := run.UsageWindow("s.json", 4); member != 4 {
 		t.Errorf("UsageWindow with member 4 = %d, want the given member", member)
 	}
@@ -25,6 +29,7 @@ func TestUsageWindow(t *testing.T) {
 		hinted        bool
 	}{
 		{"validate", "a summary of rtseg validate, which sends nothing", Summary{Command: "validate", StartedAt: started, FinishedAt: started}, false},
+		{"sync --dry-run", "a summary of rtseg sync --dry-run, which sends nothing", Summary{Command: "sync", StartedAt: started, FinishedAt: started, Sync: &Sync{DryRun: true}}, false},
 		{"no times", "no started_at and finished_at", Summary{Command: "upload"}, true},
 		{"no member", "the run's member is unknown", Summary{Command: "upload", StartedAt: started, FinishedAt: started}, true},
 	} {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/rtseg/rtseg/report"
 )
@@ -45,6 +46,20 @@ func cmdGzip(ts *testscript.TestScript, neg bool, args []string) {
 	var b bytes.Buffer
 	z := gzip.NewWriter(&b)
 	_, err := z.Write([]byte(ts.ReadFile(args[0])))
+	ts.Check(err)
+	ts.Check(z.Close())
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b.Bytes(), 0o644))
+}
+
+// cmdZstd compresses a file with zstd: zstd SRC DST.
+func cmdZstd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zstd SRC DST")
+	}
+	var b bytes.Buffer
+	z, err := zstd.NewWriter(&b)
+	ts.Check(err)
+	_, err = z.Write([]byte(ts.ReadFile(args[0])))
 	ts.Check(err)
 	ts.Check(z.Close())
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b.Bytes(), 0o644))

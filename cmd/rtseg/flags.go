@@ -56,7 +56,7 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 	f.StringVar(&o.memberID, "member-id", "", "member_id for rows without one")
 	addInputFlags(f, o)
 	f.BoolVar(&o.sorted, "sorted", false, "input is grouped by user: stream it in constant memory (a user that comes back is sent again, in order)")
-	f.StringVar(&o.groupMemory, "group-memory", groupMemoryDefault(e.container()), "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take); a run takes about 64MiB\nmore. Inside a container with a memory limit the default shrinks to fit in it")
+	f.StringVar(&o.groupMemory, "group-memory", chunker.GroupMemoryDefault(e.container()), "memory for grouping unsorted input before spilling to disk: SIZE such as 64MiB or 1GB\n(with --sorted: the most the filter of users already sent may take); a run takes about 64MiB\nmore. Inside a container with a memory limit the default shrinks to fit in it")
 	f.StringVar(&o.tmpDir, "tmp-dir", "", "where spilled rows go, in files removed as soon as they are opened (default: $TMPDIR or /tmp)")
 	f.StringVar(&o.report, "report", "rtseg-report.csv", "the per-row report (by default named after --report-format: rtseg-report.jsonl, rtseg-report.parquet)")
 	f.StringVar(&o.reportFormat, "report-format", "csv", "report format: csv, jsonl, or parquet (typed columns, to load into a warehouse)")

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/rtseg/rtseg/chunker"
 )
 
 // keepRuntime restores the collector's settings after a test that changes
@@ -22,49 +23,6 @@ func keepRuntime(t *testing.T) {
 		debug.SetGCPercent(percent)
 		debug.SetMemoryLimit(limit)
 	})
-}
-
-// TestMemoryBudget checks that a run relaxes the collector and bounds the
-// heap by what grouping holds, and that GOGC or GOMEMLIMIT in the
-// environment leave the runtime's settings alone.
-func TestMemoryBudget(t *testing.T) {
-	keepRuntime(t)
-	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
-		debug.SetGCPercent(100)
-		debug.SetMemoryLimit(1 << 40)
-		set := func(k string) string {
-			if k == name {
-				return "100"
-			}
-			return ""
-		}
-		if b := newMemoryBudget(set, 128<<20); b != nil {
-			t.Errorf("with %s set: a memory budget, want none", name)
-		}
-		b := (*memoryBudget)(nil)
-		b.grouping(1 << 20)
-		if got := debug.SetGCPercent(100); got != 100 {
-			t.Errorf("with %s set: GC percent %d, want 100 as it was", name, got)
-		}
-		if got := debug.SetMemoryLimit(-1); got != 1<<40 {
-			t.Errorf("with %s set: memory limit %d, want %d as it was", name, got, int64(1<<40))
-		}
-	}
-
-	b := newMemoryBudget(func(string) string { return "" }, 0)
-	if b == nil {
-		t.Fatal("no memory budget without GOGC or GOMEMLIMIT")
-	}
-	if got := debug.SetGCPercent(gcPercent); got != gcPercent {
-		t.Errorf("GC percent %d, want %d", got, gcPercent)
-	}
-	if got := debug.SetMemoryLimit(-1); got != memoryBase {
-		t.Errorf("memory limit %d, want %d", got, memoryBase)
-	}
-	b.grouping(64 << 20)
-	if got, want := debug.SetMemoryLimit(-1), int64(memoryBase+64<<20); got != want {
-		t.Errorf("memory limit with 64 MiB of grouping %d, want %d", got, want)
-	}
 }
 
 // fakeCgroup is a memlimit.Provider reading a cgroup v2 memory.max file at
@@ -106,13 +64,13 @@ func TestMemoryInContainer(t *testing.T) {
 		wantLimit       int64
 		wantWarning     bool // that the run may be killed for want of memory
 	}{
-		{"128 MiB", strconv.Itoa(container), nil, "54MiB", memoryBase + 54<<20, false},
+		{"128 MiB", strconv.Itoa(container), nil, "54MiB", chunker.MemoryBase + 54<<20, false},
 		{"128 MiB, more grouping than fits", strconv.Itoa(container), []string{"--group-memory", "512MiB"}, "54MiB", ceiling, true},
-		{"128 MiB, less grouping", strconv.Itoa(container), []string{"--group-memory", "8MiB"}, "54MiB", memoryBase + 8<<20, false},
+		{"128 MiB, less grouping", strconv.Itoa(container), []string{"--group-memory", "8MiB"}, "54MiB", chunker.MemoryBase + 8<<20, false},
 		{"48 MiB", strconv.Itoa(48 << 20), nil, "4MiB", share(48 << 20), true},
-		{"4 GiB", strconv.Itoa(4 << 30), nil, "256MiB", memoryBase + 256<<20, false},
-		{"no limit", "max\n", nil, "256MiB", memoryBase + 256<<20, false},
-		{"no cgroup", "", nil, "256MiB", memoryBase + 256<<20, false},
+		{"4 GiB", strconv.Itoa(4 << 30), nil, "256MiB", chunker.MemoryBase + 256<<20, false},
+		{"no limit", "max\n", nil, "256MiB", chunker.MemoryBase + 256<<20, false},
+		{"no cgroup", "", nil, "256MiB", chunker.MemoryBase + 256<<20, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "memory.max")

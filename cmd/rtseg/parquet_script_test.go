@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/decimal128"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
@@ -23,8 +24,9 @@ import (
 //
 //	parquet in.csv out.parquet [rows=N] [snappy] [COLUMN=TYPE...]
 //
-// Columns are strings unless given a TYPE: int32, int64, uint32, uint64 or
-// dictionary. An empty CSV field becomes a null. rows=N starts a new row
+// Columns are strings unless given a TYPE: int32, int64, uint32, uint64,
+// float64, decimal (DECIMAL(38,0) in a fixed-length byte array), decimal18
+// (DECIMAL(18,0) in int64) or dictionary. An empty CSV field becomes a null. rows=N starts a new row
 // group every N rows; snappy compresses the pages.
 func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
@@ -54,6 +56,11 @@ func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 			"int32": arrow.PrimitiveTypes.Int32, "int64": arrow.PrimitiveTypes.Int64,
 			"uint32": arrow.PrimitiveTypes.Uint32, "uint64": arrow.PrimitiveTypes.Uint64,
 			"dictionary": &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String},
+			"float64":    arrow.PrimitiveTypes.Float64,
+			// DECIMAL(38,0) in a 16-byte fixed-length byte array, and
+			// DECIMAL(18,0) in int64, as Snowflake unloads NUMBER.
+			"decimal":   &arrow.Decimal128Type{Precision: 38},
+			"decimal18": &arrow.Decimal128Type{Precision: 18},
 		}[v]
 		if types[k] == nil {
 			ts.Fatalf("parquet: unknown type %q", v)
@@ -69,6 +76,7 @@ func cmdParquet(ts *testscript.TestScript, neg bool, args []string) {
 	schema := arrow.NewSchema(fields, nil)
 	f, err := os.Create(ts.MkAbs(args[1]))
 	ts.Check(err)
+	props = append(props, parquet.WithStoreDecimalAsInteger(true))
 	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	ts.Check(err)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
@@ -119,6 +127,16 @@ func appendValue(ts *testscript.TestScript, b array.Builder, v string) {
 		var n uint64
 		n, err = strconv.ParseUint(v, 10, 64)
 		b.Append(n)
+	case *array.Float64Builder:
+		var n float64
+		n, err = strconv.ParseFloat(v, 64)
+		b.Append(n)
+	case *array.Decimal128Builder:
+		var n int64
+		n, err = strconv.ParseInt(v, 10, 64)
+		b.Append(decimal128.FromI64(n))
+	default:
+		ts.Fatalf("parquet: no writer for %T", b)
 	}
 	ts.Check(err)
 }

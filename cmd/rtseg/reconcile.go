@@ -20,7 +20,7 @@ func (e *env) reconcileCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reconcile --summary S.json",
 		Short: "Compare a run's summary with what the service says it processed",
-		Long: `Reconcile reads the summary of an upload (--summary of rtseg upload), fetches
+		Long: `Reconcile reads the summary of an upload or a sync (their --summary), fetches
 the service's hourly usage statistics (GET {endpoint base}/rt-segment-processed)
 for the run's member and the hours it covered, and prints side by side what
 the run sent (users, adds, removes) and what the service counted (valid

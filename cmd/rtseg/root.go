@@ -9,6 +9,7 @@ import (
 	"os/signal"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/report"
 	"github.com/spf13/cobra"
 )
@@ -75,7 +76,7 @@ type env struct {
 // container is the memory limit of the process's container, 0 for none.
 func (e *env) container() int64 {
 	if e.containerLimit == nil {
-		n := containerMemory(e.containerMemory)
+		n := chunker.ContainerMemory(e.containerMemory)
 		e.containerLimit = &n
 	}
 	return *e.containerLimit

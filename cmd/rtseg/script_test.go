@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			// files_script_test.go
 			"users":    cmdUsers,
 			"gzip":     cmdGzip,
+			"zstd":     cmdZstd, // files_script_test.go
 			"corrupt":  cmdCorrupt,
 			"samesize": cmdSameSize,
 			"holdlock": cmdHoldLock,

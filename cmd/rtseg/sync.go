@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/reader"
 	"github.com/rtseg/rtseg/report"
-	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 )
 
@@ -120,106 +117,34 @@ func (o *options) syncSettings() (chunker.DiffConfig, *chunker.RemovalLimit, err
 	return d, &limit, nil
 }
 
-func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
-	if len(args) == 0 {
-		return usageError(cmd, "no INPUT given")
-	}
-	start := time.Now()
+func (e *env) runSync(cmd *cobra.Command, o *options, args []string) (err error) {
 	diff, limit, err := o.syncSettings()
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
-	diff.Now = start
-	ro, err := o.readerOptions()
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	ro.Stdin = e.stdin
-	tol, err := report.ParseTolerance(o.maxRejected)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	logger, err := report.NewLogger(o.logFormat, e.stderr)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	progress, err := report.NewProgressConfig(o.progress, e.stderr, isTerminal(e.stderr), logger)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	e.stderr = report.FinalLines(o.logFormat, e.stderr)
-	send := !o.dryRun
-	defer context.AfterFunc(cmd.Context(), func() {
-		if send {
-			logger.Warn(fmt.Sprintf("interrupted: finishing the requests in flight (%v at most), then writing the report; the state is left as it was: run the same command again to finish", graceInFlight))
-		} else {
-			logger.Warn("interrupted: writing the report")
-		}
-	})()
 	statePath := filepath.Join(o.stateDir, reader.StateFile)
 	acked := report.NewAcked()
-	o.report = o.reportPath(cmd.Flags().Changed("report"))
-	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, Metrics: o.metricsFile, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force, Acked: acked}
-	if send {
-		outputs.Failed = o.failed
-		outputs.UsersPerSecond = o.usersPerSecond
-	}
-	mc := o.metrics(cmd.Name())
-	if err := mc.Check(); err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	// The state counts as an input: no output may overwrite it.
-	if err := outputs.Check(append(args[:len(args):len(args)], statePath)); err != nil {
-		return asExitError(err)
-	}
-	mc.Log = logger
-	metrics, err := report.NewMetrics(mc)
+	send := !o.dryRun
+	r, err := e.newJob(cmd, o, args, jobSetup{send: send, acked: acked,
+		interrupted: fmt.Sprintf("interrupted: finishing the requests in flight (%v at most), then writing the report; the state is left as it was: run the same command again to finish", graceInFlight),
+		// The state counts as an input: no output may overwrite it.
+		alsoInputs: []string{statePath}})
 	if err != nil {
+		return err
+	}
+	defer r.close(&err)
+	diff.Now = r.start
+	if err := report.NotReadingState(r.rd.Files(), statePath); err != nil {
 		return asExitError(err)
 	}
-	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
-	if o.preflight {
-		done, err := e.preflight(cmd, o, args, &ro)
+	if send {
+		base, err := report.StateBase(statePath)
 		if err != nil {
+			return asExitError(err)
+		}
+		if err := r.openJournal(base); err != nil {
 			return err
 		}
-		defer done()
-	}
-	intake, err := o.intake()
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
-	}
-	rd, err := reader.Open(args, ro)
-	if err != nil {
-		return asExitError(err)
-	}
-	defer rd.Close()
-	if err := notReadingState(rd.Files(), statePath); err != nil {
-		return asExitError(err)
-	}
-
-	var up *uploader.Uploader
-	queue := 2
-	var journal *report.Journal
-	if send {
-		var closeUp func()
-		if up, closeUp, err = e.newUploader(cmd.Context(), o, logger); err != nil {
-			return asExitError(err)
-		}
-		defer closeUp()
-		queue = o.workers
-		if journal, err = openSyncJournal(o, rd.Files(), statePath, logger); err != nil {
-			return asExitError(err)
-		}
-		defer journal.Close()
-		if err := resumePause(cmd.Context(), journal, logger); err != nil {
-			return &exitError{code: exitInterrupted + e.signal()}
-		}
-		intake.Journal = journal
 	}
 	state, err := reader.OpenState(statePath)
 	switch {
@@ -230,28 +155,19 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 	default:
 		defer state.Close()
 	}
-	cfg := chunker.SyncConfig{Intake: intake, Diff: diff, StateFile: statePath, MaxRemovals: limit}
+	cfg := chunker.SyncConfig{Diff: diff, StateFile: statePath, MaxRemovals: limit}
 	if state != nil {
 		cfg.State, cfg.Delivered = state, state.Len()
 	}
-	rec, err := outputs.Create(cmd.Name(), journal)
-	if err != nil {
-		return asExitError(err)
-	}
-
-	cfg.Intake.OnPhase = rec.SetPhase
-	stopProgress := startProgress(progress, rd, rec, send)
-	metrics.Start(rec, start)
 	var plan *chunker.Plan
-	runErr := runStages(cmd.Context(), func(ctx context.Context, reqs chan<- *chunker.Request) error {
+	sum, runErr := r.execute(func(ctx context.Context, rec *report.Recorder, reqs chan<- *chunker.Request) error {
+		cfg.Intake = r.intake
 		var err error
-		plan, err = chunker.Sync(ctx, rd, cfg, rec, reqs)
+		plan, err = chunker.Sync(ctx, r.rd, cfg, rec, reqs)
 		return err
-	}, up, rec, queue)
-	sum, recErr := rec.Close()
-	stopProgress()
-	if runErr == nil {
-		runErr = recErr
+	})
+	if sum == nil {
+		return runErr
 	}
 	if plan != nil {
 		defer plan.Close()
@@ -260,80 +176,9 @@ func (e *env) runSync(cmd *cobra.Command, o *options, args []string) error {
 			Kept: c.Kept, Expired: c.Expired, DryRun: !send, State: statePath, StateBefore: c.Delivered}
 	}
 	if send && e.signal() == 0 {
-		if err := finishSync(journal, plan, statePath, acked, start, sum.Sync); err != nil {
+		if err := report.FinishSync(r.journal, plan, statePath, acked, r.start, sum.Sync); err != nil {
 			runErr = errors.Join(runErr, err)
 		}
 	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
-	if send {
-		end.Endpoint = uploader.BareURL(o.endpoint)
-	}
-	end.Member, _ = strconv.ParseInt(o.memberID, 10, 64)
-	if status, err := sum.Finish(end, runErr); status != exitOK {
-		return &exitError{code: status, err: err}
-	}
-	return nil
-}
-
-// finishSync writes the new state of a run that compared the whole
-// snapshot, and then drops the journal, whose work the state now records.
-// A run that could not compare it all (or was refused) sent nothing: it
-// drops the journal if that holds nothing an earlier run delivered.
-func finishSync(j *report.Journal, plan *chunker.Plan, statePath string, acked *report.Acked, start time.Time, s *report.Sync) error {
-	if plan == nil || !plan.Complete() {
-		if j.Len() == 0 {
-			return j.Remove()
-		}
-		return nil
-	}
-	// Rows acknowledged count as delivered when the run that sent them
-	// started: their lifetime is not taken for longer than it is.
-	at := start
-	if t := j.Started(); !t.IsZero() && t.Before(at) {
-		at = t
-	}
-	n, err := report.WriteState(statePath, plan, acked, at)
-	if err != nil {
-		return err
-	}
-	s.StateAfter, s.StateWritten = n, true
-	return j.Remove()
-}
-
-// openSyncJournal opens --state-dir's journal for a sync of these files
-// from the state at statePath, locking the directory.
-func openSyncJournal(o *options, files []string, statePath string, logger *slog.Logger) (*report.Journal, error) {
-	id, err := report.Identify(files, o.sorted)
-	if err != nil {
-		return nil, err
-	}
-	id.Base = "none"
-	if in, err := report.Fingerprint(statePath); err == nil {
-		id.Base = in.Sample + "/" + strconv.FormatInt(in.Size, 10) + "/" + in.ModTime.Format(time.RFC3339Nano)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("--state-dir: %w", err)
-	}
-	return report.OpenJournal(o.stateDir, id, report.JournalOptions{
-		Restart:  o.restart,
-		LockWait: stateLockWait,
-		Waiting: func(pid string) {
-			logger.Warn(fmt.Sprintf("--state-dir %s is in use by another rtseg run; waiting up to %v for it to end", o.stateDir, stateLockWait), "pid", pid)
-		},
-	})
-}
-
-// notReadingState refuses inputs that include the state file itself (an
-// INPUT directory holding --state-dir).
-func notReadingState(files []string, statePath string) error {
-	want, err := filepath.Abs(statePath)
-	if err != nil {
-		return nil
-	}
-	for _, f := range files {
-		if abs, err := filepath.Abs(f); err == nil && abs == want {
-			return fmt.Errorf("the INPUT %s is the delivered state of --state-dir: keep --state-dir out of the input directories", f)
-		}
-	}
-	return nil
+	return r.finish(sum, runErr)
 }

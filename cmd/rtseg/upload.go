@@ -2,21 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
-	"time"
 
-	"github.com/rtseg/rtseg/reader"
+	"github.com/rtseg/rtseg/chunker"
 	"github.com/rtseg/rtseg/report"
-	"github.com/rtseg/rtseg/uploader"
 	"github.com/spf13/cobra"
 )
-
-// graceInFlight bounds how long requests in flight may finish after an
-// interrupt.
-const graceInFlight = 10 * time.Second
 
 func (e *env) uploadCommand() *cobra.Command {
 	o := &options{}
@@ -128,177 +119,22 @@ the run page: the invalid rows grouped by reason, with file:line examples.`,
 
 // runUpload runs upload (send) or validate (!send).
 func (e *env) runUpload(cmd *cobra.Command, o *options, args []string, send bool) (err error) {
-	if len(args) == 0 {
-		return usageError(cmd, "no INPUT given")
-	}
-	start := time.Now()
-	ro, err := o.readerOptions()
+	r, err := e.newJob(cmd, o, args, jobSetup{send: send,
+		interrupted: fmt.Sprintf("interrupted: finishing the requests in flight (%v at most), then writing the report; interrupt again to stop waiting", graceInFlight)})
 	if err != nil {
-		return usageError(cmd, "%v", err)
+		return err
 	}
-	ro.Stdin = e.stdin
-	tol, err := report.ParseTolerance(o.maxRejected)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	logger, err := report.NewLogger(o.logFormat, e.stderr)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	progress, err := report.NewProgressConfig(o.progress, e.stderr, isTerminal(e.stderr), logger)
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	// From here on, the lines rtseg writes for people (and the error main
-	// prints) follow --log-format.
-	e.stderr = report.FinalLines(o.logFormat, e.stderr)
-	defer context.AfterFunc(cmd.Context(), func() {
-		if send {
-			logger.Warn(fmt.Sprintf("interrupted: finishing the requests in flight (%v at most), then writing the report; interrupt again to stop waiting", graceInFlight))
-		} else {
-			logger.Warn("interrupted: writing the report")
-		}
-	})()
-	o.report = o.reportPath(cmd.Flags().Changed("report"))
-	outputs := report.Outputs{Report: o.report, ReportFormat: o.reportFormat, ReportAll: o.reportAll,
-		Summary: o.summary, Metrics: o.metricsFile, HTML: o.html, RequestsDir: o.requestsDir, Force: o.force}
-	if send {
-		outputs.Failed = o.failed
-		outputs.UsersPerSecond = o.usersPerSecond
-	}
-	mc := o.metrics(cmd.Name())
-	if err := mc.Check(); err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	if err := outputs.Check(args); err != nil {
-		return asExitError(err)
-	}
-	mc.Log = logger
-	metrics, err := report.NewMetrics(mc)
-	if err != nil {
-		return asExitError(err)
-	}
-	// A run that ends before its summary (an input missing, a login
-	// refused) still says so in its metrics.
-	defer func() { report.WriteWarning(e.stderr, metrics.Finish(earlyEnd(cmd.Name(), start, err))) }()
-	if send && o.preflight {
-		done, err := e.preflight(cmd, o, args, &ro)
-		if err != nil {
+	defer r.close(&err)
+	if send && o.stateDir != "" {
+		if err := r.openJournal(""); err != nil {
 			return err
 		}
-		defer done()
 	}
-	intake, err := o.intake()
-	if err != nil {
-		return usageError(cmd, "%v", err)
-	}
-	if w := groupMemoryWarning(intake.Memory, e.container()); w != "" {
-		logger.Warn(w)
-	}
-	if e.tuneMemory {
-		intake.OnMemory = newMemoryBudget(e.getenv, e.container()).grouping
-	}
-	rd, err := reader.Open(args, ro)
-	if err != nil {
-		return asExitError(err)
-	}
-	defer rd.Close()
-
-	var up *uploader.Uploader
-	queue := 2
-	if send {
-		var closeUp func()
-		if up, closeUp, err = e.newUploader(cmd.Context(), o, logger); err != nil {
-			return asExitError(err)
-		}
-		defer closeUp()
-		queue = o.workers
-	}
-	var journal *report.Journal
-	if send {
-		if o.stateDir != "" {
-			if journal, err = openJournal(o, rd.Files(), logger); err != nil {
-				return asExitError(err)
-			}
-			defer journal.Close()
-			if err := resumePause(cmd.Context(), journal, logger); err != nil {
-				return &exitError{code: exitInterrupted + e.signal()}
-			}
-			intake.Journal = journal
-		}
-	}
-	rec, err := outputs.Create(cmd.Name(), journal)
-	if err != nil {
-		return asExitError(err)
-	}
-
-	intake.OnPhase = rec.SetPhase
-	stopProgress := startProgress(progress, rd, rec, send)
-	metrics.Start(rec, start)
-	runErr := runPipeline(cmd.Context(), rd, intake, up, rec, queue)
-	sum, recErr := rec.Close()
-	stopProgress()
-	if runErr == nil {
-		runErr = recErr
-	}
-	end := report.Ending{Start: start, Tolerance: tol, Signal: e.signal(), SummaryPath: o.summary, HTMLPath: o.html,
-		ReportPath: o.report, ReportAll: o.reportAll, Out: e.stderr, Metrics: metrics}
-	if send {
-		end.Endpoint = uploader.BareURL(o.endpoint)
-	}
-	end.Member, _ = strconv.ParseInt(o.memberID, 10, 64)
-	if status, err := sum.Finish(end, runErr); status != exitOK {
-		return &exitError{code: status, err: err}
-	}
-	return nil
-}
-
-// newUploader builds the uploader with its limiters and credentials, and
-// a function that closes what they hold open.
-func (e *env) newUploader(ctx context.Context, o *options, logger *slog.Logger) (*uploader.Uploader, func(), error) {
-	auth, err := e.auth(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	limiter, done, err := e.limiter(ctx, o, logger)
-	if err != nil {
-		return nil, nil, err
-	}
-	up, err := uploader.New(uploader.Config{
-		Endpoint:          o.endpoint,
-		Auth:              auth,
-		Workers:           o.workers,
-		MaxRetries:        o.maxRetries,
-		Timeout:           o.timeout,
-		Limiter:           limiter,
-		MaxUsers:          o.maxUsers,
-		Grace:             graceInFlight,
-		Hurry:             e.hurry,
-		AllowAboveService: o.aboveServiceLimits,
+	sum, runErr := r.execute(func(ctx context.Context, rec *report.Recorder, reqs chan<- *chunker.Request) error {
+		return chunker.Intake(ctx, r.rd, r.intake, rec, reqs)
 	})
-	if err != nil {
-		done()
-		return nil, nil, err
+	if sum == nil {
+		return runErr
 	}
-	return up, done, nil
-}
-
-// auth picks the credentials: --token-file, XANDR_TOKEN, or a login with
-// XANDR_USERNAME and XANDR_PASSWORD.
-func (e *env) auth(o *options) (uploader.Auth, error) {
-	return uploader.Credentials{TokenFile: o.tokenFile, Getenv: e.getenv, API: o.api, Timeout: o.timeout}.Auth()
-}
-
-// earlyEnd is the summary of a run that ended with err before it could be
-// summed up: nothing counted, its exit status.
-func earlyEnd(command string, start time.Time, err error) *report.Summary {
-	s := &report.Summary{Command: command, ElapsedSeconds: time.Since(start).Seconds(), ExitStatus: exitOK}
-	if err != nil {
-		s.ExitStatus = exitFailure
-		var xe *exitError
-		if errors.As(err, &xe) {
-			s.ExitStatus = xe.code
-		}
-	}
-	return s
+	return r.finish(sum, runErr)
 }

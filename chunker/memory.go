@@ -1,4 +1,4 @@
-package main
+package chunker
 
 import (
 	"fmt"
@@ -7,37 +7,36 @@ import (
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/dustin/go-humanize"
-	"github.com/rtseg/rtseg/chunker"
 )
 
 // A run's heap holds little that lives long besides what grouping holds (the
 // rows of unsorted input, or the filter of users already sent), while
 // decoding makes much short-lived garbage. So the collector runs less often
 // than Go's default, which saves about a tenth of the CPU time, and a soft
-// memory limit of memoryBase plus what grouping may hold keeps the price in
+// memory limit of MemoryBase plus what grouping may hold keeps the price in
 // memory bounded: the rest of a run (rows read ahead, requests packed and in
-// flight, the recorder's queue) lives in memoryBase, and the runtime's own
+// flight, the recorder's queue) lives in MemoryBase, and the runtime's own
 // memory (code, stacks) takes some 16 MiB beside the heap.
 //
 // Inside a container whose memory is limited (a cgroup's memory.max, as
 // Kubernetes and Docker set it), the soft limit never goes past
 // containerShare of that limit, and --group-memory's default shrinks so that
-// memoryBase and grouping fit under it.
+// MemoryBase and grouping fit under it.
 //
 // GOGC or GOMEMLIMIT in the environment leave the runtime's settings alone.
 const (
 	gcPercent      = 200
-	memoryBase     = 48 << 20
+	MemoryBase     = 48 << 20
 	containerShare = 0.8
 	// minGroupDefault is the least that --group-memory's default shrinks
 	// to in a small container.
 	minGroupDefault = 4 << 20
 )
 
-// containerMemory is the memory limit of the process's container, as
+// ContainerMemory is the memory limit of the process's container, as
 // provider finds it (memlimit.FromCgroup reads the cgroup's, v1 or v2): 0 when
 // there is none, it cannot be read, or provider is nil.
-func containerMemory(provider memlimit.Provider) int64 {
+func ContainerMemory(provider memlimit.Provider) int64 {
 	if provider == nil {
 		return 0
 	}
@@ -61,61 +60,61 @@ func memoryCeiling(container int64) int64 {
 	return int64(n)
 }
 
-// groupMemoryDefault is --group-memory's default: chunker's, or inside a
-// container of the given memory limit, what fits beside memoryBase under
+// GroupMemoryDefault is --group-memory's default: chunker's, or inside a
+// container of the given memory limit, what fits beside MemoryBase under
 // its ceiling, in whole MiB.
-func groupMemoryDefault(container int64) string {
-	size := int64(chunker.DefaultGroupMemory)
+func GroupMemoryDefault(container int64) string {
+	size := int64(DefaultGroupMemory)
 	if ceiling := memoryCeiling(container); ceiling > 0 {
-		size = min(size, max(ceiling-memoryBase, minGroupDefault))
+		size = min(size, max(ceiling-MemoryBase, minGroupDefault))
 	}
 	return fmt.Sprintf("%dMiB", size>>20)
 }
 
-// memoryBudget sets the soft memory limit as grouping grows; nil leaves the
+// MemoryBudget sets the soft memory limit as grouping grows; nil leaves the
 // runtime alone.
-type memoryBudget struct {
+type MemoryBudget struct {
 	ceiling int64 // 0 for none
 }
 
-// newMemoryBudget relaxes the collector and returns a budget that sets the
+// NewMemoryBudget relaxes the collector and returns a budget that sets the
 // soft memory limit, within the ceiling of the container of the given
 // memory limit (0 for none), unless the environment sets GOGC or
 // GOMEMLIMIT (then nil).
-func newMemoryBudget(getenv func(string) string, container int64) *memoryBudget {
+func NewMemoryBudget(getenv func(string) string, container int64) *MemoryBudget {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
 	debug.SetGCPercent(gcPercent)
-	m := &memoryBudget{ceiling: memoryCeiling(container)}
-	m.grouping(0)
+	m := &MemoryBudget{ceiling: memoryCeiling(container)}
+	m.Grouping(0)
 	return m
 }
 
-// grouping makes room for grouping that holds size bytes.
-func (m *memoryBudget) grouping(size int64) {
+// Grouping makes room for grouping that holds size bytes.
+func (m *MemoryBudget) Grouping(size int64) {
 	if m == nil {
 		return
 	}
-	limit := memoryBase + size
+	limit := MemoryBase + size
 	if m.ceiling > 0 {
 		limit = min(limit, m.ceiling)
 	}
 	debug.SetMemoryLimit(limit)
 }
 
-// groupMemoryWarning says, if it is so, that --group-memory (group bytes)
+// GroupMemoryWarning says, if it is so, that --group-memory (group bytes)
 // leaves too little room for the rest of a run in a container of the given
 // memory limit: "" if it fits.
-func groupMemoryWarning(group, container int64) string {
+func GroupMemoryWarning(group, container int64) string {
 	ceiling := memoryCeiling(container)
 	switch {
-	case ceiling <= 0 || memoryBase+group <= ceiling:
+	case ceiling <= 0 || MemoryBase+group <= ceiling:
 		return ""
-	case memoryBase+minGroupDefault > ceiling:
+	case MemoryBase+minGroupDefault > ceiling:
 		return fmt.Sprintf("the container's memory limit of %s is less than a run needs (about 64MiB besides --group-memory): it may be killed for want of memory",
 			humanize.IBytes(uint64(container)))
 	}
 	return fmt.Sprintf("--group-memory %s leaves too little of the container's memory limit of %s for the rest of the run (about 64MiB): it may be killed for want of memory; give at most %s",
-		humanize.IBytes(uint64(group)), humanize.IBytes(uint64(container)), groupMemoryDefault(container))
+		humanize.IBytes(uint64(group)), humanize.IBytes(uint64(container)), GroupMemoryDefault(container))
 }
