@@ -335,3 +335,53 @@ func TestLimiterThrottled(t *testing.T) {
 		}
 	})
 }
+
+// With one call a second, each call waits for the one before to leave the
+// log: one span after the latest moment the service can have counted it,
+// as its answer and its peers' tell.
+func TestLimiterCountsByTheAnswers(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tt := range []struct {
+		name  string
+		peers []time.Duration // round trips of the calls before
+		last  time.Duration   // round trip of the call measured
+		want  time.Duration   // from its start to the next call's
+	}{
+		// Steady answers 400ms late: the allowance (25ms), not the round trip.
+		{"steady, on time", []time.Duration{ms(400)}, ms(400), ms(1025)},
+		// One 60ms later than its peers may have arrived that late.
+		{"steady, one late", []time.Duration{ms(400)}, ms(460), ms(1085)},
+		// Answers from 200ms to 600ms: the service's own time; one
+		// answered in 80ms counts until its answer, one in 500ms until
+		// the allowance.
+		{"varying, quick answer", []time.Duration{ms(200), ms(600), ms(350)}, ms(80), ms(1080)},
+		{"varying, slow answer", []time.Duration{ms(200), ms(600), ms(350)}, ms(500), ms(1025)},
+		// A service that answers at once: a slow answer shows a delay on
+		// the way, and the call counts until it.
+		{"fast, one late", []time.Duration{ms(5)}, ms(180), ms(1180)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l, _ := NewLimiter(1, 100, time.Second, LimitJitter)
+				call := func(rtt time.Duration) time.Time {
+					s, err := l.Wait(t.Context(), 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					start := time.Now()
+					time.Sleep(rtt)
+					s.Done()
+					return start
+				}
+				for i := range 2 * rttSamples {
+					call(tt.peers[i%len(tt.peers)])
+				}
+				start := call(tt.last)
+				next := call(0)
+				if got := next.Sub(start); got != tt.want {
+					t.Errorf("the next call started %v after one answered in %v, want %v", got, tt.last, tt.want)
+				}
+			})
+		})
+	}
+}
