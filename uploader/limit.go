@@ -306,7 +306,9 @@ func (l *Limiter) allowanceLocked() time.Duration {
 // until there are rttLearned of them (the first calls also open the
 // connections, which the service may accept late), then the quickest
 // quarter of the last rttSamples, as long as the service answers in
-// steady time: the middle half of them within LimitJitter of each other.
+// steady time: the middle half of them within LimitJitter, or a quarter of
+// the quickest quarter's time, of each other (a loaded machine spreads
+// round trips of 400ms more than round trips of 40ms).
 // When the service's own time varies more, an answer's lateness says
 // nothing of the way there: 0.
 func (l *Limiter) slowerLocked(rtt time.Duration) time.Duration {
@@ -320,7 +322,7 @@ func (l *Limiter) slowerLocked(rtt time.Duration) time.Duration {
 		return min(max(rtt-r[0], 0), AnswerBound)
 	}
 	q1, q3 := r[n/4], r[3*n/4]
-	if q3-q1 > LimitJitter {
+	if q3-q1 > max(LimitJitter, q1/4) {
 		return 0
 	}
 	return min(max(rtt-q1, 0), l.maxJitter)

@@ -7,8 +7,11 @@
 -- which it fits among them, keeping its place in line: the calls reserved
 -- after it are confirmed later, and move in turn if need be. Returns
 -- {1, wait}, the moment being wait from now.
--- KEYS as for reserve.lua; ARGV id, users, hold, call limit, user limit.
+-- KEYS as for reserve.lua; ARGV id, users, hold, call limit, user limit,
+-- run_id of the Redis that reserved it (another Redis, restarted or taking
+-- over, numbers its calls anew: the moment does not stand).
 if redis.replicate_commands then pcall(redis.replicate_commands) end
+if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[6] then return {0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local id, n, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -186,12 +186,22 @@ func (s *Store) Reserve(ctx context.Context, a uploader.Ask) (uploader.Reservati
 	if len(r) != 2 {
 		return uploader.Reservation{}, errors.New("unexpected answer from the reservation script")
 	}
-	return uploader.Reservation{Wait: time.Duration(r[0]) * time.Microsecond, ID: strconv.FormatInt(r[1], 10)}, nil
+	// The ID names the Redis too: one restarted numbers its calls anew,
+	// and must not take a call reserved before for one of its own.
+	return uploader.Reservation{Wait: time.Duration(r[0]) * time.Microsecond, ID: strconv.FormatInt(r[1], 10) + "@" + id}, nil
+}
+
+// splitID splits a Reservation's ID into the call's number and the run_id
+// of the Redis that reserved it.
+func splitID(id string) (seq, run string) {
+	seq, run, _ = strings.Cut(id, "@")
+	return seq, run
 }
 
 // Confirm implements uploader.Store.
 func (s *Store) Confirm(ctx context.Context, a uploader.Ask, id string) (time.Duration, bool, error) {
-	r, err := confirmScript.Run(ctx, s.client, s.keys, id, a.Users, micros(a.Hold), a.PostLimit, a.UserLimit).Int64Slice()
+	seq, run := splitID(id)
+	r, err := confirmScript.Run(ctx, s.client, s.keys, seq, a.Users, micros(a.Hold), a.PostLimit, a.UserLimit, run).Int64Slice()
 	if err != nil {
 		return 0, false, err
 	}
@@ -203,12 +213,14 @@ func (s *Store) Confirm(ctx context.Context, a uploader.Ask, id string) (time.Du
 
 // Extend implements uploader.Store.
 func (s *Store) Extend(ctx context.Context, id string, users int, hold time.Duration) error {
-	return extendScript.Run(ctx, s.client, s.keys[:2], id, users, micros(hold)).Err()
+	seq, run := splitID(id)
+	return extendScript.Run(ctx, s.client, s.keys, seq, users, micros(hold), run).Err()
 }
 
 // Answered implements uploader.Store.
 func (s *Store) Answered(ctx context.Context, id string, users int, span time.Duration) error {
-	return answeredScript.Run(ctx, s.client, s.keys[:2], id, users, micros(span)).Err()
+	seq, run := splitID(id)
+	return answeredScript.Run(ctx, s.client, s.keys, seq, users, micros(span), run).Err()
 }
 
 // Pause implements uploader.Store.
