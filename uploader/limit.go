@@ -108,11 +108,12 @@ const LimitSpan = time.Second
 // one-way delay: how much later than another, relative to when each left
 // this process, the service may count a call (scheduling in this process
 // and the service's, connections being set up, proxies and load balancers
-// all add to it). It is an assumption, not a measurement: see Limiter for
-// how answers widen it. It costs nothing while answers come back within
+// all add to it). It is an assumption, not a measurement (25ms let an
+// emulator slowed by the race detector on a loaded 2-core machine see
+// calls closer than that): see Limiter for how the run widens it. It costs nothing while answers come back within
 // it; with slower answers a run goes at the limit's rate divided by
 // (span + allowance) / span.
-const LimitJitter = 25 * time.Millisecond
+const LimitJitter = 50 * time.Millisecond
 
 // MaxJitter is the widest allowance a Limiter uses, whatever 429s and a
 // loaded machine teach it (and the one a process that has stopped may
@@ -306,9 +307,10 @@ func (l *Limiter) allowanceLocked() time.Duration {
 // until there are rttLearned of them (the first calls also open the
 // connections, which the service may accept late), then the quickest
 // quarter of the last rttSamples, as long as the service answers in
-// steady time: the middle half of them within LimitJitter, or a quarter of
-// the quickest quarter's time, of each other (a loaded machine spreads
-// round trips of 400ms more than round trips of 40ms).
+// steady time: the middle half of them within LimitJitter, or half the
+// quickest quarter's time, of each other (a loaded machine spreads round
+// trips of 400ms more than round trips of 40ms; answers from 50ms to 600ms
+// are not steady).
 // When the service's own time varies more, an answer's lateness says
 // nothing of the way there: 0.
 func (l *Limiter) slowerLocked(rtt time.Duration) time.Duration {
@@ -319,10 +321,10 @@ func (l *Limiter) slowerLocked(rtt time.Duration) time.Duration {
 	r := slices.Clone(l.rtt[:n])
 	slices.Sort(r)
 	if n < rttLearned {
-		return min(max(rtt-r[0], 0), AnswerBound)
+		return min(max(rtt-r[0], 0), l.maxJitter)
 	}
 	q1, q3 := r[n/4], r[3*n/4]
-	if q3-q1 > max(LimitJitter, q1/4) {
+	if q3-q1 > max(LimitJitter, q1/2) {
 		return 0
 	}
 	return min(max(rtt-q1, 0), l.maxJitter)

@@ -347,15 +347,15 @@ func TestLimiterCountsByTheAnswers(t *testing.T) {
 		last  time.Duration   // round trip of the call measured
 		want  time.Duration   // from its start to the next call's
 	}{
-		// Steady answers 400ms late: the allowance (25ms), not the round trip.
-		{"steady, on time", []time.Duration{ms(400)}, ms(400), ms(1025)},
+		// Steady answers 400ms late: the allowance (50ms), not the round trip.
+		{"steady, on time", []time.Duration{ms(400)}, ms(400), ms(1050)},
 		// One 60ms later than its peers may have arrived that late.
-		{"steady, one late", []time.Duration{ms(400)}, ms(460), ms(1085)},
+		{"steady, one late", []time.Duration{ms(400)}, ms(460), ms(1110)},
 		// Answers from 200ms to 600ms: the service's own time; one
 		// answered in 80ms counts until its answer, one in 500ms until
 		// the allowance.
 		{"varying, quick answer", []time.Duration{ms(200), ms(600), ms(350)}, ms(80), ms(1080)},
-		{"varying, slow answer", []time.Duration{ms(200), ms(600), ms(350)}, ms(500), ms(1025)},
+		{"varying, slow answer", []time.Duration{ms(200), ms(600), ms(350)}, ms(500), ms(1050)},
 		// A service that answers at once: a slow answer shows a delay on
 		// the way, and the call counts until it.
 		{"fast, one late", []time.Duration{ms(5)}, ms(180), ms(1180)},
