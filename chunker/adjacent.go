@@ -54,21 +54,39 @@ func (g *Adjacent) OnFilterGrow(f func(size int64)) {
 
 // Add takes the next valid row.
 func (g *Adjacent) Add(row reader.Row) error {
-	if u := row.User(); len(g.cur.rows) == 0 || u != g.cur.user {
+	if err := g.start(row.User()); err != nil {
+		return err
+	}
+	return g.cur.add(row, g.out)
+}
+
+// hold takes an invalid row that names its user (rtseg sync): the user
+// has rows the input could not read.
+func (g *Adjacent) hold(row reader.Row) error {
+	if err := g.start(row.User()); err != nil {
+		return err
+	}
+	g.cur.hold(row.Pos)
+	return nil
+}
+
+// start makes u the current user, handing on the one before.
+func (g *Adjacent) start(u reader.User) error {
+	if g.cur.empty() || u != g.cur.user {
 		if err := g.flushUser(); err != nil {
 			return err
 		}
 		g.cur.reset(u)
 	}
-	return g.cur.add(row, g.out)
+	return nil
 }
 
 func (g *Adjacent) flushUser() error {
-	if len(g.cur.rows) == 0 {
+	if g.cur.empty() {
 		return nil
 	}
-	again := g.seen != nil && g.seen.testAndAdd(g.cur.user)
-	return g.p.add(g.cur.user, g.cur.rows, again)
+	again := len(g.cur.rows) > 0 && g.seen != nil && g.seen.testAndAdd(g.cur.user)
+	return g.cur.handOn(g.p, again)
 }
 
 // Close packs the last user and flushes the last requests.

@@ -16,8 +16,9 @@ import (
 // StateRows is the delivered state, read in its order (by user, then
 // segment): reader's StateReader.
 type StateRows interface {
-	// Next returns the next association; io.EOF ends the state.
-	Next() (reader.Delivered, error)
+	// Next returns the next association, which stays valid until the
+	// next call; io.EOF ends the state.
+	Next() (*reader.Delivered, error)
 }
 
 // Mode says what rtseg sync does with an association delivered before and
@@ -161,22 +162,33 @@ type differ struct {
 	cfg   *DiffConfig
 	state StateRows
 	plan  *Plan
+	out   SyncOutcomes
 
-	peek    reader.Delivered
+	peek    *reader.Delivered
 	hasPeek bool
 	stateOK bool // the state has been read to its end
-	mine    []reader.Delivered
 	order   []int
 	last    reader.User
 	started bool
-	entry   PlanEntry
+	// refreshBy is when a lifetime must end at the latest for an
+	// unchanged association to stay unsent.
+	refreshBy time.Time
+	// unchanged are rows decided unchanged, handed to out in batches.
+	unchanged []reader.Row
+	// held is the last user with rows the snapshot could not read;
+	// holdNext lets the next add be for that user.
+	held              reader.User
+	hasHeld, holdNext bool
 
 	err      error
 	fail     func(error)
 	fallback users
 }
 
-// next reads the state's next association into peek.
+// unchangedBatch is how many unchanged rows go to out at once.
+const unchangedBatch = 512
+
+// fill reads the state's next association into peek.
 func (d *differ) fill() error {
 	if d.hasPeek || d.stateOK || d.state == nil {
 		return nil
@@ -202,49 +214,67 @@ func (d *differ) failed(err error) {
 	}
 }
 
-func (d *differ) add(u reader.User, rows []reader.Row, again bool) error {
-	if d.err != nil {
-		return d.fallback.add(u, rows, false)
-	}
-	if again || d.started && reader.CompareUsers(u, d.last) <= 0 {
-		d.failed(&OrderError{Pos: rows[0].Pos, User: u, Prev: d.last})
-		return d.fallback.add(u, rows, false)
+// next checks that u comes after the users before it, and decides for the
+// associations of the state whose users come before it.
+func (d *differ) next(u reader.User, pos reader.Position, again bool) bool {
+	same := d.holdNext && u == d.held
+	d.holdNext = false
+	if again || d.started && !same && reader.CompareUsers(u, d.last) <= 0 {
+		d.failed(&OrderError{Pos: pos, User: u, Prev: d.last})
+		return false
 	}
 	d.started, d.last = true, u
 	if err := d.absentBefore(u, false); err != nil {
 		d.failed(err)
-		return d.fallback.add(u, rows, false)
+		return false
 	}
-	// The state's rows of this user.
-	d.mine = d.mine[:0]
-	for {
-		if err := d.fill(); err != nil {
-			d.failed(err)
-			return d.fallback.add(u, rows, false)
-		}
-		if !d.hasPeek || d.peek.Row.User() != u {
-			break
-		}
-		d.mine = append(d.mine, d.peek)
-		d.hasPeek = false
+	return true
+}
+
+// hold takes a user with rows in the snapshot that could not be read
+// (invalid), before add takes its valid rows if it has any. An invalid row
+// is no evidence that an association is gone: the user's associations
+// absent from the snapshot are kept, not removed.
+func (d *differ) hold(u reader.User, pos reader.Position) error {
+	if d.err != nil || !d.next(u, pos, false) {
+		return nil
+	}
+	d.held, d.hasHeld, d.holdNext = u, true, true
+	return nil
+}
+
+func (d *differ) add(u reader.User, rows []reader.Row, again bool) error {
+	if d.err != nil || !d.next(u, rows[0].Pos, again) {
+		return d.fallback.add(u, rows, false)
 	}
 	// The snapshot's rows, in segment order.
 	order := d.order[:0]
+	sorted := true
 	for i := range rows {
 		order = append(order, i)
+		sorted = sorted && (i == 0 || compareSegment(&rows[i-1], &rows[i]) < 0)
 	}
-	slices.SortFunc(order, func(i, j int) int { return compareSegment(&rows[i], &rows[j]) })
+	if !sorted {
+		slices.SortFunc(order, func(i, j int) int { return compareSegment(&rows[i], &rows[j]) })
+	}
 	d.order = order
-	i, j := 0, 0
-	for i < len(order) || j < len(d.mine) {
-		c := 0
-		switch {
-		case i == len(order):
-			c = 1
-		case j == len(d.mine):
-			c = -1
-		default:
-			c = rows[order[i]].Segment().Compare(d.mine[j].Row.Segment())
+	// Merged with the state's rows of the user, which come in segment
+	// order too.
+	i := 0
+	for {
+		if err := d.fill(); err != nil {
+			d.failed(err)
+			if i == len(order) {
+				return nil
+			}
+			return d.fallback.add(u, d.rest(rows, order[i:]), false)
+		}
+		if !d.hasPeek || d.peek.Row.UserID != u.ID || d.peek.Row.Domain != u.Domain {
+			break
+		}
+		c := 1
+		if i < len(order) {
+			c = compareSegment(&rows[order[i]], &d.peek.Row)
 		}
 		var err error
 		switch {
@@ -252,61 +282,90 @@ func (d *differ) add(u reader.User, rows []reader.Row, again bool) error {
 			err = d.decide(&rows[order[i]], nil)
 			i++
 		case c > 0:
-			err = d.absent(&d.mine[j])
-			j++
+			err = d.absent(d.peek)
+			d.hasPeek = false
 		default:
-			err = d.decide(&rows[order[i]], &d.mine[j])
+			err = d.decide(&rows[order[i]], d.peek)
+			d.hasPeek = false
 			i++
-			j++
 		}
 		if err != nil {
+			return err
+		}
+	}
+	for ; i < len(order); i++ {
+		if err := d.decide(&rows[order[i]], nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// rest returns the rows at the given indexes, which the diff did not
+// decide for.
+func (d *differ) rest(rows []reader.Row, idx []int) []reader.Row {
+	out := make([]reader.Row, len(idx))
+	for k, i := range idx {
+		out[k] = rows[i]
+	}
+	return out
+}
+
 // decide compares a snapshot row with the association delivered, if any.
 func (d *differ) decide(row *reader.Row, old *reader.Delivered) error {
-	e := &d.entry
-	*e = PlanEntry{New: *row, HasNew: true}
-	if old != nil {
-		e.Old, e.OldAt, e.HasOld = old.Row, old.At, true
-	}
+	var a Action
 	switch {
 	case row.Removes() && old == nil:
-		e.Action = Unchanged
+		a = Unchanged
 	case row.Removes():
-		e.Action = Removed
+		a = Removed
 	case old == nil:
-		e.Action = Added
+		a = Added
 	case !sameAssoc(row, &old.Row):
-		e.Action = Changed
+		a = Changed
 	case d.cfg.Full:
-		e.Action = Refreshed
+		a = Refreshed
 	default:
-		e.Action = Unchanged
-		if end, ok := d.cfg.lifetimeEnd(&old.Row, old.At); ok && end.Before(d.cfg.Now.Add(d.cfg.RefreshBefore)) {
-			e.Action = Refreshed
+		a = Unchanged
+		if end, ok := d.cfg.lifetimeEnd(&old.Row, old.At); ok && end.Before(d.refreshBy) {
+			a = Refreshed
 		}
 	}
-	return d.plan.add(e)
+	if a == Unchanged {
+		d.unchanged = append(d.unchanged, *row)
+		if len(d.unchanged) == unchangedBatch {
+			d.report()
+		}
+		if old != nil {
+			// The snapshot's row is the same as the one delivered.
+			return d.plan.add(a, old, nil)
+		}
+	}
+	return d.plan.add(a, old, row)
+}
+
+// report hands the unchanged rows decided so far to out.
+func (d *differ) report() {
+	if len(d.unchanged) > 0 {
+		d.out.Unchanged(d.unchanged)
+		clear(d.unchanged) // drop the text the rows point to
+		d.unchanged = d.unchanged[:0]
+	}
 }
 
 // absent decides for an association delivered and absent from the
 // snapshot.
 func (d *differ) absent(old *reader.Delivered) error {
-	e := &d.entry
-	*e = PlanEntry{Old: old.Row, OldAt: old.At, HasOld: true}
+	a := Removed
 	switch end, ok := d.cfg.lifetimeEnd(&old.Row, old.At); {
 	case ok && !end.After(d.cfg.Now):
-		e.Action = Expired
+		a = Expired
 	case d.cfg.Mode == Upsert:
-		e.Action = Kept
-	default:
-		e.Action = Removed
+		a = Kept
+	case d.hasHeld && old.Row.UserID == d.held.ID && old.Row.Domain == d.held.Domain:
+		a = Kept
 	}
-	return d.plan.add(e)
+	return d.plan.add(a, old, nil)
 }
 
 // absentBefore decides for every association of the state whose user
@@ -320,7 +379,7 @@ func (d *differ) absentBefore(u reader.User, all bool) error {
 			return nil
 		}
 		d.hasPeek = false
-		if err := d.absent(&d.peek); err != nil {
+		if err := d.absent(d.peek); err != nil {
 			return err
 		}
 	}
@@ -333,6 +392,7 @@ func (d *differ) Flush() error {
 			d.failed(err)
 		}
 	}
+	d.report()
 	if err := d.plan.finish(); err != nil {
 		d.failed(err)
 	}

@@ -19,16 +19,16 @@ type stateOf struct {
 	err  error // instead of io.EOF
 }
 
-func (s *stateOf) Next() (reader.Delivered, error) {
+func (s *stateOf) Next() (*reader.Delivered, error) {
 	if len(s.rows) == 0 {
 		if s.err != nil {
-			return reader.Delivered{}, s.err
+			return nil, s.err
 		}
-		return reader.Delivered{}, io.EOF
+		return nil, io.EOF
 	}
 	d := s.rows[0]
 	s.rows = s.rows[1:]
-	return d, nil
+	return &d, nil
 }
 
 // syncOutcomes adds the unchanged rows to outcomes.
@@ -37,9 +37,9 @@ type syncOutcomes struct {
 	unchanged []reader.Row
 }
 
-func (o *syncOutcomes) Unchanged(r reader.Row) {
+func (o *syncOutcomes) Unchanged(rows []reader.Row) {
 	o.mu.Lock()
-	o.unchanged = append(o.unchanged, r)
+	o.unchanged = append(o.unchanged, rows...)
 	o.mu.Unlock()
 }
 
@@ -267,5 +267,68 @@ func TestSyncRefusesBeforeSending(t *testing.T) {
 	_, reqs, _, err := runSync(t, SyncConfig{MaxRemovals: &one}, half, slices.Clone(state))
 	if err != nil || len(reqs) != 1 || reqs[0].Rows() != 3 {
 		t.Errorf("Sync within --max-removals 2 = %v, %d requests, want 1 of 3 rows (an add, two removals)", err, len(reqs))
+	}
+}
+
+// TestSyncKeepsInvalidUsers: in mirror mode, the delivered associations of
+// a user with an invalid row in the snapshot are kept, not removed, whether
+// the snapshot streams sorted or is grouped and spilled; an invalid row
+// that names no user keeps nothing; and a held user out of order is
+// refused as a valid one would be.
+func TestSyncKeepsInvalidUsers(t *testing.T) {
+	state := []reader.Delivered{
+		delivered(1, "1000001 1 5 0", time.Hour), delivered(2, "1000001 2 5 0", time.Hour),
+		delivered(3, "1000002 1 5 0", time.Hour), delivered(4, "1000003 1 5 0", time.Hour),
+		delivered(5, "i-aaaa 1 5 0", time.Hour), delivered(6, "i-aaaa 2 5 0", time.Hour),
+	}
+	invalid := func(r reader.Row) reader.Row {
+		r.Err = &reader.FieldError{Field: "value", Value: "x", Err: reader.ErrNotWhole}
+		return r
+	}
+	noUser := invalid(snap(5, "1000003 1 5 0"))
+	noUser.UserID = ""
+	rows := []reader.Row{
+		snap(2, "1000001 1 5 0"),
+		invalid(snap(3, "1000001 2 6 0")), // segment 2 kept
+		invalid(snap(4, "1000002 1 6 0")), // the user's only row: kept
+		noUser,                            // 1000003 is removed
+		snap(6, "1000004 1 5 0"),
+		invalid(snap(7, "i-aaaa 3 5 0")), // i-aaaa's segments 1 and 2 kept
+	}
+	want := []string{"1000001/1:unchanged", "1000001/2:kept", "1000002/1:kept", "1000003/1:removed",
+		"1000004/1:added", "i-aaaa/1:kept", "i-aaaa/2:kept"}
+	for _, tc := range []struct {
+		name   string
+		intake IntakeConfig
+	}{
+		{"sorted", IntakeConfig{Sorted: true}},
+		{"grouped", IntakeConfig{}},
+		{"spilled", IntakeConfig{Memory: 200}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(rows)
+			if !tc.intake.Sorted {
+				slices.Reverse(in)
+			}
+			got, reqs, out, err := runSync(t, SyncConfig{Intake: tc.intake}, in, slices.Clone(state))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Sync decided\n%s\nwant\n%s", strings.Join(got, " "), strings.Join(want, " "))
+			}
+			sent := 0
+			for _, r := range reqs {
+				sent += r.Rows()
+			}
+			if sent != 2 || out.invalid != 4 || out.read != sent+out.invalid+len(out.unchanged) {
+				t.Errorf("%d rows read: %d sent, %d invalid, %d unchanged; want 2 sent and 4 invalid", out.read, sent, out.invalid, len(out.unchanged))
+			}
+		})
+	}
+	// Sorted input whose invalid row's user comes out of order.
+	late := []reader.Row{snap(2, "1000002 1 5 0"), invalid(snap(3, "1000001 2 6 0"))}
+	if _, reqs, _, err := runSync(t, SyncConfig{Intake: IntakeConfig{Sorted: true}}, late, slices.Clone(state)); !errors.As(err, new(*OrderError)) || len(reqs) > 0 {
+		t.Errorf("Sync of a held user out of order = %v, %d requests; want an OrderError and none", err, len(reqs))
 	}
 }

@@ -93,6 +93,7 @@ const (
 	hasValue      = 1 << 0
 	hasExpiration = 1 << 1
 	newUser       = 1 << 2 // in runs: the record starts a new user
+	heldUser      = 1 << 3 // an invalid row that names its user (hold)
 
 	// fanIn is how many runs are merged at once: the 64th run of a level
 	// is merged with the others into one run of the next level, which
@@ -148,7 +149,16 @@ var errClosed = errors.New("chunker: add to a closed grouper")
 // Add takes the next valid row. An error, such as rows that could not be
 // spilled to disk, means the row was not taken; Close still packs every row
 // taken before.
-func (g *Grouper) Add(row reader.Row) error {
+func (g *Grouper) Add(row reader.Row) error { return g.add(row, 0) }
+
+// hold takes an invalid row that names its user (rtseg sync): the user
+// has rows the input could not read. It is held as a record of its own,
+// so that grouping bounds it as it bounds rows.
+func (g *Grouper) hold(row reader.Row) error {
+	return g.add(reader.Row{Pos: row.Pos, UserID: row.UserID, Domain: row.Domain}, heldUser)
+}
+
+func (g *Grouper) add(row reader.Row, flags uint8) error {
 	if g.closed {
 		return errClosed
 	}
@@ -181,6 +191,7 @@ func (g *Grouper) Add(row reader.Row) error {
 		value:    row.Value,
 		exp:      row.Expiration,
 		domain:   uint16(domain),
+		flags:    flags,
 	}
 	g.arena = append(g.arena, row.UserID...)
 	r.code, r.codeLen = uint32(len(g.arena)), uint32(len(row.SegCode))
@@ -327,18 +338,23 @@ type emitter struct {
 }
 
 func (e *emitter) add(r *rec, user, code []byte) error {
-	if len(e.cur.rows) > 0 && (r.domain != e.domain || e.cur.user.ID != string(user)) {
+	if !e.cur.empty() && (r.domain != e.domain || e.cur.user.ID != string(user)) {
 		if err := e.flush(); err != nil {
 			return err
 		}
 	}
 	g := e.g
-	if len(e.cur.rows) == 0 {
+	if e.cur.empty() {
 		e.domain = r.domain
 		e.cur.reset(reader.User{Domain: g.domains.list[r.domain], ID: string(user)})
 	}
+	pos := reader.Position{File: g.files.list[r.file], Line: r.line}
+	if r.flags&heldUser != 0 {
+		e.cur.hold(pos)
+		return nil
+	}
 	row := reader.Row{
-		Pos:           reader.Position{File: g.files.list[r.file], Line: r.line},
+		Pos:           pos,
 		UserID:        e.cur.user.ID,
 		Domain:        e.cur.user.Domain,
 		SegID:         r.segID,
@@ -355,10 +371,10 @@ func (e *emitter) add(r *rec, user, code []byte) error {
 }
 
 func (e *emitter) flush() error {
-	if len(e.cur.rows) == 0 {
+	if e.cur.empty() {
 		return nil
 	}
-	err := e.g.p.add(e.cur.user, e.cur.rows, false)
+	err := e.cur.handOn(e.g.p, false)
 	e.cur.reset(reader.User{})
 	return err
 }

@@ -139,7 +139,7 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir, OnSpill: func() { phase(Spilling) }})
 		phase(Grouping)
 	}
-	readErr := take(ctx, rows, cfg.Journal, out, g.Add)
+	readErr := take(ctx, rows, cfg.Journal, out, g.Add, nil)
 	phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		re.Sorted = cfg.Sorted
@@ -193,10 +193,10 @@ func (e *ReadError) TrustedUpTo() string {
 	return "no data is trustworthy"
 }
 
-// take hands rows to add, and invalid ones to out, until the input ends or
-// ctx is done. A row counts as read once handled. An error of the input's
-// is a *ReadError.
-func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(reader.Row) error) error {
+// take hands rows to add, and invalid ones to out (and to hold, if set,
+// when they name their user), until the input ends or ctx is done. A row
+// counts as read once handled. An error of the input's is a *ReadError.
+func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add, hold func(reader.Row) error) error {
 	batch := make([]reader.Row, 0, batchRows)
 	var read int64
 	for {
@@ -209,6 +209,12 @@ func take(ctx context.Context, rows Batches, j Journal, out Outcomes, add func(r
 			}
 			row := &batch[i]
 			if !row.Valid() {
+				if hold != nil && row.UserID != "" {
+					if err := hold(*row); err != nil {
+						out.Read(i)
+						return err
+					}
+				}
 				out.Invalid(*row)
 				continue
 			}

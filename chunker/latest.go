@@ -11,6 +11,42 @@ type latest struct {
 	user  reader.User
 	rows  []reader.Row
 	index map[reader.Segment]int // built once a user has many rows
+	// held says the user has rows the input could not read (rtseg
+	// sync's holder is told), the first at heldAt.
+	held   bool
+	heldAt reader.Position
+}
+
+// holder takes users with rows in the snapshot that could not be read:
+// the diff of rtseg sync. It is told of such a user before its valid rows,
+// if it has any, are added.
+type holder interface {
+	hold(u reader.User, at reader.Position) error
+}
+
+// empty reports whether no row of a user is held.
+func (l *latest) empty() bool { return len(l.rows) == 0 && !l.held }
+
+// hold marks the user as having a row the input could not read, at pos.
+func (l *latest) hold(pos reader.Position) {
+	if !l.held {
+		l.held, l.heldAt = true, pos
+	}
+}
+
+// handOn hands the user to p: to its holder first, if the user is held.
+func (l *latest) handOn(p users, again bool) error {
+	if l.held {
+		if h, ok := p.(holder); ok {
+			if err := h.hold(l.user, l.heldAt); err != nil {
+				return err
+			}
+		}
+	}
+	if len(l.rows) == 0 {
+		return nil
+	}
+	return p.add(l.user, l.rows, again)
 }
 
 // superseder takes rows replaced by a later row for the same user and
@@ -75,4 +111,5 @@ func (l *latest) add(row reader.Row, out superseder) error {
 func (l *latest) reset(u reader.User) {
 	clear(l.rows) // drop the text the rows point to
 	l.user, l.rows, l.index = u, l.rows[:0], nil
+	l.held, l.heldAt = false, reader.Position{}
 }

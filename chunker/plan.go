@@ -1,7 +1,6 @@
 package chunker
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,8 +32,9 @@ const (
 	// removed by a snapshot row with expiration -1); sent with
 	// expiration -1.
 	Removed
-	// Kept: delivered and absent from the snapshot in upsert mode, with
-	// time to live; left at the service and in the state.
+	// Kept: delivered and absent from the snapshot in upsert mode, or
+	// whose user has rows the snapshot could not read, with time to
+	// live; left at the service and in the state.
 	Kept
 	// Expired: delivered, absent from the snapshot, and its lifetime at
 	// the service is over; dropped from the state, not sent.
@@ -113,11 +113,12 @@ func (c *SyncCounts) count(a Action) {
 }
 
 // Plan is what rtseg sync decided for every association, in the state's
-// order (by user, then segment), kept in a temporary file: it is read once
-// to send what changed, and again to write the new state from what the
-// service acknowledged.
+// order (by user, then segment), kept in two temporary files: the whole
+// plan, read once to write the new state from what the service
+// acknowledged, and the entries that send, read once to pack them. So a
+// sync that changes little reads little back before it sends.
 //
-// An entry in the file:
+// An entry in either file:
 //
 //	flags     uvarint: newUser, hasOld, hasNew, and hasValue, hasExpiration of each
 //	action    byte
@@ -125,20 +126,33 @@ func (c *SyncCounts) count(a Action) {
 //	seg_id, member_id: varint
 //	old (hasOld): value, expiration (when present), delivered (Unix ms), state row: varints
 //	new (hasNew): value, expiration (when present): varints; file uvarint index; line varint
+//
+// Delivered times and lines are differences from the last entry's with
+// one.
 type Plan struct {
-	f    *os.File
-	tmp  string // the directory it is in
-	name string // set while the name is in the directory
-	w    *bufio.Writer
-	buf  []byte
+	tmp        string // the directory of the files
+	all, sends spool
 
-	files    []string
-	fileIdx  map[string]int
+	files    names
+	lastFile string // the file of the last entry, and its index
+	lastIdx  uint32
 	state    string // the state file, as the old rows' positions name it
-	lastUser reader.User
-	entries  int64
 	counts   SyncCounts
 	complete bool
+}
+
+// spool is one file of plan entries.
+type spool struct {
+	f       *os.File
+	name    string // set while the name is in the directory
+	buf     []byte // entries not yet written to f
+	err     error  // the first write that failed
+	last    reader.User
+	entries int64
+	// Times and lines are written as the difference from the entry
+	// before's, which is small: rows of a state delivered together, in
+	// order.
+	lastAt, lastOld, lastNew int64
 }
 
 const (
@@ -157,13 +171,17 @@ func newPlan(dir, state string) (*Plan, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "rtseg-plan-*")
-	if err != nil {
-		return nil, &SpillError{Dir: dir, Err: err}
-	}
-	p := &Plan{f: f, tmp: dir, name: f.Name(), w: bufio.NewWriterSize(f, writeBuffer), fileIdx: map[string]int{}, state: state}
-	if os.Remove(p.name) == nil {
-		p.name = ""
+	p := &Plan{tmp: dir, state: state}
+	for _, s := range []*spool{&p.all, &p.sends} {
+		f, err := os.CreateTemp(dir, "rtseg-plan-*")
+		if err != nil {
+			p.Close()
+			return nil, &SpillError{Dir: dir, Err: err}
+		}
+		s.f, s.name, s.buf = f, f.Name(), make([]byte, 0, writeBuffer)
+		if os.Remove(s.name) == nil {
+			s.name = ""
+		}
 	}
 	return p, nil
 }
@@ -177,73 +195,102 @@ func (p *Plan) Counts() SyncCounts { return p.counts }
 // written from it.
 func (p *Plan) Complete() bool { return p.complete }
 
-func (p *Plan) file(name string) int {
-	i, ok := p.fileIdx[name]
-	if !ok {
-		i = len(p.files)
-		p.files = append(p.files, name)
-		p.fileIdx[name] = i
+func (p *Plan) file(name string) uint32 {
+	// Rows come file after file: one look-up per file, not per row.
+	if name != p.lastFile || p.files.list == nil {
+		p.lastFile, p.lastIdx = name, p.files.id(name)
 	}
-	return i
+	return p.lastIdx
 }
 
-// add appends an entry; entries come in the state's order.
-func (p *Plan) add(e *PlanEntry) error {
-	var user reader.User
-	var seg reader.Segment
-	if e.HasNew {
-		user, seg = e.New.User(), e.New.Segment()
-	} else {
-		user, seg = e.Old.User(), e.Old.Segment()
+// add appends the entry of an association: the state's old row and the
+// snapshot's new one, either nil when absent. Entries come in the state's
+// order. An unchanged association delivered before leaves out its
+// snapshot row, which is the same.
+func (p *Plan) add(a Action, old *reader.Delivered, new *reader.Row) error {
+	p.counts.count(a)
+	if err := p.all.add(p, a, old, new); err != nil {
+		return err
+	}
+	if a.Sends() {
+		return p.sends.add(p, a, old, new)
+	}
+	return nil
+}
+
+func (s *spool) add(p *Plan, a Action, old *reader.Delivered, new *reader.Row) error {
+	r := new
+	if r == nil {
+		r = &old.Row
 	}
 	var flags uint64
-	fresh := p.entries == 0 || user != p.lastUser
+	fresh := s.entries == 0 || r.UserID != s.last.ID || r.Domain != s.last.Domain
 	if fresh {
 		flags |= pNewUser
-		p.lastUser = user
+		s.last = r.User()
 	}
-	if e.HasOld {
+	if old != nil {
 		flags |= pHasOld
-		if e.Old.HasValue {
+		if old.Row.HasValue {
 			flags |= pOldValue
 		}
-		if e.Old.HasExpiration {
+		if old.Row.HasExpiration {
 			flags |= pOldExp
 		}
 	}
-	if e.HasNew {
+	if new != nil {
 		flags |= pHasNew
-		if e.New.HasValue {
+		if new.HasValue {
 			flags |= pNewValue
 		}
-		if e.New.HasExpiration {
+		if new.HasExpiration {
 			flags |= pNewExp
 		}
 	}
-	b := binary.AppendUvarint(p.buf[:0], flags)
-	b = append(b, byte(e.Action))
+	b := binary.AppendUvarint(s.buf, flags)
+	b = append(b, byte(a))
 	if fresh {
-		b = appendText(b, user.Domain)
-		b = appendText(b, user.ID)
+		b = appendText(b, r.Domain)
+		b = appendText(b, r.UserID)
 	}
-	b = appendText(b, seg.Code)
-	b = binary.AppendVarint(b, seg.ID)
-	b = binary.AppendVarint(b, seg.MemberID)
-	if e.HasOld {
-		b = appendNumbers(b, &e.Old)
-		b = binary.AppendVarint(b, e.OldAt.UnixMilli())
-		b = binary.AppendVarint(b, e.Old.Pos.Line)
+	if r.SegID != 0 {
+		b = append(b, 0) // no code
+		b = binary.AppendVarint(b, r.SegID)
+		b = append(b, 0) // member 0
+	} else {
+		b = appendText(b, r.SegCode)
+		b = append(b, 0) // seg_id 0
+		b = binary.AppendVarint(b, r.MemberID)
 	}
-	if e.HasNew {
-		b = appendNumbers(b, &e.New)
-		b = binary.AppendUvarint(b, uint64(p.file(e.New.Pos.File)))
-		b = binary.AppendVarint(b, e.New.Pos.Line)
+	if old != nil {
+		b = appendNumbers(b, &old.Row)
+		at := old.At.UnixMilli()
+		b = binary.AppendVarint(b, at-s.lastAt)
+		b = binary.AppendVarint(b, old.Row.Pos.Line-s.lastOld)
+		s.lastAt, s.lastOld = at, old.Row.Pos.Line
 	}
-	p.buf = b
-	p.entries++
-	p.counts.count(e.Action)
-	_, err := p.w.Write(b)
-	return err
+	if new != nil {
+		b = appendNumbers(b, new)
+		b = binary.AppendUvarint(b, uint64(p.file(new.Pos.File)))
+		b = binary.AppendVarint(b, new.Pos.Line-s.lastNew)
+		s.lastNew = new.Pos.Line
+	}
+	s.buf = b
+	s.entries++
+	// Entries are encoded straight into the buffer, written out when
+	// nearly full.
+	if len(b) > writeBuffer-entryHead-2*reader.MaxUserIDBytes {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *spool) flush() error {
+	if s.err == nil && len(s.buf) > 0 {
+		_, s.err = s.f.Write(s.buf)
+	}
+	s.buf = s.buf[:0]
+	return s.err
 }
 
 func appendText(b []byte, s string) []byte {
@@ -263,23 +310,34 @@ func appendNumbers(b []byte, r *reader.Row) []byte {
 
 // finish flushes what was written, so that the plan can be read.
 func (p *Plan) finish() error {
-	if err := p.w.Flush(); err != nil {
-		return &SpillError{Dir: p.dir(), Err: err}
+	for _, s := range []*spool{&p.all, &p.sends} {
+		if s.f == nil {
+			continue
+		}
+		if err := s.flush(); err != nil {
+			return &SpillError{Dir: p.tmp, Err: err}
+		}
 	}
 	return nil
 }
 
-func (p *Plan) dir() string { return p.tmp }
-
 // Each reads the plan from its start and calls f with each entry, in
 // order; f must not keep the entry, which is reused.
-func (p *Plan) Each(f func(*PlanEntry) error) error {
-	if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+func (p *Plan) Each(f func(*PlanEntry) error) error { return p.each(&p.all, f) }
+
+// eachSend is Each for the entries that send.
+func (p *Plan) eachSend(f func(*PlanEntry) error) error { return p.each(&p.sends, f) }
+
+func (p *Plan) each(s *spool, f func(*PlanEntry) error) error {
+	if s.f == nil {
+		return p.readErr(os.ErrClosed)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return p.readErr(err)
 	}
-	r := planReader{br: bufio.NewReaderSize(p.f, readBuffer), p: p}
+	r := planReader{src: s.f, buf: make([]byte, 0, readBuffer), p: p}
 	var e PlanEntry
-	for range p.entries {
+	for range s.entries {
 		if err := r.next(&e); err != nil {
 			return p.readErr(err)
 		}
@@ -294,131 +352,191 @@ func (p *Plan) readErr(err error) error {
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return &SpillError{Dir: p.dir(), Err: fmt.Errorf("read back the plan: %w", err)}
+	return &SpillError{Dir: p.tmp, Err: fmt.Errorf("read back the plan: %w", err)}
 }
 
-// Close removes the plan's file.
+// Close removes the plan's files.
 func (p *Plan) Close() error {
-	if p.f == nil {
+	var errs []error
+	for _, s := range []*spool{&p.all, &p.sends} {
+		if s.f == nil {
+			continue
+		}
+		errs = append(errs, s.f.Close())
+		s.f = nil
+		if s.name != "" {
+			errs = append(errs, os.Remove(s.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// planReader decodes entries from a buffer refilled from the file, so
+// that a field costs a few instructions, not a call per byte.
+type planReader struct {
+	// lastAt, lastOld and lastNew are the entry before's, as spool's.
+	lastAt, lastOld, lastNew int64
+	src                      io.Reader
+	buf                      []byte // buf[at:] is read and not yet decoded
+	at                       int
+	eof                      bool
+	p                        *Plan
+	user                     reader.User
+	codes                    map[string]string
+	err                      error // the first field that could not be decoded
+}
+
+// entryHead is more than the numbers of an entry can take.
+const entryHead = 256
+
+var errCorruptPlan = errors.New("corrupt plan")
+
+// more makes n bytes readable at buf[at:] if the file holds them.
+func (r *planReader) more(n int) {
+	if len(r.buf)-r.at >= n || r.eof {
+		return
+	}
+	left := copy(r.buf, r.buf[r.at:])
+	r.buf, r.at = r.buf[:left], 0
+	if n > cap(r.buf) {
+		r.buf = append(make([]byte, 0, n), r.buf...)
+	}
+	for len(r.buf) < n && !r.eof {
+		k, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+k]
+		switch {
+		case errors.Is(err, io.EOF):
+			r.eof = true
+		case err != nil:
+			r.eof = true
+			if r.err == nil {
+				r.err = err
+			}
+		}
+	}
+}
+
+func (r *planReader) fail(n int) {
+	if r.err != nil {
+		return
+	}
+	if n == 0 {
+		r.err = io.ErrUnexpectedEOF
+	} else {
+		r.err = errCorruptPlan
+	}
+}
+
+func (r *planReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.buf[r.at:])
+	if n <= 0 {
+		r.fail(n)
+		return 0
+	}
+	r.at += n
+	return v
+}
+
+func (r *planReader) varint() int64 {
+	v, n := binary.Varint(r.buf[r.at:])
+	if n <= 0 {
+		r.fail(n)
+		return 0
+	}
+	r.at += n
+	return v
+}
+
+// text returns the next length-prefixed bytes, valid until the next call.
+func (r *planReader) text() []byte {
+	n := r.uvarint()
+	if r.err != nil || n == 0 {
 		return nil
 	}
-	err := p.f.Close()
-	p.f = nil
-	if p.name != "" {
-		err = errors.Join(err, os.Remove(p.name))
+	if n > maxArena {
+		r.fail(-1)
+		return nil
 	}
-	return err
+	r.more(int(n))
+	if uint64(len(r.buf)-r.at) < n {
+		r.fail(0)
+		return nil
+	}
+	b := r.buf[r.at : r.at+int(n)]
+	r.at += int(n)
+	return b
 }
 
-type planReader struct {
-	br   *bufio.Reader
-	p    *Plan
-	user reader.User
-	text []byte
+// code returns a segment code as a string shared by the entries that
+// name it.
+func (r *planReader) code(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := r.codes[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if r.codes == nil {
+		r.codes = map[string]string{}
+	}
+	if len(r.codes) < maxCodes {
+		r.codes[s] = s
+	}
+	return s
 }
 
 func (r *planReader) next(e *PlanEntry) error {
-	flags, err := binary.ReadUvarint(r.br)
-	if err != nil {
-		return err
+	r.more(entryHead)
+	flags := r.uvarint()
+	if r.err == nil && r.at == len(r.buf) {
+		r.fail(0)
 	}
-	action, err := r.br.ReadByte()
-	if err != nil {
-		return err
+	if r.err != nil {
+		return r.err
 	}
+	action := r.buf[r.at]
+	r.at++
 	*e = PlanEntry{Action: Action(action), HasOld: flags&pHasOld != 0, HasNew: flags&pHasNew != 0}
 	if flags&pNewUser != 0 {
-		domain, err := r.string()
-		if err != nil {
-			return err
+		// Domains are a handful of constants: users share a copy.
+		domain := r.user.Domain
+		if d := r.text(); string(d) != domain {
+			domain = string(d)
 		}
-		id, err := r.string()
-		if err != nil {
-			return err
-		}
-		r.user = reader.User{Domain: domain, ID: id}
+		r.user = reader.User{Domain: domain, ID: string(r.text())}
 	}
-	code, err := r.string()
-	if err != nil {
-		return err
-	}
-	var n [2]int64
-	for i := range n {
-		if n[i], err = binary.ReadVarint(r.br); err != nil {
-			return err
-		}
-	}
-	base := reader.Row{UserID: r.user.ID, Domain: r.user.Domain, SegID: n[0], MemberID: n[1], SegCode: code}
+	code := r.code(r.text())
+	r.more(entryHead)
+	base := reader.Row{UserID: r.user.ID, Domain: r.user.Domain, SegID: r.varint(), MemberID: r.varint(), SegCode: code}
 	if e.HasOld {
 		e.Old = base
-		if err := r.numbers(&e.Old, flags&pOldValue != 0, flags&pOldExp != 0); err != nil {
-			return err
-		}
-		var v [2]int64
-		for i := range v {
-			if v[i], err = binary.ReadVarint(r.br); err != nil {
-				return err
-			}
-		}
-		e.OldAt = time.UnixMilli(v[0]).UTC()
-		e.Old.Pos = reader.Position{File: r.p.state, Line: v[1]}
+		r.numbers(&e.Old, flags&pOldValue != 0, flags&pOldExp != 0)
+		r.lastAt += r.varint()
+		r.lastOld += r.varint()
+		e.OldAt = time.UnixMilli(r.lastAt).UTC()
+		e.Old.Pos = reader.Position{File: r.p.state, Line: r.lastOld}
 	}
 	if e.HasNew {
 		e.New = base
-		if err := r.numbers(&e.New, flags&pNewValue != 0, flags&pNewExp != 0); err != nil {
-			return err
+		r.numbers(&e.New, flags&pNewValue != 0, flags&pNewExp != 0)
+		file := r.uvarint()
+		r.lastNew += r.varint()
+		if r.err == nil && file >= uint64(len(r.p.files.list)) {
+			r.err = fmt.Errorf("%w: file %d", errCorruptPlan, file)
 		}
-		file, err := binary.ReadUvarint(r.br)
-		if err != nil {
-			return err
+		if r.err == nil {
+			e.New.Pos = reader.Position{File: r.p.files.list[file], Line: r.lastNew}
 		}
-		line, err := binary.ReadVarint(r.br)
-		if err != nil {
-			return err
-		}
-		if file >= uint64(len(r.p.files)) {
-			return fmt.Errorf("corrupt plan: file %d", file)
-		}
-		e.New.Pos = reader.Position{File: r.p.files[file], Line: line}
 	}
-	return nil
+	return r.err
 }
 
-func (r *planReader) numbers(row *reader.Row, value, exp bool) error {
+func (r *planReader) numbers(row *reader.Row, value, exp bool) {
 	if value {
-		v, err := binary.ReadVarint(r.br)
-		if err != nil {
-			return err
-		}
-		row.Value, row.HasValue = int32(v), true
+		row.Value, row.HasValue = int32(r.varint()), true
 	}
 	if exp {
-		v, err := binary.ReadVarint(r.br)
-		if err != nil {
-			return err
-		}
-		row.Expiration, row.HasExpiration = int32(v), true
+		row.Expiration, row.HasExpiration = int32(r.varint()), true
 	}
-	return nil
-}
-
-func (r *planReader) string() (string, error) {
-	n, err := binary.ReadUvarint(r.br)
-	if err != nil {
-		return "", err
-	}
-	if n > maxArena {
-		return "", fmt.Errorf("corrupt plan: a field of %d bytes", n)
-	}
-	if n == 0 {
-		return "", nil
-	}
-	if uint64(cap(r.text)) < n {
-		r.text = make([]byte, n)
-	}
-	r.text = r.text[:n]
-	if _, err := io.ReadFull(r.br, r.text); err != nil {
-		return "", err
-	}
-	return string(r.text), nil
 }

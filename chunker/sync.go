@@ -13,9 +13,10 @@ import (
 // Recorder.
 type SyncOutcomes interface {
 	Outcomes
-	// Unchanged takes a snapshot row that the service holds already as
-	// delivered: it is not sent.
-	Unchanged(reader.Row)
+	// Unchanged takes snapshot rows that the service holds already as
+	// delivered: they are not sent. It must not keep rows, whose memory
+	// is reused, past the call.
+	Unchanged(rows []reader.Row)
 }
 
 // SyncConfig says how rtseg sync compares the snapshot with the delivered
@@ -68,20 +69,32 @@ func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, q
 		plan.Close()
 		return nil, err
 	}
-	d := &differ{cfg: &cfg.Diff, state: cfg.State, plan: plan, fail: stop, fallback: p}
+	d := &differ{cfg: &cfg.Diff, state: cfg.State, plan: plan, out: out, fail: stop, fallback: p,
+		refreshBy: cfg.Diff.Now.Add(cfg.Diff.RefreshBefore)}
 	var g interface {
 		Add(reader.Row) error
+		hold(reader.Row) error
 		Close() error
+	}
+	phase := func(ph Phase) {
+		if ic.OnPhase != nil {
+			ic.OnPhase(ph)
+		}
 	}
 	if ic.Sorted {
 		g = newStrictAdjacent(d, h)
+		phase(Reading)
 	} else {
 		if ic.OnMemory != nil {
 			ic.OnMemory(ic.Memory)
 		}
-		g = newGrouper(d, h, GroupConfig{Memory: ic.Memory, TmpDir: ic.TmpDir})
+		g = newGrouper(d, h, GroupConfig{Memory: ic.Memory, TmpDir: ic.TmpDir, OnSpill: func() { phase(Spilling) }})
+		phase(Grouping)
 	}
-	readErr := take(ctx, rows, nil, out, g.Add)
+	// An invalid row that names its user holds the user's associations
+	// from removal: it is no evidence that they are gone.
+	readErr := take(ctx, rows, nil, out, g.Add, g.hold)
+	phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		// Nothing was sent: a half-read snapshot would remove the rest.
 		stop(re)
@@ -91,6 +104,7 @@ func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, q
 	if closeErr != nil {
 		stop(closeErr)
 	}
+	d.report()
 	counts := plan.Counts()
 	var guardErr error
 	if d.err == nil && cfg.MaxRemovals != nil && !cfg.MaxRemovals.Allows(counts.Removed, cfg.Delivered) {
@@ -102,11 +116,13 @@ func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, q
 		closeErr = err
 	}
 	sendErr := send(plan, p, out)
+	phase(Packed)
 	return plan, errors.Join(h.failed, readErr, closeErr, d.err, guardErr, sendErr)
 }
 
-// send reads the plan back: unchanged rows go to out, the rows that change
-// to the packer, a user at a time.
+// send reads back the plan's entries that send and hands their rows to
+// the packer, a user at a time (the diff has told out of the unchanged
+// ones).
 func send(plan *Plan, p *Packer, out SyncOutcomes) error {
 	var user reader.User
 	var rows []reader.Row
@@ -119,23 +135,21 @@ func send(plan *Plan, p *Packer, out SyncOutcomes) error {
 		rows = rows[:0]
 		return err
 	}
-	err := plan.Each(func(e *PlanEntry) error {
-		if row, ok := e.Sent(); ok {
-			if !e.HasNew {
-				out.Read(1) // a removal, read from the state
-			}
-			if u := row.User(); u != user {
-				if err := flush(); err != nil {
-					return err
-				}
-				user = u
-			}
-			rows = append(rows, row)
+	err := plan.eachSend(func(e *PlanEntry) error {
+		row, ok := e.Sent()
+		if !ok {
 			return nil
 		}
-		if e.Action == Unchanged {
-			out.Unchanged(e.New)
+		if !e.HasNew {
+			out.Read(1) // a removal, read from the state
 		}
+		if u := row.User(); u != user {
+			if err := flush(); err != nil {
+				return err
+			}
+			user = u
+		}
+		rows = append(rows, row)
 		return nil
 	})
 	if err == nil {

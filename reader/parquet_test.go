@@ -135,7 +135,8 @@ func TestParquetUint64(t *testing.T) {
 	path := writeFile(t, "big.parquet", string(parquetBytes(t, recs, fixture.Parquet{Columns: cols})))
 	got := briefs(mustRead(t, []string{path}, Options{}))
 	want := []brief{
-		{Line: 1, Reason: "seg_id 18446744073709551615 is out of range (it must be 1 to 9223372036854775807)"},
+		// Invalid for its seg_id, the row still names its user.
+		{Line: 1, UserID: "1001", Reason: "seg_id 18446744073709551615 is out of range (it must be 1 to 9223372036854775807)"},
 		{Line: 2, UserID: "1002", SegID: 9223372036854775807},
 	}
 	if !reflect.DeepEqual(got, want) {

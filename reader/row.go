@@ -88,7 +88,10 @@ func (f *Fields) at(i int) *string {
 // A valid row has a nil Err. An invalid row keeps why it was refused in Err
 // (a *FieldError naming the field and the rule broken, or a *RecordError
 // for a CSV record that could not be read as fields) and its fields as read
-// in Raw; its other fields are unreliable.
+// in Raw. If its user_id and domain broke no rule, UserID and Domain name
+// its user as for a valid row (so that rtseg sync keeps that user's
+// associations); they are empty otherwise, and its other fields are
+// unreliable.
 // Absent optional numbers are kept apart from zero with the Has flags: an
 // expiration of 0 means "never expires", while an absent one leaves the choice
 // to the service's default.

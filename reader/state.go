@@ -1,16 +1,16 @@
 package reader
 
 import (
-	"context"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/file"
@@ -94,23 +94,75 @@ func (e *StateError) Hint() string {
 }
 
 // StateReader reads a delivered state, one association at a time, checking
-// that the file is one and keeps its order.
+// that the file is one and keeps its order. A goroutine of its own decodes
+// the file's columns a batch of rows ahead, into buffers reused: reading a
+// state of millions of rows takes little of the reading goroutine's time,
+// and allocates little beyond the text of the user IDs.
 type StateReader struct {
+	dec stateDecoder
+
+	// The batches cycle: free to the decoder, ready back.
+	free, ready chan *stateBatch
+	done        chan struct{} // closed by Close: the decoder stops
+	stopped     chan struct{} // closed by the decoder as it returns
+	started     bool
+	cur         *stateBatch // the batch rows are handed out from, at i
+	i           int
+}
+
+// stateBatch is rows decoded, and what ends the rows after them (nil
+// when more follow).
+type stateBatch struct {
+	rows []Delivered
+	err  error
+}
+
+// stateBatches is how many batches cycle between the decoder and the
+// reader: the decoder may run two ahead.
+const stateBatches = 3
+
+// stateDecoder decodes a state file's rows, a batch at a time.
+type stateDecoder struct {
 	path string
 	f    *os.File
 	pf   *file.Reader
-	rr   pqarrow.RecordReader
 	rows int64
+	// leaf is each column of StateSchema's index among the file's.
+	leaf [stateColumns]int
 
-	rec                  arrow.Record
-	i, n                 int
-	domain, user, code   *array.String
-	segID, member        *array.Int64
-	value, exp           *array.Int32
-	at                   *array.Timestamp
-	line                 int64
+	group int   // the next row group
+	left  int64 // rows of the current row group not yet decoded
+	cols  [stateColumns]stateColumn
+
+	line                 int64 // rows decoded
 	last                 Row
 	lastDomain, lastUser string
+	arena                []byte // the batch's user IDs
+	text                 string // arena as a string, which rows share
+	spans                []span // each row's user ID in text
+	codes                map[string]string
+}
+
+const (
+	stateColumns = 8
+	// stateBatchRows is how many rows of the state are decoded at once.
+	stateBatchRows = 4 << 10
+	// stateBufferSize is what each column reads from the file at once:
+	// the buffers are made anew for each row group.
+	stateBufferSize = 64 << 10
+)
+
+// stateColumn is a column of the current row group, and its values of
+// the batch being decoded: texts, ints or longs by its type, dense (nulls
+// left out), and levels telling nulls apart if the column has any.
+type stateColumn struct {
+	r      file.ColumnChunkReader
+	maxDef int16
+	defs   []int16
+	texts  []parquet.ByteArray
+	ints   []int32
+	longs  []int64
+	next   int // the next value of the batch's dense values
 }
 
 // OpenState opens the delivered state at path. A missing file is an error
@@ -134,12 +186,12 @@ func OpenState(path string) (s *StateReader, err error) {
 	}()
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
-	props.BufferSize = parquetBufferSize
+	props.BufferSize = stateBufferSize
 	pf, err := file.NewParquetReader(stateFile{f}, file.WithReadProps(props))
 	if err != nil {
 		return nil, &StateError{Path: path, Err: err}
 	}
-	s = &StateReader{path: path, f: f, pf: pf, rows: pf.NumRows()}
+	s = &StateReader{dec: stateDecoder{path: path, f: f, pf: pf, rows: pf.NumRows()}}
 	if v := pf.MetaData().KeyValueMetadata().FindValue(StateKey); v == nil {
 		pf.Close()
 		return nil, &StateError{Path: path, Foreign: true, Err: fmt.Errorf("its metadata has no %q key", StateKey)}
@@ -147,7 +199,9 @@ func OpenState(path string) (s *StateReader, err error) {
 		pf.Close()
 		return nil, &StateError{Path: path, Foreign: true, Err: fmt.Errorf("it is of format %s; this rtseg reads format %s", *v, StateVersion)}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: parquetBatchRows}, memory.DefaultAllocator)
+	// The columns' types are checked as Arrow sees them; their values are
+	// then read without Arrow's arrays, straight into buffers reused.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
 		return nil, &StateError{Path: path, Err: err}
@@ -157,70 +211,287 @@ func OpenState(path string) (s *StateReader, err error) {
 		pf.Close()
 		return nil, &StateError{Path: path, Err: err}
 	}
-	cols := make([]int, 0, StateSchema.NumFields())
-	for _, want := range StateSchema.Fields() {
+	for i, want := range StateSchema.Fields() {
 		idx := schema.FieldIndices(want.Name)
-		if len(idx) != 1 || !arrow.TypeEqual(schema.Field(idx[0]).Type, want.Type) {
+		leaf := pf.MetaData().Schema.ColumnIndexByName(want.Name)
+		if len(idx) != 1 || leaf < 0 || !arrow.TypeEqual(schema.Field(idx[0]).Type, want.Type) {
 			pf.Close()
 			return nil, &StateError{Path: path, Err: fmt.Errorf("no column %s of type %s", want.Name, want.Type)}
 		}
-		cols = append(cols, idx[0])
+		s.dec.leaf[i] = leaf
 	}
-	if s.rr, err = fr.GetRecordReader(context.Background(), cols, nil); err != nil {
-		pf.Close()
-		return nil, &StateError{Path: path, Err: err}
+	s.free, s.ready = make(chan *stateBatch, stateBatches), make(chan *stateBatch, stateBatches)
+	s.done, s.stopped = make(chan struct{}), make(chan struct{})
+	for range stateBatches {
+		s.free <- &stateBatch{}
 	}
 	return s, nil
 }
 
 // Path is the state file's path, as rows' positions name it.
-func (s *StateReader) Path() string { return s.path }
+func (s *StateReader) Path() string { return s.dec.path }
 
 // Len is the number of associations the state holds.
-func (s *StateReader) Len() int64 { return s.rows }
+func (s *StateReader) Len() int64 { return s.dec.rows }
 
-// Next returns the next association, or io.EOF after the last. Any other
-// error is a *StateError: the file is damaged, or out of order.
-func (s *StateReader) Next() (Delivered, error) {
-	for s.i >= s.n {
-		if err := s.nextRecord(); err != nil {
-			return Delivered{}, err
+// Next returns the next association, valid until the next call, or io.EOF
+// after the last. Any other error is a *StateError: the file is damaged,
+// or out of order.
+func (s *StateReader) Next() (*Delivered, error) {
+	for s.cur == nil || s.i == len(s.cur.rows) {
+		if s.cur != nil {
+			if s.cur.err != nil {
+				return nil, s.cur.err
+			}
+			s.free <- s.cur
+		}
+		if !s.started {
+			s.started = true
+			go s.decodeAhead()
+		}
+		s.cur, s.i = <-s.ready, 0
+	}
+	s.i++
+	return &s.cur.rows[s.i-1], nil
+}
+
+// decodeAhead decodes batches as they are free, until the last or Close.
+func (s *StateReader) decodeAhead() {
+	defer close(s.stopped)
+	for {
+		var b *stateBatch
+		select {
+		case b = <-s.free:
+		case <-s.done:
+			return
+		}
+		s.dec.decode(b)
+		s.ready <- b // never blocks: there are as many places as batches
+		if b.err != nil {
+			return
 		}
 	}
-	i := s.i
-	s.i++
+}
+
+func (s *stateDecoder) damaged(err error) error {
+	return &StateError{Path: s.path, Err: fmt.Errorf("row %d: %w", s.line, err)}
+}
+
+// The columns, in StateSchema's order.
+const (
+	sDomain = iota
+	sUser
+	sSegID
+	sCode
+	sMember
+	sValue
+	sExp
+	sAt
+)
+
+// decode decodes the next batch of rows into b, those before the first
+// that cannot be read; then b.err says why, or io.EOF after the last row.
+// The batch's rows are overwritten, not cleared: the text they point to
+// stays referenced until then.
+func (s *stateDecoder) decode(b *stateBatch) {
+	b.rows = b.rows[:0]
+	// Arrow may panic on a corrupt file.
+	defer func() {
+		if p := recover(); p != nil {
+			b.err = s.damaged(fmt.Errorf("%v", p))
+		}
+	}()
+	for s.left == 0 {
+		if s.group == s.pf.NumRowGroups() {
+			b.err = io.EOF
+			if s.line != s.rows {
+				b.err = &StateError{Path: s.path, Err: fmt.Errorf("%d rows read of the %d it holds", s.line, s.rows)}
+			}
+			return
+		}
+		if b.err = s.openGroup(); b.err != nil {
+			return
+		}
+	}
+	n := min(s.left, stateBatchRows)
+	for c := range s.cols {
+		if err := s.cols[c].read(n); err != nil {
+			b.err = &StateError{Path: s.path, Err: fmt.Errorf("after row %d: %w", s.line, err)}
+			return
+		}
+	}
+	s.left -= n
+	s.users(int(n))
+	b.rows = slices.Grow(b.rows, int(n))
+	for i := range int(n) {
+		b.rows = b.rows[:i+1]
+		if b.err = s.row(i, &b.rows[i]); b.err != nil {
+			b.rows = b.rows[:i]
+			return
+		}
+	}
+}
+
+// openGroup starts reading the next row group.
+func (s *stateDecoder) openGroup() error {
+	rg := s.pf.RowGroup(s.group)
+	s.group++
+	for c := range s.cols {
+		r, err := rg.Column(s.leaf[c])
+		if err != nil {
+			return &StateError{Path: s.path, Err: fmt.Errorf("after row %d: %w", s.line, err)}
+		}
+		var ok bool
+		switch c {
+		case sDomain, sUser, sCode:
+			_, ok = r.(*file.ByteArrayColumnChunkReader)
+		case sSegID, sMember, sAt:
+			_, ok = r.(*file.Int64ColumnChunkReader)
+		default:
+			_, ok = r.(*file.Int32ColumnChunkReader)
+		}
+		if !ok {
+			return s.damaged(errors.New("a column of an unexpected type"))
+		}
+		col := &s.cols[c]
+		col.r, col.maxDef = r, r.Descriptor().MaxDefinitionLevel()
+	}
+	s.left = rg.NumRows()
+	return nil
+}
+
+// read decodes the column's next n rows.
+func (c *stateColumn) read(n int64) error {
+	var defs []int16
+	if c.maxDef > 0 {
+		c.defs = slices.Grow(c.defs[:0], int(n))[:n]
+		defs = c.defs
+	}
+	var total int64
+	var err error
+	switch r := c.r.(type) {
+	case *file.ByteArrayColumnChunkReader:
+		c.texts = slices.Grow(c.texts[:0], int(n))[:n]
+		total, _, err = r.ReadBatch(n, c.texts, defs, nil)
+	case *file.Int64ColumnChunkReader:
+		c.longs = slices.Grow(c.longs[:0], int(n))[:n]
+		total, _, err = r.ReadBatch(n, c.longs, defs, nil)
+	case *file.Int32ColumnChunkReader:
+		c.ints = slices.Grow(c.ints[:0], int(n))[:n]
+		total, _, err = r.ReadBatch(n, c.ints, defs, nil)
+	}
+	if err == nil && total != n {
+		err = fmt.Errorf("a column holds %d rows of %d", total, n)
+	}
+	c.next = 0
+	return err
+}
+
+// has reports whether the column's value of row i is present, and moves
+// past it if so.
+func (c *stateColumn) has(i int) bool {
+	if c.maxDef > 0 && c.defs[i] < c.maxDef {
+		return false
+	}
+	c.next++
+	return true
+}
+
+// span is where a row's user ID is in the batch's text: from and to, or
+// one of spanLast (the last user of the batch before) and spanNull.
+type span struct{ from, to int32 }
+
+var (
+	spanLast = span{-1, -1}
+	spanNull = span{-2, -2}
+)
+
+// users finds the rows' user IDs: a row that continues the user before it
+// shares its span, and the text of the others goes into the arena, which
+// becomes one string for the batch. The texts a column reader hands out
+// point into its dictionary or into the page they were on, which stays
+// whole while they do (arrow's Go allocator never reuses a page's
+// memory), however many pages the batch spans.
+func (s *stateDecoder) users(n int) {
+	col := &s.cols[sUser]
+	s.arena, s.spans = s.arena[:0], s.spans[:0]
+	var prev []byte
+	cur := spanLast
+	k := 0
+	for i := range n {
+		if col.maxDef > 0 && col.defs[i] < col.maxDef {
+			s.spans = append(s.spans, spanNull)
+			continue
+		}
+		b := col.texts[k]
+		k++
+		switch {
+		case prev != nil && bytes.Equal(b, prev):
+		case prev == nil && string(b) == s.lastUser && s.lastUser != "":
+		default:
+			from := int32(len(s.arena))
+			s.arena = append(s.arena, b...)
+			cur = span{from, int32(len(s.arena))}
+		}
+		prev = b
+		s.spans = append(s.spans, cur)
+	}
+	s.text = string(s.arena)
+}
+
+// row builds row i of the batch, checking it.
+func (s *stateDecoder) row(i int, d *Delivered) error {
 	s.line++
-	if s.user.IsNull(i) || s.at.IsNull(i) {
-		return Delivered{}, s.damaged(errors.New("user_id or delivered_at is null"))
+	c := &s.cols
+	c[sUser].has(i)
+	at, hasAt := int64(0), c[sAt].has(i)
+	if hasAt {
+		at = c[sAt].longs[c[sAt].next-1]
 	}
-	domain, user := s.domain.Value(i), s.user.Value(i)
-	// Consecutive rows of one user share one copy of its ID.
-	if user != s.lastUser || domain != s.lastDomain {
-		s.lastDomain, s.lastUser = strings.Clone(domain), strings.Clone(user)
+	sp := s.spans[i]
+	if sp == spanNull || !hasAt {
+		return s.damaged(errors.New("user_id or delivered_at is null"))
 	}
-	r := Row{Pos: Position{File: s.path, Line: s.line}, Domain: s.lastDomain, UserID: s.lastUser}
-	if d, ok := canonicalDomain(domain); !ok || d != domain || user == "" {
-		return Delivered{}, s.damaged(fmt.Errorf("user %q of domain %q", user, domain))
+	user := s.lastUser
+	if sp != spanLast {
+		user = s.text[sp.from:sp.to]
 	}
-	if !s.segID.IsNull(i) {
-		r.SegID = s.segID.Value(i)
+	var domain string
+	if c[sDomain].has(i) {
+		b := c[sDomain].texts[c[sDomain].next-1]
+		if string(b) == s.lastDomain {
+			domain = s.lastDomain
+		} else if d, ok := canonicalDomain(string(b)); ok && d == string(b) {
+			domain = d // a constant, shared by every row of the domain
+		} else {
+			return s.damaged(fmt.Errorf("user %q of domain %q", user, b))
+		}
 	}
-	if !s.code.IsNull(i) {
-		r.SegCode = strings.Clone(s.code.Value(i))
+	if user == "" {
+		return s.damaged(fmt.Errorf("user %q of domain %q", user, domain))
 	}
-	if !s.member.IsNull(i) {
-		r.MemberID = s.member.Value(i)
+	s.lastDomain, s.lastUser = domain, user
+	r := &d.Row
+	*r = Row{Pos: Position{File: s.path, Line: s.line}, Domain: domain, UserID: user}
+	if c[sSegID].has(i) {
+		r.SegID = c[sSegID].longs[c[sSegID].next-1]
+	}
+	if c[sCode].has(i) {
+		r.SegCode = s.code(c[sCode].texts[c[sCode].next-1])
+	}
+	if c[sMember].has(i) {
+		r.MemberID = c[sMember].longs[c[sMember].next-1]
 	}
 	if (r.SegID > 0) == (r.SegCode != "" && r.MemberID > 0) || r.SegID < 0 {
-		return Delivered{}, s.damaged(errors.New("no segment, or two"))
+		return s.damaged(errors.New("no segment, or two"))
 	}
-	if !s.value.IsNull(i) {
-		r.Value, r.HasValue = s.value.Value(i), true
+	if c[sValue].has(i) {
+		r.Value, r.HasValue = c[sValue].ints[c[sValue].next-1], true
 	}
-	if !s.exp.IsNull(i) {
-		r.Expiration, r.HasExpiration = s.exp.Value(i), true
+	if c[sExp].has(i) {
+		r.Expiration, r.HasExpiration = c[sExp].ints[c[sExp].next-1], true
 		if r.Expiration < 0 || r.Expiration > MaxExpiration {
-			return Delivered{}, s.damaged(fmt.Errorf("expiration %d", r.Expiration))
+			return s.damaged(fmt.Errorf("expiration %d", r.Expiration))
 		}
 	}
 	if s.line > 1 {
@@ -229,62 +500,48 @@ func (s *StateReader) Next() (Delivered, error) {
 			c = s.last.Segment().Compare(r.Segment())
 		}
 		if c >= 0 {
-			return Delivered{}, s.damaged(errors.New("rows are not sorted by user and segment"))
+			return s.damaged(errors.New("rows are not sorted by user and segment"))
 		}
 	}
-	s.last = r
-	return Delivered{Row: r, At: time.UnixMilli(int64(s.at.Value(i))).UTC()}, nil
-}
-
-func (s *StateReader) damaged(err error) error {
-	return &StateError{Path: s.path, Err: fmt.Errorf("row %d: %w", s.line, err)}
-}
-
-func (s *StateReader) nextRecord() (err error) {
-	// Arrow may panic on a corrupt file.
-	defer func() {
-		if p := recover(); p != nil {
-			err = s.damaged(fmt.Errorf("%v", p))
-		}
-	}()
-	s.rec, s.i, s.n = nil, 0, 0
-	if !s.rr.Next() {
-		if err := s.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return &StateError{Path: s.path, Err: fmt.Errorf("after row %d: %w", s.line, err)}
-		}
-		if s.line != s.rows {
-			return &StateError{Path: s.path, Err: fmt.Errorf("%d rows read of the %d it holds", s.line, s.rows)}
-		}
-		return io.EOF
-	}
-	s.rec = s.rr.Record()
-	cols := s.rec.Columns()
-	var ok [8]bool
-	s.domain, ok[0] = cols[0].(*array.String)
-	s.user, ok[1] = cols[1].(*array.String)
-	s.segID, ok[2] = cols[2].(*array.Int64)
-	s.code, ok[3] = cols[3].(*array.String)
-	s.member, ok[4] = cols[4].(*array.Int64)
-	s.value, ok[5] = cols[5].(*array.Int32)
-	s.exp, ok[6] = cols[6].(*array.Int32)
-	s.at, ok[7] = cols[7].(*array.Timestamp)
-	for _, good := range ok {
-		if !good {
-			return s.damaged(errors.New("a column of an unexpected type"))
-		}
-	}
-	s.n = int(s.rec.NumRows())
+	s.last = *r
+	d.At = time.UnixMilli(at).UTC()
 	return nil
 }
 
-// Close closes the file.
-func (s *StateReader) Close() error {
-	if s.rr != nil {
-		s.rr.Release()
+// code returns a segment code as a string shared by the rows that name it.
+func (s *stateDecoder) code(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	s.rec = nil
-	s.pf.Close()
-	return s.f.Close()
+	if c, ok := s.codes[string(b)]; ok {
+		return c
+	}
+	c := string(b)
+	if s.codes == nil {
+		s.codes = map[string]string{}
+	}
+	if len(s.codes) < maxSharedCodes {
+		s.codes[c] = c
+	}
+	return c
+}
+
+// maxSharedCodes bounds the segment codes a StateReader keeps one copy of.
+const maxSharedCodes = 4096
+
+// Close stops decoding and closes the file.
+func (s *StateReader) Close() error {
+	if s.done == nil {
+		return nil // closed already
+	}
+	close(s.done)
+	s.done = nil
+	if s.started {
+		<-s.stopped
+	}
+	s.cur = nil
+	s.dec.pf.Close()
+	return s.dec.f.Close()
 }
 
 // stateFile gives the Parquet reader a file it cannot close: StateReader

@@ -2,6 +2,7 @@ package reader
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -119,5 +120,72 @@ func TestOpenState(t *testing.T) {
 	}
 	if _, err := OpenState(filepath.Join(t.TempDir(), StateFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("OpenState of no file = %v, want os.ErrNotExist", err)
+	}
+}
+
+// TestStateManyPages reads a state whose user IDs span many small pages,
+// past the dictionary's limit (plain pages), so that each batch of rows
+// decoded takes values from several pages: every ID read back is the one
+// written.
+func TestStateManyPages(t *testing.T) {
+	const n = 20_000
+	path := filepath.Join(t.TempDir(), StateFile)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := parquet.NewWriterProperties(parquet.WithDataPageSize(4<<10), parquet.WithDictionaryPageSizeLimit(4<<10),
+		parquet.WithMaxRowGroupLength(7_000))
+	w, err := pqarrow.NewFileWriter(StateSchema, f, props, pqarrow.NewArrowWriterProperties())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AppendKeyValueMetadata(StateKey, StateVersion)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, StateSchema)
+	defer b.Release()
+	id := func(i int) string { return fmt.Sprintf("%08X-0000-4000-8000-%012X", i/2, i) }
+	for i := range n {
+		b.Field(0).(*array.StringBuilder).Append("idfa")
+		b.Field(1).(*array.StringBuilder).Append(id(i))
+		b.Field(2).(*array.Int64Builder).Append(int64(1 + i%3))
+		b.Field(3).AppendNull()
+		b.Field(4).AppendNull()
+		b.Field(5).(*array.Int32Builder).Append(int32(i % 100))
+		b.Field(6).AppendNull()
+		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000 + int64(i)))
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []*Delivered
+	for {
+		d, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := *d
+		got = append(got, &c)
+	}
+	if len(got) != n {
+		t.Fatalf("read %d rows, want %d", len(got), n)
+	}
+	for i, d := range got {
+		if d.Row.UserID != id(i) || d.Row.Domain != "idfa" || d.Row.SegID != int64(1+i%3) || d.Row.Value != int32(i%100) ||
+			d.Row.HasExpiration || d.At.UnixMilli() != 1_700_000_000_000+int64(i) || d.Row.Pos.Line != int64(i+1) {
+			t.Fatalf("row %d: %+v at %v", i+1, d.Row, d.At)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package reader
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -175,9 +176,28 @@ func (v *validator) row(pos Position, rec *record) Row {
 	row := Row{Pos: pos}
 	if err := v.fill(&row, &t); err != nil {
 		raw := rec.fields()
-		return Row{Pos: pos, Err: err, Raw: &raw}
+		bad := Row{Pos: pos, Err: err, Raw: &raw}
+		bad.Domain, bad.UserID = v.userOf(&t, err)
+		return bad
 	}
 	return row
+}
+
+// userOf returns the user of an invalid row, as a valid row would name
+// it, if the row broke no rule of its user_id and domain: "" otherwise.
+func (v *validator) userOf(t *record, err error) (domain, id string) {
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field == fieldNames[fUserID] || fe.Field == fieldNames[fDomain] {
+		return "", ""
+	}
+	uid := t[fUserID].String()
+	domain, _ = canonicalDomain(t[fDomain].String())
+	// The check of the ID's shape comes last in fill: the row may not
+	// have met it.
+	if !v.defaults.LenientIDs && checkUserID(domain, uid) != nil {
+		return "", ""
+	}
+	return domain, strings.Clone(uid)
 }
 
 // broken returns the error of a field f whose trimmed cell c breaks rule.

@@ -293,3 +293,34 @@ func TestCheckUserID(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidRowUser checks that an invalid row names its user when its
+// user_id and domain broke no rule, and only then: rtseg sync keeps such a
+// user's delivered associations.
+func TestInvalidRowUser(t *testing.T) {
+	tests := []struct {
+		name         string
+		raw          Fields
+		defaults     Defaults
+		domain, user string
+	}{
+		{"bad value", Fields{UserID: " 1001 ", SegID: "5", Value: "x"}, Defaults{}, "", "1001"},
+		{"no segment", Fields{UserID: idfa, Domain: "IDFA"}, Defaults{}, "idfa", idfa},
+		{"bad expiration, domain by default", Fields{UserID: aaid, SegID: "5", Expiration: "-7"}, Defaults{Domain: "aaid"}, "aaid", aaid},
+		{"bad user_id", Fields{UserID: "a\x01b", SegID: "5"}, Defaults{}, "", ""},
+		{"unknown domain", Fields{UserID: "1001", Domain: "nope", SegID: "5"}, Defaults{}, "", ""},
+		{"bad shape, bad value", Fields{UserID: "not-an-idfa", Domain: "idfa", SegID: "5", Value: "x"}, Defaults{}, "", ""},
+		{"bad shape, lenient, bad value", Fields{UserID: "not-an-idfa", Domain: "idfa", SegID: "5", Value: "x"}, Defaults{LenientIDs: true}, "idfa", "not-an-idfa"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := Validate(Position{File: "in.csv", Line: 2}, tt.raw, tt.defaults)
+			if row.Valid() {
+				t.Fatal("the row is valid")
+			}
+			if row.Domain != tt.domain || row.UserID != tt.user {
+				t.Errorf("user %q of domain %q, want %q of %q", row.UserID, row.Domain, tt.user, tt.domain)
+			}
+		})
+	}
+}

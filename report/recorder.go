@@ -183,10 +183,43 @@ func (r *Recorder) Skipped(req *chunker.Request) {
 	}
 }
 
-// Unchanged records a row of rtseg sync's snapshot that the service holds
-// already, as delivered: it is not sent.
-func (r *Recorder) Unchanged(row reader.Row) {
-	r.events <- func() { r.record(&row, Unchanged, "", 0) }
+// Unchanged records rows of rtseg sync's snapshot that the service holds
+// already, as delivered: they are not sent. They come by the million, so
+// unless the report lists them (--report-all), only their segments, which
+// they count under, go to the recorder goroutine.
+func (r *Recorder) Unchanged(rows []reader.Row) {
+	if r.cfg.Report != nil && r.cfg.All {
+		rows = slices.Clone(rows)
+		r.events <- func() {
+			for i := range rows {
+				r.record(&rows[i], Unchanged, "", 0)
+			}
+		}
+		return
+	}
+	// Segment IDs without pointers, which the collector need not scan;
+	// segments named by code apart.
+	ids := make([]int64, 0, len(rows))
+	var codes []reader.Segment
+	for i := range rows {
+		if rows[i].SegID != 0 {
+			ids = append(ids, rows[i].SegID)
+		} else {
+			codes = append(codes, rows[i].Segment())
+		}
+	}
+	r.events <- func() {
+		n := int64(len(ids) + len(codes))
+		r.sum.Unchanged += n
+		r.live.outcomes[Unchanged].Add(n)
+		r.series.at(r.tick).Rows += n
+		for _, id := range ids {
+			r.segments.of(reader.Segment{ID: id}).Unchanged++
+		}
+		for _, seg := range codes {
+			r.segments.of(seg).Unchanged++
+		}
+	}
 }
 
 // Queued counts a request handed on to be sent (or, for rtseg validate,

@@ -26,13 +26,13 @@ func (r *rowsOf) NextBatch(batch []reader.Row) ([]reader.Row, error) {
 
 type stateOf struct{ rows []reader.Delivered }
 
-func (s *stateOf) Next() (reader.Delivered, error) {
+func (s *stateOf) Next() (*reader.Delivered, error) {
 	if len(s.rows) == 0 {
-		return reader.Delivered{}, io.EOF
+		return nil, io.EOF
 	}
 	d := s.rows[0]
 	s.rows = s.rows[1:]
-	return d, nil
+	return &d, nil
 }
 
 func assoc(file string, line int64, user string, seg, value int64) reader.Row {

@@ -67,8 +67,9 @@ type Sync struct {
 	Refreshed int64 `json:"refreshed"`
 	Removed   int64 `json:"removed"`
 	// Kept counts associations absent from the snapshot and left to
-	// expire (--mode upsert); Expired those whose lifetime at the service
-	// is over, dropped from the state without a call.
+	// expire (--mode upsert, or whose user has an invalid row in the
+	// snapshot); Expired those whose lifetime at the service is over,
+	// dropped from the state without a call.
 	Kept    int64 `json:"kept"`
 	Expired int64 `json:"expired"`
 	// DryRun is set for --dry-run, which sends and changes nothing.

@@ -34,6 +34,8 @@ difference:
              leaves it to expire instead
   unchanged  the same, with time to live: not sent
 
+An invalid row that still names its user keeps that user's delivered
+associations from removal: it is no evidence that they are gone.
 Expiration 0 never expires and is never refreshed. A row without an
 expiration takes the member's default, which rtseg cannot see: say what it
 is with --default-lifetime (by default, such rows count as never expiring).
