@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/rtseg/rtseg/objstore"
+
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -47,6 +49,9 @@ type Options struct {
 	Defaults Defaults
 	// Stdin is read for the input "-".
 	Stdin io.Reader
+	// Objects tune how objects in stores are read (INPUTs such as
+	// s3://bucket/prefix/).
+	Objects objstore.Options
 
 	// chunkBytes is the size of the chunks CSV records are decoded in;
 	// 0 means defaultChunkBytes. Tests make it tiny.
@@ -104,11 +109,19 @@ type inputFile struct {
 // is, a directory's data files at any depth in name order (walkDir), a
 // glob's matches sorted by name (a matching directory is expanded as a
 // directory is), or "-" for standard input.
-func expandInputs(inputs []string) ([]inputFile, error) {
+func expandInputs(inputs []string, so objstore.Options) ([]inputFile, error) {
 	var files []inputFile
 	for _, in := range inputs {
 		if in == Stdin {
 			files = append(files, inputFile{name: Stdin})
+			continue
+		}
+		if objstore.IsURL(in) {
+			found, err := objectInputs(in, so)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, found...)
 			continue
 		}
 		info, err := os.Stat(in)
@@ -289,7 +302,7 @@ func Open(inputs []string, opts Options) (*Reader, error) {
 	case d == '"' || d == '\r' || d == '\n' || d == utf8.RuneError || d < 0 || !utf8.ValidRune(d):
 		return nil, fmt.Errorf("delimiter %q cannot separate CSV fields", d)
 	}
-	files, err := expandInputs(inputs)
+	files, err := expandInputs(inputs, opts.Objects)
 	if err != nil {
 		return nil, err
 	}

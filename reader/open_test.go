@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/rtseg/rtseg/objstore"
 	"github.com/rtseg/rtseg/reader/internal/fixture"
 )
 
@@ -51,7 +52,7 @@ func TestExpandInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			found, err := expandInputs(tt.inputs)
+			found, err := expandInputs(tt.inputs, objstore.Options{})
 			var got []string
 			for _, f := range found {
 				got = append(got, f.name)

@@ -82,6 +82,31 @@ func Identify(files []string, sorted bool) (Identity, error) {
 	return id, nil
 }
 
+// IdentifyReader is Identify for the files a reader reads: an object in a
+// store is known by its URL, size, modification time and version (ETag,
+// or generation), and the reader then reads that version or fails.
+func IdentifyReader(rd *reader.Reader, sorted bool) (Identity, error) {
+	files := rd.Files()
+	id := Identity{Sorted: sorted}
+	for i, f := range files {
+		o, ok, err := rd.Object(i)
+		switch {
+		case err != nil:
+			return Identity{}, fmt.Errorf("--state-dir: %w", err)
+		case !ok:
+			one, err := Identify([]string{f}, sorted)
+			if err != nil {
+				return Identity{}, err
+			}
+			id.Inputs = append(id.Inputs, one.Inputs...)
+			continue
+		}
+		// No time: a listing and a HEAD give it to different precisions.
+		id.Inputs = append(id.Inputs, Input{Path: o.URL, Size: o.Size, Sample: "version " + o.Version, name: f})
+	}
+	return id, nil
+}
+
 // sampleSize is how much of each end of a file the fingerprint reads.
 const sampleSize = 1 << 20
 

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/rtseg/rtseg/objstore"
 )
 
 // Outputs name the files a run writes its outcomes to; "" for none.
@@ -97,6 +100,18 @@ func (o Outputs) Check(inputs []string) error {
 		if c.path == "" {
 			continue
 		}
+		if objstore.IsURL(c.path) {
+			if c.flag == "--requests-dir" {
+				return fmt.Errorf("--requests-dir %s: must be a local directory", objstore.Redact(c.path))
+			}
+			for _, prev := range outs {
+				if prev.real == c.path {
+					return fmt.Errorf("%s and %s are the same object: each output needs its own", prev.flag, c.flag)
+				}
+			}
+			outs = append(outs, output{c.flag, c.path, c.path})
+			continue
+		}
 		real, err := realPath(c.path)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", c.flag, c.path, err)
@@ -116,6 +131,12 @@ func (o Outputs) Check(inputs []string) error {
 			continue
 		}
 		for _, out := range outs {
+			if objstore.IsURL(in) || objstore.IsURL(out.path) {
+				if err := objectOverlaps(in, out.flag, out.path); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := overlaps(in, out.flag, out.path, out.real); err != nil {
 				return err
 			}
@@ -123,6 +144,12 @@ func (o Outputs) Check(inputs []string) error {
 	}
 	for _, out := range outs {
 		var err error
+		if objstore.IsURL(out.path) {
+			if err := objstore.CheckOutput(context.Background(), out.path); err != nil {
+				return fmt.Errorf("%s: %w", out.flag, err)
+			}
+			continue
+		}
 		if out.flag == "--requests-dir" {
 			err = prepareRequestsDir(out.path, o.Force)
 		} else {
@@ -171,6 +198,28 @@ func overlaps(in, flag, path, real string) error {
 		return refuse(fmt.Sprintf("lies inside the INPUT directory %s, which a later run would read", in))
 	case flag == "--requests-dir" && within(inReal, real):
 		return refuse(fmt.Sprintf("holds the INPUT %s", in))
+	}
+	return nil
+}
+
+// objectOverlaps refuses an output object that an INPUT URL would read:
+// the same object, or one under the INPUT's prefix, in the same bucket.
+func objectOverlaps(in, flag, out string) error {
+	if !objstore.IsURL(in) || !objstore.IsURL(out) {
+		return nil
+	}
+	il, err1 := objstore.Parse(in)
+	ol, err2 := objstore.Parse(out)
+	if err1 != nil || err2 != nil || il.Scheme != ol.Scheme || il.Bucket != ol.Bucket {
+		return nil
+	}
+	inKey := il.Key
+	if i := strings.IndexAny(inKey, "*?["); i >= 0 {
+		inKey = inKey[:strings.LastIndex(inKey[:i], "/")+1]
+	}
+	if ol.Key == inKey || (strings.HasSuffix(inKey, "/") || inKey == "") && strings.HasPrefix(ol.Key, inKey) ||
+		strings.HasPrefix(ol.Key, inKey+"/") {
+		return fmt.Errorf("%s %s lies under the INPUT %s, which a later run would read; write it elsewhere", flag, ol, il)
 	}
 	return nil
 }

@@ -152,7 +152,7 @@ func (s *Summary) Finish(end Ending, runErr error) (int, error) {
 	}
 	WriteWarning(end.Out, end.Metrics.Finish(s))
 	if pageWritten {
-		fmt.Fprintf(end.Out, "rtseg: page: %s\n", end.HTMLPath)
+		fmt.Fprintf(end.Out, "rtseg: page: %s\n", shownPath(end.HTMLPath))
 	}
 	return status, err
 }
@@ -171,7 +171,7 @@ func WriteWarning(w io.Writer, err error) {
 // lists any row (reportPath "" for none), and why the run exits rejected.
 func (s *Summary) WriteEnd(w io.Writer, tol Tolerance, reportPath string, reportAll bool) {
 	if reportPath != "" && (s.RowsRead > s.Accepted+s.Valid+s.Unchanged || reportAll) {
-		fmt.Fprintf(w, "rtseg: report: %s\n", reportPath)
+		fmt.Fprintf(w, "rtseg: report: %s\n", shownPath(reportPath))
 	}
 	if s.ExitStatus == StatusRejected {
 		fmt.Fprintf(w, "rtseg: %s rejected (invalid, warned or failed), more than --max-rejected %s allows\n", count(s.Rejected(), "row"), tol)

@@ -122,6 +122,9 @@ func (e *env) newJob(cmd *cobra.Command, o *options, args []string, s jobSetup) 
 	if e.tuneMemory {
 		r.intake.OnMemory = chunker.NewMemoryBudget(e.getenv, e.container()).Grouping
 	}
+	ro.Objects.OnRetry = func(object string, offset int64, err error) {
+		r.logger.Warn("reading an object failed part-way; reading on from where it stopped", "object", object, "offset", offset, "error", err)
+	}
 	if r.rd, err = reader.Open(args, ro); err != nil {
 		return r, asExitError(err)
 	}
@@ -153,7 +156,7 @@ func (r *job) close(err *error) {
 // out an interrupted run's last requests when resuming, and has the
 // intake skip what that run delivered.
 func (r *job) openJournal(base string) error {
-	id, err := report.Identify(r.rd.Files(), r.o.sorted)
+	id, err := report.IdentifyReader(r.rd, r.o.sorted)
 	if err != nil {
 		return asExitError(err)
 	}

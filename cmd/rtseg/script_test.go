@@ -32,6 +32,7 @@ func TestScripts(t *testing.T) {
 			env.Values[redisKey{}] = &redisSlot{}
 			env.Values[clockKey{}] = &clockSlot{}
 			env.Values[gatewayKey{}] = &gatewaySlot{}
+			env.Values[storesKey{}] = storesSlot{}
 			// The state that uploading samples/ must leave, shared by scripts.
 			state, err := filepath.Abs("testdata/samples-state.json")
 			if err != nil {
@@ -42,6 +43,7 @@ func TestScripts(t *testing.T) {
 			// demo sees them.
 			return os.CopyFS(env.WorkDir+"/samples", os.DirFS("../../samples"))
 		},
+		Condition: scriptCondition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"mock":       cmdMock,
 			"state":      cmdState,
@@ -90,6 +92,10 @@ func TestScripts(t *testing.T) {
 			"clock":   cmdClock,
 			"fair":    cmdFair,
 			"elapsed": cmdElapsed,
+			// objstore_script_test.go
+			"objects": cmdObjects,
+			"peakrss": cmdPeakRSS,
+			"wide":    cmdWide,
 		},
 	})
 }

@@ -16,7 +16,8 @@ func (e *env) uploadCommand() *cobra.Command {
 		Short: "Validate, pack and send rows to the Instant Audience Service",
 		Long: `Upload reads user-segment rows from each INPUT (a CSV or Parquet file, a
 directory of *.csv, *.csv.gz and *.parquet files read in name order, a glob,
-or - for CSV on standard input), groups each user's rows, packs them into
+an object or prefix in a bucket (s3://, gs://, azblob://: see the README
+for credentials), or - for CSV on standard input), groups each user's rows, packs them into
 requests within the service's limits, sends them with retries under the
 POST/s and users/s limits, and writes a report of every row not accepted.
 
