@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"unsafe"
@@ -103,6 +104,9 @@ const (
 	minGrowRecs  = 1024
 	minGrowArena = 64 << 10
 	maxArena     = 1<<32 - 1
+	// collectBefore is the size of buffers past which rebalance frees
+	// them before making new ones.
+	collectBefore = 4 << 20
 )
 
 // names numbers strings that many rows share: file names and domains.
@@ -218,20 +222,34 @@ func (g *Grouper) room(text int) bool {
 }
 
 // grow enlarges the buffers to hold one more record and its text: it doubles
-// them, or grows them less so that their capacity stays within the budget.
-// When force is set it goes past the budget if it must; otherwise it reports
-// false when there is no room left.
+// them, or grows them less so that what they hold while growing stays within
+// the budget. A buffer grows by copying into a new one, so for a moment both
+// are live: the old buffer counts against the budget too. When force is set
+// it goes past the budget if it must; otherwise it reports false when there
+// is no room left.
 func (g *Grouper) grow(text int, force bool) bool {
-	recs, arena := cap(g.recs), cap(g.arena)
+	oldRecs, oldArena := cap(g.recs), cap(g.arena)
+	recs, arena := oldRecs, oldArena
+	// held is what the buffers take while growing to recs and arena.
+	held := func() int64 {
+		n := int64(recs)*recSize + int64(arena)
+		if recs > oldRecs {
+			n += int64(oldRecs) * recSize
+		}
+		if arena > oldArena {
+			n += int64(oldArena)
+		}
+		return n
+	}
 	if len(g.recs) == recs {
 		recs = max(2*recs, int(min(minGrowRecs, g.budget/4/recSize)), 1)
-		if over := int64(recs)*recSize + int64(arena) - g.budget; over > 0 && !force {
+		if over := held() - g.budget; over > 0 && !force {
 			recs -= int((over + recSize - 1) / recSize)
 		}
 	}
 	if len(g.arena)+text > arena {
 		arena = min(max(2*arena, int(min(minGrowArena, g.budget/4)), len(g.arena)+text), maxArena)
-		if over := int64(recs)*recSize + int64(arena) - g.budget; over > 0 && !force {
+		if over := held() - g.budget; over > 0 && !force {
 			arena -= int(over)
 		}
 	}
@@ -266,7 +284,15 @@ func (g *Grouper) rebalance(n, text int) {
 	}
 	near := func(a, b int) bool { return a >= b-b/8 && a <= b+b/8 }
 	if !near(recs, cap(g.recs)) || !near(arena, cap(g.arena)) {
-		g.recs, g.arena = nil, nil // let the old buffers go first
+		old := int64(cap(g.recs))*recSize + int64(cap(g.arena))
+		g.recs, g.arena = nil, nil
+		if old >= collectBefore {
+			// Free the old buffers before making the new ones, or both
+			// stay in memory until the collector next runs. Cheap: what
+			// the heap holds besides is small, and the buffers hold no
+			// pointers to scan.
+			runtime.GC()
+		}
 		g.recs = make([]rec, 0, recs)
 		g.arena = make([]byte, 0, arena)
 	}

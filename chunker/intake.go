@@ -122,25 +122,17 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		Add(reader.Row) error
 		Close() error
 	}
-	phase := func(ph Phase) {
-		if cfg.OnPhase != nil {
-			cfg.OnPhase(ph)
-		}
-	}
 	if cfg.Sorted {
 		a := NewAdjacent(p, cfg.Memory)
 		a.OnFilterGrow(cfg.OnMemory)
 		g = a
-		phase(Reading)
+		cfg.phase(Reading)
 	} else {
-		if cfg.OnMemory != nil {
-			cfg.OnMemory(cfg.Memory)
-		}
-		g = NewGrouper(p, GroupConfig{Memory: cfg.Memory, TmpDir: cfg.TmpDir, OnSpill: func() { phase(Spilling) }})
-		phase(Grouping)
+		g = NewGrouper(p, cfg.groupConfig())
+		cfg.phase(Grouping)
 	}
 	readErr := take(ctx, rows, cfg.Journal, out, g.Add, nil)
-	phase(Packing)
+	cfg.phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		re.Sorted = cfg.Sorted
 		if !cfg.Sorted {
@@ -151,8 +143,24 @@ func Intake(ctx context.Context, rows Batches, cfg IntakeConfig, out Outcomes, q
 		}
 	}
 	closeErr := g.Close() // packs what grouping holds, which may fail a dump
-	phase(Packed)
+	cfg.phase(Packed)
 	return errors.Join(h.failed, readErr, closeErr)
+}
+
+// phase tells OnPhase, if set, that intake moved on to ph.
+func (c *IntakeConfig) phase(ph Phase) {
+	if c.OnPhase != nil {
+		c.OnPhase(ph)
+	}
+}
+
+// groupConfig configures grouping of unsorted input, which takes all of
+// Memory at once (OnMemory is told so) and tells OnPhase of its spills.
+func (c *IntakeConfig) groupConfig() GroupConfig {
+	if c.OnMemory != nil {
+		c.OnMemory(c.Memory)
+	}
+	return GroupConfig{Memory: c.Memory, TmpDir: c.TmpDir, OnSpill: func() { c.phase(Spilling) }}
 }
 
 // ReadError is an input that failed part-way through, after Rows rows.

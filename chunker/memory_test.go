@@ -41,11 +41,11 @@ func TestMemoryBudget(t *testing.T) {
 	if got := debug.SetGCPercent(gcPercent); got != gcPercent {
 		t.Errorf("GC percent %d, want %d", got, gcPercent)
 	}
-	if got := debug.SetMemoryLimit(-1); got != MemoryBase {
-		t.Errorf("memory limit %d, want %d", got, MemoryBase)
+	if got := debug.SetMemoryLimit(-1); got != HeapBase {
+		t.Errorf("memory limit %d, want %d", got, HeapBase)
 	}
 	b.Grouping(64 << 20)
-	if got, want := debug.SetMemoryLimit(-1), int64(MemoryBase+64<<20); got != want {
+	if got, want := debug.SetMemoryLimit(-1), int64(HeapBase+64<<20); got != want {
 		t.Errorf("memory limit with 64 MiB of grouping %d, want %d", got, want)
 	}
 }

@@ -76,25 +76,17 @@ func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, q
 		hold(reader.Row) error
 		Close() error
 	}
-	phase := func(ph Phase) {
-		if ic.OnPhase != nil {
-			ic.OnPhase(ph)
-		}
-	}
 	if ic.Sorted {
 		g = newStrictAdjacent(d, h)
-		phase(Reading)
+		ic.phase(Reading)
 	} else {
-		if ic.OnMemory != nil {
-			ic.OnMemory(ic.Memory)
-		}
-		g = newGrouper(d, h, GroupConfig{Memory: ic.Memory, TmpDir: ic.TmpDir, OnSpill: func() { phase(Spilling) }})
-		phase(Grouping)
+		g = newGrouper(d, h, ic.groupConfig())
+		ic.phase(Grouping)
 	}
 	// An invalid row that names its user holds the user's associations
 	// from removal: it is no evidence that they are gone.
 	readErr := take(ctx, rows, nil, out, g.Add, g.hold)
-	phase(Packing)
+	ic.phase(Packing)
 	if re := (*ReadError)(nil); errors.As(readErr, &re) {
 		// Nothing was sent: a half-read snapshot would remove the rest.
 		stop(re)
@@ -116,7 +108,7 @@ func Sync(ctx context.Context, rows Batches, cfg SyncConfig, out SyncOutcomes, q
 		closeErr = err
 	}
 	sendErr := send(plan, p, out)
-	phase(Packed)
+	ic.phase(Packed)
 	return plan, errors.Join(h.failed, readErr, closeErr, d.err, guardErr, sendErr)
 }
 

@@ -54,6 +54,23 @@ func put(t *testing.T, s objstoretest.Store, bucket string, objects map[string]s
 // fast retries, for tests.
 var fast = Options{Backoff: time.Millisecond}
 
+// openObject opens the object at url as a file, closed (with its bucket)
+// when the test ends.
+func openObject(t *testing.T, url string, opts Options) fs.File {
+	t.Helper()
+	fsys, p, err := Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	f, err := fsys.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 func TestPrefixIsAFolder(t *testing.T) {
 	stores(t, func(t *testing.T, s objstoretest.Store) {
 		put(t, s, "exports", map[string]string{
@@ -152,16 +169,7 @@ func TestStreamSurvivesAResetMidObject(t *testing.T) {
 		var resumed []int64
 		opts := fast
 		opts.OnRetry = func(object string, off int64, err error) { resumed = append(resumed, off) }
-		fsys, p, err := Open(context.Background(), s.URL("bkt", "big.csv"), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fsys.Close()
-		f, err := fsys.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := openObject(t, s.URL("bkt", "big.csv"), opts)
 		got, err := io.ReadAll(f)
 		if err != nil {
 			t.Fatal(err)
@@ -185,16 +193,7 @@ func TestRangedReadsFetchOnlyTheRanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.ResetAt("bkt", "t.parquet", 500_100)
-		fsys, p, err := Open(context.Background(), s.URL("bkt", "t.parquet"), fast)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fsys.Close()
-		f, err := fsys.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := openObject(t, s.URL("bkt", "t.parquet"), fast)
 		ra := f.(io.ReaderAt)
 		buf := make([]byte, 1000)
 		for _, off := range []int64{0, 500_000, int64(len(data)) - 1000} {
@@ -221,16 +220,7 @@ func TestAnObjectReplacedWhileReadIsRefused(t *testing.T) {
 		// The read is cut after the object is replaced, so that it must
 		// reopen it.
 		s.ResetAt("bkt", "x.csv", 1<<20)
-		fsys, p, err := Open(context.Background(), s.URL("bkt", "x.csv"), fast)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fsys.Close()
-		f, err := fsys.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := openObject(t, s.URL("bkt", "x.csv"), fast)
 		if _, err := io.ReadFull(f, make([]byte, 1000)); err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +229,7 @@ func TestAnObjectReplacedWhileReadIsRefused(t *testing.T) {
 		if err := s.Put("bkt", "x.csv", other); err != nil {
 			t.Fatal(err)
 		}
-		_, err = io.ReadAll(f)
+		_, err := io.ReadAll(f)
 		if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "x.csv") {
 			t.Fatalf("err = %v, want the object named as changed", err)
 		}

@@ -69,17 +69,26 @@ type Identity struct {
 func Identify(files []string, sorted bool) (Identity, error) {
 	id := Identity{Sorted: sorted}
 	for _, f := range files {
-		if f == reader.Stdin {
-			return Identity{}, errors.New("--state-dir: standard input cannot be resumed; write it to a file first")
-		}
-		in, err := Fingerprint(f)
+		in, err := identifyFile(f)
 		if err != nil {
-			return Identity{}, fmt.Errorf("--state-dir: %w", err)
+			return Identity{}, err
 		}
-		in.name = f
 		id.Inputs = append(id.Inputs, in)
 	}
 	return id, nil
+}
+
+// identifyFile fingerprints one local file of a run.
+func identifyFile(f string) (Input, error) {
+	if f == reader.Stdin {
+		return Input{}, errors.New("--state-dir: standard input cannot be resumed; write it to a file first")
+	}
+	in, err := Fingerprint(f)
+	if err != nil {
+		return Input{}, fmt.Errorf("--state-dir: %w", err)
+	}
+	in.name = f
+	return in, nil
 }
 
 // IdentifyReader is Identify for the files a reader reads: an object in a
@@ -94,11 +103,11 @@ func IdentifyReader(rd *reader.Reader, sorted bool) (Identity, error) {
 		case err != nil:
 			return Identity{}, fmt.Errorf("--state-dir: %w", err)
 		case !ok:
-			one, err := Identify([]string{f}, sorted)
+			in, err := identifyFile(f)
 			if err != nil {
 				return Identity{}, err
 			}
-			id.Inputs = append(id.Inputs, one.Inputs...)
+			id.Inputs = append(id.Inputs, in)
 			continue
 		}
 		// No time: a listing and a HEAD give it to different precisions.

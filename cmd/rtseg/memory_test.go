@@ -64,13 +64,13 @@ func TestMemoryInContainer(t *testing.T) {
 		wantLimit       int64
 		wantWarning     bool // that the run may be killed for want of memory
 	}{
-		{"128 MiB", strconv.Itoa(container), nil, "54MiB", chunker.MemoryBase + 54<<20, false},
+		{"128 MiB", strconv.Itoa(container), nil, "54MiB", chunker.HeapBase + 54<<20, false},
 		{"128 MiB, more grouping than fits", strconv.Itoa(container), []string{"--group-memory", "512MiB"}, "54MiB", ceiling, true},
-		{"128 MiB, less grouping", strconv.Itoa(container), []string{"--group-memory", "8MiB"}, "54MiB", chunker.MemoryBase + 8<<20, false},
-		{"48 MiB", strconv.Itoa(48 << 20), nil, "4MiB", share(48 << 20), true},
-		{"4 GiB", strconv.Itoa(4 << 30), nil, "256MiB", chunker.MemoryBase + 256<<20, false},
-		{"no limit", "max\n", nil, "256MiB", chunker.MemoryBase + 256<<20, false},
-		{"no cgroup", "", nil, "256MiB", chunker.MemoryBase + 256<<20, false},
+		{"128 MiB, less grouping", strconv.Itoa(container), []string{"--group-memory", "8MiB"}, "54MiB", chunker.HeapBase + 8<<20, false},
+		{"48 MiB", strconv.Itoa(48 << 20), nil, "4MiB", min(chunker.HeapBase+4<<20, share(48<<20)), true},
+		{"4 GiB", strconv.Itoa(4 << 30), nil, "256MiB", chunker.HeapBase + 256<<20, false},
+		{"no limit", "max\n", nil, "256MiB", chunker.HeapBase + 256<<20, false},
+		{"no cgroup", "", nil, "256MiB", chunker.HeapBase + 256<<20, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "memory.max")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -157,14 +156,7 @@ func cmdPeakRSS(ts *testscript.TestScript, neg bool, args []string) {
 		most += v
 	}
 	relative := strings.Contains(limit, "+")
-	path := args[1]
-	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
-		if p := filepath.Join(dir, args[1]); isExecutable(p) {
-			path = p
-			break
-		}
-	}
-	cmd := exec.Command(path, args[2:]...)
+	cmd := exec.Command(scriptProgram(ts, args[1]), args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "XANDR_TOKEN", "ENDPOINT", "API",
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE",

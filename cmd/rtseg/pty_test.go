@@ -20,14 +20,7 @@ func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: pty program [args...]")
 	}
-	path := args[0]
-	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
-		if p := filepath.Join(dir, args[0]); isExecutable(p) {
-			path = p
-			break
-		}
-	}
-	cmd := exec.Command(path, args[1:]...)
+	cmd := exec.Command(scriptProgram(ts, args[0]), args[1:]...)
 	cmd.Dir = ts.MkAbs(".")
 	var env []string
 	for _, kv := range []string{"PATH", "HOME", "TMPDIR", "XANDR_TOKEN", "ENDPOINT", "API"} {
@@ -48,6 +41,17 @@ func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
 	if (err != nil) != neg {
 		ts.Fatalf("pty %s: %v", strings.Join(args, " "), err)
 	}
+}
+
+// scriptProgram finds name on the script's PATH, where testscript puts
+// rtseg: name itself if it is not there.
+func scriptProgram(ts *testscript.TestScript, name string) string {
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, name); isExecutable(p) {
+			return p
+		}
+	}
+	return name
 }
 
 func isExecutable(path string) bool {
