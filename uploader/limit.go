@@ -12,49 +12,37 @@ import (
 // limits in every window of Span at the service, retries included: every
 // attempt waits for a Slot first.
 //
+// The algorithm is a sliding log of the attempts, one for each quantity:
+// an attempt starts only when one more call and its users fit both logs,
+// so the two are recorded at the same instant. A token bucket whose burst
+// equals its rate lets twice the rate through in one second, and GCRA is
+// the same bucket; a log holds every window by construction, and starts a
+// run with the whole first window, which the service allows.
+//
 // The service counts a call when it arrives, after it left and before its
-// answer. A Limiter cannot see that moment: a round trip does not tell how
-// its time divides between the way there, the service's own work and the
-// way back, so a call answered 600ms after it left may have arrived at once.
-// It therefore counts each call from when it left, shifted by the fastest
-// one-way delay (which shifts every window alike and so does not matter),
-// and keeps it one span plus an allowance for the variation in one-way
-// delay: the allowance, and not the round trip, is what latency costs.
-// The run teaches the allowance, between LimitJitter and MaxJitter. Until
-// a few answers came back it knows nothing and takes MaxJitter; then:
+// answer; the Limiter cannot see that moment. It counts each call from
+// when it was written to the network, which shifts every window by the
+// fastest one-way delay alike, until the latest moment the service can
+// have counted it, plus one span (see counted):
 //
-//   - The variation of one-way delay is at most that of the round trips
-//     (the way there, the service's queue before it counts a call, its
-//     work and the way back): the allowance grows by the spread of the
-//     last round trips. Answers that all come back 400ms late cost
-//     nothing; answers that vary from 50ms to 600ms cost the cap, as the
-//     limiter cannot tell a service that answers late from one whose
-//     queue holds calls before counting them (an emulator on a loaded
-//     machine does just that).
-//   - An answer that comes back within the allowance shows the call
-//     arrived by then: the call leaves the log one span after its answer.
-//   - A 429 shows calls arrived closer together than allowed: it doubles
-//     the first allowance.
-//   - Timers of this process that fire late show a loaded machine, whose
-//     delays reach the other side too when it runs there: twice the
-//     latest lateness is added.
+//   - A service that answers at once, as a rule, shows by a slow answer a
+//     delay on the way: the call counts until its answer (at most
+//     MaxJitter), which is exact.
+//   - Otherwise an answer within AnswerBound still bounds its call
+//     cheaply: the call counts until its answer. A slower answer is
+//     mostly the service's own time after it counted the call (a service
+//     that takes from 50ms to 600ms to answer has round trips 550ms apart
+//     and one-way delays that vary by milliseconds): the call counts until
+//     an allowance for the variation in one-way delay after it left, plus
+//     how much later than its peers its answer came back when the service
+//     answers in steady time (see slowerLocked).
 //
-// Two mechanisms work together:
-//
-//   - A sliding log of the attempts in the last span, for both quantities at
-//     once: an attempt starts only when one more call and its users fit both
-//     logs, so the two are recorded at the same instant. An attempt stays in
-//     the log until one span after the service can have counted it: after
-//     its answer came back (Slot.Done), or at most the allowance after it
-//     left (Slot.Sending) if the answer is slower than that. A token bucket
-//     whose burst equals its rate lets twice the rate through in one
-//     second; this does not.
-//   - Pacing (GCRA): an attempt of n users uses n/limit of a span, a call
-//     1/limit, and the next may start when the time used so far catches up
-//     with the clock, less a fifth of a span of tolerance. So a run
-//     proceeds at an even rate rather than in a burst at the start of every
-//     window, and a quantity that does not bind (small requests held by the
-//     call limit) does not slow the other.
+// The allowance, not the round trip, is what latency costs. The run
+// teaches it, up to MaxJitter: it starts at LimitJitter, for a network's
+// own variation, which each 429 doubles (calls evidently arrived closer
+// together than allowed); and it adds twice the latest lateness of this
+// process's timers, as scheduling delays of a loaded machine delay calls on
+// their way, at either end.
 //
 // Waiters are served first come, first served. A throttling answer (429, or
 // 503 with x-ratelimit-code) holds every waiter for its Retry-After.
@@ -83,14 +71,11 @@ type Limiter struct {
 	shared *sharing // nil for a limiter of this process alone
 }
 
-// budget is one quantity's limit, its log and its pacing.
+// budget is one quantity's limit and its log.
 type budget struct {
 	limit int
 	log   []logEntry // in start order
 	total int        // sum of n over log
-	// tat is the pacing's theoretical arrival time (GCRA): when the next
-	// attempt would start if every earlier one had been spaced evenly.
-	tat time.Time
 }
 
 type logEntry struct {
@@ -102,9 +87,16 @@ type logEntry struct {
 // attempt goes, Wrote when it has been written to the network, and Done
 // when its answer (or error) comes back.
 type Slot struct {
-	l      *Limiter
-	start  time.Time
-	end    time.Time   // zero while the attempt is in flight
+	l     *Limiter
+	start time.Time
+	end   time.Time // zero while the attempt is in flight
+	// slower is how much later than its peers the answer came back, when
+	// the service answers every call in about the same time (see
+	// slowerLocked): the call may have arrived that late.
+	slower time.Duration
+	// fast is whether the service answered at once, as a rule, when this
+	// call's answer came back (see fastLocked).
+	fast   bool
 	shared *sharedSlot // given by the Store for start, which holds it on its own
 }
 
@@ -116,15 +108,16 @@ const LimitSpan = time.Second
 // one-way delay: how much later than another, relative to when each left
 // this process, the service may count a call (scheduling in this process
 // and the service's, connections being set up, proxies and load balancers
-// all add to it). It is an assumption, not a measurement: see Limiter for
-// how answers widen it. It costs nothing while answers come back within
+// all add to it). It is an assumption, not a measurement (25ms let an
+// emulator slowed by the race detector on a loaded 2-core machine see
+// calls closer than that): see Limiter for how the run widens it. It costs nothing while answers come back within
 // it; with slower answers a run goes at the limit's rate divided by
 // (span + allowance) / span.
-const LimitJitter = 25 * time.Millisecond
+const LimitJitter = 50 * time.Millisecond
 
-// MaxJitter is the widest allowance that 429 answers can teach a Limiter
-// (and the one a process that has stopped may have used: see
-// WaitOutEarlierRun).
+// MaxJitter is the widest allowance a Limiter uses, whatever 429s and a
+// loaded machine teach it (and the one a process that has stopped may
+// have used: see WaitOutEarlierRun).
 const MaxJitter = 250 * time.Millisecond
 
 // WaitOutEarlierRun waits until nothing another process may have sent a
@@ -137,8 +130,9 @@ func WaitOutEarlierRun(ctx context.Context) error {
 // NewLimiter returns a limiter that lets through, in every window of the
 // given span, at most the given number of POST calls (--rps) and of users
 // (--users-per-second). An attempt whose answer is slower than jitter
-// counts as if the service counted it jitter after it left; 429 answers
-// widen jitter up to a quarter of the span. A limit below 1 is a
+// counts as if the service counted it jitter after it left (plus twice how
+// late this process's timers fire); 429 answers widen jitter, up to a
+// quarter of the span. A limit below 1 is a
 // *SettingError naming its flag.
 func NewLimiter(posts, users int, span, jitter time.Duration) (*Limiter, error) {
 	if err := checkLimits(posts, users); err != nil {
@@ -254,16 +248,17 @@ func (s *Slot) Done() {
 	}
 	s.end = time.Now()
 	rtt := s.end.Sub(s.start)
+	s.slower = l.slowerLocked(rtt)
 	l.rtt[l.rttAt%rttSamples] = rtt
 	l.rttAt++
-	allowance := l.allowanceLocked()
+	s.fast = l.fastLocked()
 	if s.shared == nil {
 		close(l.ended)
 		l.ended = make(chan struct{})
 	}
 	l.mu.Unlock()
 	if s.shared != nil {
-		l.shared.answered(l, s, rtt, allowance)
+		l.shared.answered(l, s)
 	}
 }
 
@@ -300,19 +295,56 @@ func (l *Limiter) allowance() time.Duration {
 }
 
 // allowanceLocked is allowance with l.mu held: the first allowance, as
-// 429s widened it, plus the spread of the last round trips and twice
-// the latest lateness of this process's timers, up to maxJitter.
+// 429s widened it, plus twice the latest lateness of this process's
+// timers, up to maxJitter.
 func (l *Limiter) allowanceLocked() time.Duration {
-	n := min(l.rttAt, rttSamples)
-	if n < rttLearned {
-		return l.maxJitter
-	}
-	spread := slices.Max(l.rtt[:n]) - slices.Min(l.rtt[:n])
-	return min(l.jitter+spread+2*slices.Max(l.noise[:]), l.maxJitter)
+	return min(l.jitter+2*slices.Max(l.noise[:]), l.maxJitter)
 }
 
-// The allowance learns from the last rttSamples round trips, and only once
-// there are rttLearned of them: until then it is the widest.
+// slowerLocked is how much later than its peers a call answered after rtt
+// came back, with l.mu held: that lateness may have been on the way there,
+// and the call counts as if it was. Peers are the fastest answer so far
+// until there are rttLearned of them (the first calls also open the
+// connections, which the service may accept late), then the quickest
+// quarter of the last rttSamples, as long as the service answers in
+// steady time: the middle half of them within LimitJitter, or half the
+// quickest quarter's time, of each other (a loaded machine spreads round
+// trips of 400ms more than round trips of 40ms; answers from 50ms to 600ms
+// are not steady).
+// When the service's own time varies more, an answer's lateness says
+// nothing of the way there: 0.
+func (l *Limiter) slowerLocked(rtt time.Duration) time.Duration {
+	n := min(l.rttAt, rttSamples)
+	if n == 0 {
+		return 0
+	}
+	r := slices.Clone(l.rtt[:n])
+	slices.Sort(r)
+	if n < rttLearned {
+		return min(max(rtt-r[0], 0), l.maxJitter)
+	}
+	q1, q3 := r[n/4], r[3*n/4]
+	if q3-q1 > max(LimitJitter, q1/2) {
+		return 0
+	}
+	return min(max(rtt-q1, 0), l.maxJitter)
+}
+
+// fastLocked reports whether the service answers at once, as a rule: the
+// median of the last round trips is within half of AnswerBound. With l.mu
+// held.
+func (l *Limiter) fastLocked() bool {
+	n := min(l.rttAt, rttSamples)
+	if n == 0 {
+		return false
+	}
+	r := slices.Clone(l.rtt[:n])
+	slices.Sort(r)
+	return r[n/2] <= AnswerBound/2
+}
+
+// The round trips of the last rttSamples answers tell whether the service
+// answers in steady time, once there are rttLearned of them.
 const (
 	rttSamples = 32
 	rttLearned = 8
@@ -344,16 +376,42 @@ func (s *Slot) Wrote() {
 }
 
 // expiry is when s leaves the log: one span after the latest moment the
-// service can have counted it.
+// service can have counted it (see AnswerBound).
 func (l *Limiter) expiry(s *Slot) time.Time {
-	counted := s.start.Add(l.allowanceLocked())
-	if !s.end.IsZero() && s.end.Before(counted) {
-		counted = s.end
-	}
-	return counted.Add(l.span)
+	return l.counted(s, s.end, s.fast || (s.end.IsZero() && l.fastLocked())).Add(l.span)
 }
 
-// delay is how long until n more fit b's log and pacing, 0 if they fit now.
+// counted is the latest moment the service can have counted s's call,
+// answered at end (zero while in flight), with l.mu held. A service that
+// answers at once (fast) shows, by a slow answer, a delay on the way: the
+// call counts until its answer, up to MaxJitter. Otherwise a call answered
+// within its allowance and how much later than its peers it came back, or
+// within AnswerBound, counts until its answer; a later answer is mostly
+// the service's own time, and the call counts until that allowance after
+// it left.
+func (l *Limiter) counted(s *Slot, end time.Time, fast bool) time.Time {
+	if fast {
+		if !end.IsZero() && end.Before(s.start.Add(l.maxJitter)) {
+			return end
+		}
+		return s.start.Add(l.maxJitter)
+	}
+	bound := l.allowanceLocked() + s.slower
+	if !end.IsZero() && end.Sub(s.start) <= max(bound, AnswerBound) {
+		return end
+	}
+	return s.start.Add(bound)
+}
+
+// AnswerBound is the slowest answer that a call counts until: an answer
+// shows that its call arrived by then, and counting it that long costs
+// little. A slower answer is mostly the service's own time after it
+// counted the call, and the call counts until its allowance after it left.
+// A call is counted (and its successor waits) no sooner than a span after
+// it left, by when any answer within AnswerBound has come back.
+const AnswerBound = 100 * time.Millisecond
+
+// delay is how long until n more fit b's log, 0 if they fit now.
 // Call with l.mu held.
 func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
 	// Slots leave in start order: one that came back early waits behind
@@ -363,9 +421,8 @@ func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
 		b.log[0] = logEntry{}
 		b.log = b.log[1:]
 	}
-	wait := b.tat.Add(-l.span / paceTolerance).Sub(now)
 	if b.total+n <= b.limit {
-		return wait
+		return 0
 	}
 	need := b.total + n - b.limit
 	var free time.Time
@@ -375,19 +432,14 @@ func (b *budget) delay(l *Limiter, now time.Time, n int) time.Duration {
 			break
 		}
 	}
-	return max(wait, free.Sub(now))
+	return free.Sub(now)
 }
 
 // record adds s, counting n, to b. Call with l.mu held.
 func (b *budget) record(l *Limiter, s *Slot, n int) {
 	b.log = append(b.log, logEntry{slot: s, n: n})
 	b.total += n
-	b.tat = later(b.tat, s.start).Add(time.Duration(int64(l.span) * int64(n) / int64(b.limit)))
 }
-
-// paceTolerance: pacing lets attempts start up to span/paceTolerance ahead
-// of an even schedule.
-const paceTolerance = 5
 
 func later(a, b time.Time) time.Time {
 	if a.After(b) {

@@ -22,7 +22,8 @@ type Store interface {
 	Reserve(ctx context.Context, a Ask) (Reservation, error)
 	// Confirm checks, ConfirmAhead before it comes, a moment reserved
 	// further ahead than that: ok is false when it no longer stands
-	// (reserve again); wait is how long from now it is.
+	// (reserve again); wait is how long from now it is, later than
+	// reserved if a call before it now counts longer.
 	Confirm(ctx context.Context, a Ask, id string) (wait time.Duration, ok bool, err error)
 	// Extend says that the reserved call with this ID and number of users
 	// leaves only now: it counts for hold from now, if that is longer.
@@ -46,8 +47,6 @@ type Ask struct {
 	// Hold is how long after its moment the call counts: Span plus the
 	// allowance for the variation in one-way delay.
 	Hold time.Duration
-	// Tolerance is how far ahead of an even pace a call may leave.
-	Tolerance time.Duration
 }
 
 // Reservation is a Store's answer to an Ask: a moment, Wait from now, at
@@ -113,13 +112,15 @@ func NewSharedLimiter(posts, users int, span time.Duration, cfg SharedConfig) (*
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l.shared = &sharing{cfg: cfg}
+	l.shared = &sharing{cfg: cfg, ahead: make(chan struct{}, reservedAhead)}
 	return l, nil
 }
 
 // sharing is a Limiter's link to its Store and what it knows of it.
 type sharing struct {
 	cfg SharedConfig
+	// ahead holds the calls of this process that wait for their moments.
+	ahead chan struct{}
 
 	mu     sync.Mutex
 	lostAt time.Time // when the Store stopped answering; zero while it answers
@@ -131,6 +132,12 @@ type sharing struct {
 // asks again with backoff until GiveUp has passed.
 func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 	s := l.shared
+	select {
+	case s.ahead <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.ahead }()
 	bo := &backoff.ExponentialBackOff{
 		InitialInterval:     100 * time.Millisecond,
 		RandomizationFactor: 0.5,
@@ -147,7 +154,7 @@ func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 		// hold allows for that besides the variation in one-way delay.
 		late := l.lateLocked()
 		a := Ask{Users: users, PostLimit: l.posts.limit, UserLimit: l.users.limit, Span: l.span,
-			Hold: l.span + l.allowanceLocked() + late, Tolerance: l.span / paceTolerance}
+			Hold: l.span + l.allowanceLocked() + late}
 		l.mu.Unlock()
 		if paused > 0 {
 			if err := sleep(ctx, paused); err != nil {
@@ -195,6 +202,14 @@ func (l *Limiter) waitShared(ctx context.Context, users int) (*Slot, error) {
 	}
 }
 
+// reservedAhead is how many calls of one process may wait for their
+// moments at once. Moments go first come, first served, and a worker asks
+// for the next as soon as its call is answered: with every worker holding
+// one, the processes would take turns in blocks as large as their pools,
+// and any stretch of the run could favour one by a whole block. Two keep
+// the turns fine-grained; the calls in flight are not held back.
+const reservedAhead = 2
+
 // sharedSlot is what a Slot of a shared Limiter knows of its reservation.
 type sharedSlot struct {
 	id    string
@@ -211,38 +226,48 @@ type sharedSlot struct {
 const lateMax = LimitSpan / 4
 
 // lateLocked is how late after its moment a call may leave, with l.mu
-// held: a little more than this process's timers have lately been late,
+// held: a little more than this process's timers have lately been late
+// (a call later than that has its reservation extended: see sending),
 // and no more than lateMax.
 func (l *Limiter) lateLocked() time.Duration {
-	return min(10*time.Millisecond+2*slices.Max(l.noise[:]), lateMax)
+	return min(2*time.Millisecond+slices.Max(l.noise[:]), lateMax)
 }
 
-// sending reports whether a call may leave now: no later after its moment
-// than its reservation allows for. One that would leave later has spent
-// its moment, and waits for another.
+// sending reports whether a call may leave now. One a little later after
+// its moment than its reservation allows for (its moment's answer from the
+// Store was slow, or its timer fired late) has the reservation extended to
+// count from now; one later than half of lateMax (it waited for a login,
+// say), or whose reservation cannot be extended, has spent its moment and
+// waits for another.
 func (s *sharing) sending(l *Limiter, slot *Slot) bool {
-	return time.Since(slot.start) <= slot.shared.late
+	late := time.Since(slot.start)
+	switch {
+	case late <= slot.shared.late:
+		return true
+	case late <= lateMax/2:
+		return s.extend(l, slot) == nil
+	}
+	return false
 }
 
-// answered adjusts the reservation of a call answered after rtt: it
-// arrived by now. Answered within its allowance, it counts one span from
-// now at most. Answered later, it may have arrived that late, as when the
-// service queues calls before counting them, and a reservation, unlike a
-// Limiter's own log, cannot learn that afterwards: it counts one span from
-// now, or from MaxJitter after it left if sooner (the assumption a Limiter
-// makes of a call whose answer is slower). Either is in time for the calls
-// that may share a window with it: they are reserved or confirmed no
-// sooner than a span less ConfirmAhead after it left.
-func (s *sharing) answered(l *Limiter, slot *Slot, rtt, allowance time.Duration) {
+// answered adjusts the reservation of a call answered after rtt to count
+// it as a Limiter's own log would (see Limiter.counted). A call counted longer than reserved
+// pushes back the moments reserved behind it, when they are confirmed
+// (see Store.Confirm); that comes in time if the answer does, as they are
+// reserved or confirmed no sooner than a span less ConfirmAhead after it
+// left.
+func (s *sharing) answered(l *Limiter, slot *Slot) {
 	ctx, cancel := context.WithTimeout(context.Background(), LimitSpan/2)
 	defer cancel()
-	if rtt < allowance {
-		s.cfg.Store.Answered(ctx, slot.shared.id, slot.shared.users, l.span) // if it fails, the call counts longer
-		return
-	}
-	counted := slot.start.Add(min(rtt, l.maxJitter))
-	if left := time.Until(counted.Add(l.span)); left > 0 && counted.Add(l.span).After(slot.start.Add(slot.shared.hold)) {
-		s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, left)
+	ends := slot.start.Add(slot.shared.hold) // as reserved, or extended
+	l.mu.Lock()
+	until := l.counted(slot, slot.end, slot.fast).Add(l.span)
+	l.mu.Unlock()
+	switch {
+	case until.Before(ends):
+		s.cfg.Store.Answered(ctx, slot.shared.id, slot.shared.users, time.Until(until)) // if it fails, the call counts longer
+	case until.After(ends):
+		s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, time.Until(until))
 	}
 }
 
@@ -259,7 +284,9 @@ func (s *sharing) extend(l *Limiter, slot *Slot) error {
 	ctx, cancel := context.WithTimeout(context.Background(), LimitSpan/2)
 	defer cancel()
 	slot.start = time.Now()
-	slot.shared.hold = l.span + l.allowance() + slot.shared.late
+	l.mu.Lock()
+	slot.shared.hold = l.span + l.allowanceLocked() + slot.shared.late
+	l.mu.Unlock()
 	return s.cfg.Store.Extend(ctx, slot.shared.id, slot.shared.users, slot.shared.hold)
 }
 

@@ -1,7 +1,11 @@
 -- A reserved call was answered: it arrived by now, so it counts for
 -- ARGV[3] microseconds (a span) from now at most (Redis's clock).
--- KEYS as for reserve.lua; ARGV id, users.
+-- KEYS as for reserve.lua; ARGV id, users, duration, run_id of the Redis
+-- that reserved it.
 if redis.replicate_commands then pcall(redis.replicate_commands) end
+-- A call reserved by another Redis (this one restarted, or took over) is
+-- not this one's to change: its numbers start anew.
+if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[4] then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ends = now + tonumber(ARGV[3])

@@ -16,7 +16,7 @@ import (
 // that the logs stay as small as at the service's limits and a
 // reservation costs what the script costs.
 var unlimited = uploader.Ask{Users: 100, PostLimit: 1 << 30, UserLimit: 1 << 30,
-	Span: time.Millisecond, Hold: time.Millisecond, Tolerance: 0}
+	Span: time.Millisecond, Hold: time.Millisecond}
 
 // warm passes a new Redis's warm-up.
 func warm(b *testing.B, s *Store) {

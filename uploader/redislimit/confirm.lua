@@ -1,38 +1,66 @@
 -- Confirm a moment reserved ahead, shortly before it comes. It stands
 -- while its entry is still in the logs (a Redis that lost its state has
--- lost it), no pause began since that covers it, and it still fits among
--- the calls reserved before it (one of them may have left late and been
--- extended); then return {1, wait}, the moment being wait from now.
--- Otherwise drop it and return {0, 0}: reserve again.
--- KEYS as for reserve.lua; ARGV id, users, hold, call limit, user limit.
+-- lost it) and no pause began since that covers it; otherwise drop it and
+-- return {0, 0}: reserve again. If it no longer fits among the calls
+-- reserved before it (one of them left or was answered late, and was
+-- extended to count longer), it moves to the earliest later moment at
+-- which it fits among them, keeping its place in line: the calls reserved
+-- after it are confirmed later, and move in turn if need be. Returns
+-- {1, wait}, the moment being wait from now.
+-- KEYS as for reserve.lua; ARGV id, users, hold, call limit, user limit,
+-- run_id of the Redis that reserved it (another Redis, restarted or taking
+-- over, numbers its calls anew: the moment does not stand).
 if redis.replicate_commands then pcall(redis.replicate_commands) end
+if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[6] then return {0, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local id, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local id, n, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local function int(x) return string.format('%.0f', x) end
 local function drop()
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1] .. ':' .. ARGV[2])
   return {0, 0}
 end
 if not score then return drop() end
-local at = tonumber(score) - tonumber(ARGV[3])
+local at = tonumber(score) - hold
 local pause = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
 if pause > at then return drop() end
 
--- what the calls reserved before this one count at its moment
-local function counted(key, weighted)
-  local e = redis.call('ZRANGEBYSCORE', key, '(' .. string.format('%.0f', at), '+inf')
-  local total = 0
-  for i = 1, #e do
+-- the earliest moment from 'at' at which this call fits among the calls
+-- reserved before it, in one log
+local function fits(key, weighted, limit)
+  local e = redis.call('ZRANGEBYSCORE', key, '(' .. int(at), '+inf', 'WITHSCORES')
+  local ends, sizes, total = {}, {}, 0
+  for i = 1, #e, 2 do
     local other, size = string.match(e[i], '^(%d+):?(%d*)$')
     if tonumber(other) < id then
-      if weighted then total = total + tonumber(size) else total = total + 1 end
+      local k = 1
+      if weighted then k = tonumber(size) end
+      ends[#ends + 1] = tonumber(e[i + 1])
+      sizes[#sizes + 1] = k
+      total = total + k
     end
   end
-  return total
+  local k = 1
+  if weighted then k = n end
+  local need = total + k - limit
+  if need <= 0 then return at end
+  for i = 1, #sizes do
+    need = need - sizes[i]
+    if need <= 0 then return ends[i] end
+  end
+  return at
 end
-if counted(KEYS[1], false) + 1 > tonumber(ARGV[4]) or counted(KEYS[2], true) + n > tonumber(ARGV[5]) then
-  return drop()
+local moved = math.max(fits(KEYS[1], false, tonumber(ARGV[4])), fits(KEYS[2], true, tonumber(ARGV[5])))
+if moved > at then
+  local ends = int(moved + hold)
+  redis.call('ZADD', KEYS[1], ends, ARGV[1])
+  redis.call('ZADD', KEYS[2], ends, ARGV[1] .. ':' .. ARGV[2])
+  local last = tonumber(redis.call('HGET', KEYS[3], 'last') or '0')
+  if moved > last then redis.call('HSET', KEYS[3], 'last', int(moved)) end
+  local ttl = math.ceil((moved + hold - now) / 1000) + 1000
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
-return {1, math.max(at - now, 0)}
+return {1, math.max(moved - now, 0)}

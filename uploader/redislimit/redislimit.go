@@ -17,17 +17,23 @@
 // window: of the calls the service sees in any one window, the one reserved
 // last was checked against all the others. A token bucket or GCRA alone
 // would need its burst cut to respect every window; the log holds it by
-// construction, and the pacing keeps the rate even within the window.
+// construction.
+//
+// Nothing paces calls within a window: the log alone holds every window,
+// and a run may use its whole first window at once, as the service allows.
 //
 // Moments are handed out in the order callers ask, each no earlier than
 // the one before, so no process starves: each gets a share in proportion
-// to the calls it has waiting. A moment reserved further ahead than
+// to the calls it has waiting (a process keeps two waiting at most, so
+// that the turns stay fine-grained). A moment reserved further ahead than
 // uploader.ConfirmAhead is confirmed that long before it comes: it still
-// stands if Redis kept it, no pause began that covers it, and it still fits
-// among the calls reserved before it (one may have left late, and been
-// extended to count from then). So a Redis that lost its state (restarted,
-// or a replica promoted: its run_id differs from the one the state names)
-// holds every caller back for uploader.StoreWarmUp: by then nothing it
+// stands if Redis kept it and no pause began that covers it, and it moves
+// later, keeping its place in line, if it no longer fits among the calls
+// reserved before it (one may have left or been answered late, and been
+// extended to count longer). So a Redis that lost its state (restarted,
+// or a replica promoted: its run_id, which the Store reads on every new
+// connection rather than on every call, differs from the one the state
+// names) holds every caller back for uploader.StoreWarmUp: by then nothing it
 // gave out before can still count, and every moment reserved earlier
 // asks it again.
 package redislimit
@@ -39,7 +45,9 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,9 +84,10 @@ var quietLibrary sync.Once
 // Store is the shared log in one Redis, under one key.
 type Store struct {
 	client *redis.Client
-	shown  string   // the URL, its password redacted
-	key    string   // --limiter-key
-	keys   []string // the log of calls, the log of users, the state
+	runID  atomic.Value // string: the run_id of the Redis last connected to
+	shown  string       // the URL, its password redacted
+	key    string       // --limiter-key
+	keys   []string     // the log of calls, the log of users, the state
 }
 
 // Open connects to the Redis at rawURL (redis://[[user]:password@]host:port/db
@@ -112,11 +121,25 @@ func Open(ctx context.Context, rawURL, key string) (*Store, error) {
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	s := &Store{
-		client: redis.NewClient(opt),
-		shown:  shown,
-		key:    key,
-		keys:   []string{"{" + key + "}:calls", "{" + key + "}:users", "{" + key + "}:state"},
+		shown: shown,
+		key:   key,
+		keys:  []string{"{" + key + "}:calls", "{" + key + "}:users", "{" + key + "}:state"},
 	}
+	// A Redis that restarted, or a replica that took over, is reached on
+	// new connections only: read its run_id there, not on every call.
+	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+		info, err := cn.Info(ctx, "server").Result()
+		if err != nil {
+			return err
+		}
+		id, ok := runID(info)
+		if !ok {
+			return errors.New("INFO server names no run_id")
+		}
+		s.runID.Store(id)
+		return nil
+	}
+	s.client = redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.client.Ping(pctx).Err(); err != nil {
@@ -154,20 +177,31 @@ func (s *Store) Reserve(ctx context.Context, a uploader.Ask) (uploader.Reservati
 	if a.Users < 1 || a.Users > a.UserLimit || a.PostLimit < 1 || a.Span <= 0 {
 		return uploader.Reservation{}, fmt.Errorf("ask of %d users under limits of %d calls and %d users per %v cannot be met", a.Users, a.PostLimit, a.UserLimit, a.Span)
 	}
+	id, _ := s.runID.Load().(string)
 	r, err := reserveScript.Run(ctx, s.client, s.keys,
-		a.Users, a.PostLimit, a.UserLimit, micros(a.Span), micros(a.Hold), micros(a.Tolerance), micros(uploader.StoreWarmUp)).Int64Slice()
+		a.Users, a.PostLimit, a.UserLimit, micros(a.Hold), micros(uploader.StoreWarmUp), id).Int64Slice()
 	if err != nil {
 		return uploader.Reservation{}, err
 	}
 	if len(r) != 2 {
 		return uploader.Reservation{}, errors.New("unexpected answer from the reservation script")
 	}
-	return uploader.Reservation{Wait: time.Duration(r[0]) * time.Microsecond, ID: strconv.FormatInt(r[1], 10)}, nil
+	// The ID names the Redis too: one restarted numbers its calls anew,
+	// and must not take a call reserved before for one of its own.
+	return uploader.Reservation{Wait: time.Duration(r[0]) * time.Microsecond, ID: strconv.FormatInt(r[1], 10) + "@" + id}, nil
+}
+
+// splitID splits a Reservation's ID into the call's number and the run_id
+// of the Redis that reserved it.
+func splitID(id string) (seq, run string) {
+	seq, run, _ = strings.Cut(id, "@")
+	return seq, run
 }
 
 // Confirm implements uploader.Store.
 func (s *Store) Confirm(ctx context.Context, a uploader.Ask, id string) (time.Duration, bool, error) {
-	r, err := confirmScript.Run(ctx, s.client, s.keys, id, a.Users, micros(a.Hold), a.PostLimit, a.UserLimit).Int64Slice()
+	seq, run := splitID(id)
+	r, err := confirmScript.Run(ctx, s.client, s.keys, seq, a.Users, micros(a.Hold), a.PostLimit, a.UserLimit, run).Int64Slice()
 	if err != nil {
 		return 0, false, err
 	}
@@ -179,17 +213,29 @@ func (s *Store) Confirm(ctx context.Context, a uploader.Ask, id string) (time.Du
 
 // Extend implements uploader.Store.
 func (s *Store) Extend(ctx context.Context, id string, users int, hold time.Duration) error {
-	return extendScript.Run(ctx, s.client, s.keys[:2], id, users, micros(hold)).Err()
+	seq, run := splitID(id)
+	return extendScript.Run(ctx, s.client, s.keys, seq, users, micros(hold), run).Err()
 }
 
 // Answered implements uploader.Store.
 func (s *Store) Answered(ctx context.Context, id string, users int, span time.Duration) error {
-	return answeredScript.Run(ctx, s.client, s.keys[:2], id, users, micros(span)).Err()
+	seq, run := splitID(id)
+	return answeredScript.Run(ctx, s.client, s.keys, seq, users, micros(span), run).Err()
 }
 
 // Pause implements uploader.Store.
 func (s *Store) Pause(ctx context.Context, d time.Duration) error {
 	return pauseScript.Run(ctx, s.client, s.keys, micros(d)).Err()
+}
+
+// runID finds run_id in the answer to INFO server.
+func runID(info string) (string, bool) {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok && v != "" {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func micros(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }

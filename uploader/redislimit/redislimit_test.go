@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func TestReserveHoldsEveryWindowTogether(t *testing.T) {
 	srv := startRedis(t)
 	const calls, users = 20, 100
 	ask := uploader.Ask{Users: 1, PostLimit: calls, UserLimit: users, Span: time.Second,
-		Hold: time.Second + uploader.LimitJitter, Tolerance: time.Second / 5}
+		Hold: time.Second + uploader.LimitJitter}
 	// A new Redis waits out calls it cannot know of: warm it up first.
 	if _, err := reserve(t.Context(), open(t, srv.URL, "k"), ask); err != nil {
 		t.Fatal(err)
@@ -136,10 +137,13 @@ func TestReserveHoldsEveryWindowTogether(t *testing.T) {
 		total += c.users
 		share[c.process] += c.users
 	}
-	// Users bind (6 a call on average, so about 17 calls a second); the
-	// rate stays near the limit.
-	if rate := float64(total) / elapsed.Seconds(); rate < 0.8*users || rate > 1.05*users {
-		t.Errorf("%d users in %v: %.0f/s, want close to %d/s", total, elapsed, rate, users)
+	// Users bind (6 a call, so about 17 calls a second). The run may use
+	// its whole first window at once, and no more than the limit in each
+	// window after it; latency costs only the allowance.
+	windows := math.Ceil(elapsed.Seconds())
+	if float64(total) > windows*users || float64(total) < 0.9*elapsed.Seconds()*users {
+		t.Errorf("%d users in %v: want between %.0f (90%% of %d/s) and %.0f (%d in each of %.0f windows)",
+			total, elapsed, 0.9*elapsed.Seconds()*users, users, windows*users, users, windows)
 	}
 	for p, n := range share {
 		for q, m := range share {
@@ -152,13 +156,13 @@ func TestReserveHoldsEveryWindowTogether(t *testing.T) {
 }
 
 // A moment reserved ahead still stands when confirmed, unless a pause
-// began that covers it, or the call before it left late and now fills
-// its window.
+// began that covers it; if the call before it left late and now fills its
+// window, it moves later, as far as that call's lateness.
 func TestConfirm(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	s := open(t, srv.URL, "k")
-	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second, Tolerance: 0}
+	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second}
 	if _, err := reserve(t.Context(), s, ask); err != nil { // past the warm-up
 		t.Fatal(err)
 	}
@@ -177,8 +181,8 @@ func TestConfirm(t *testing.T) {
 	if err := s.Extend(t.Context(), second.ID, 100, time.Second+second.Wait+500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.Confirm(t.Context(), ask, third.ID); err != nil || ok {
-		t.Errorf("Confirm(a moment its window no longer has room for) = %v, %v; want it dropped", ok, err)
+	if wait, ok, err := s.Confirm(t.Context(), ask, third.ID); err != nil || !ok || wait < third.Wait+400*time.Millisecond || wait > third.Wait+600*time.Millisecond {
+		t.Errorf("Confirm(a moment its window no longer has room for) = %v, %v, %v; want it confirmed about half a second later than %v", wait, ok, err, third.Wait)
 	}
 	fourth, err := s.Reserve(t.Context(), ask)
 	if err != nil {
@@ -198,7 +202,7 @@ func TestPauseAndRestart(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	a, b := open(t, srv.URL, "k"), open(t, srv.URL, "k")
-	ask := uploader.Ask{Users: 1, PostLimit: 100, UserLimit: 1000, Span: time.Second, Hold: time.Second, Tolerance: time.Second / 5}
+	ask := uploader.Ask{Users: 1, PostLimit: 100, UserLimit: 1000, Span: time.Second, Hold: time.Second}
 	if _, err := reserve(t.Context(), a, ask); err != nil {
 		t.Fatal(err)
 	}

@@ -4,31 +4,28 @@
 --
 -- KEYS[1] log of calls (sorted set: member = id, score = when it stops counting)
 -- KEYS[2] log of users (member = id:users, score as above)
--- KEYS[3] state (hash: run_id, pause, tat_calls, tat_users, seq)
--- ARGV    users, call limit, user limit, span, hold, pacing tolerance, warm-up
+-- KEYS[3] state (hash: run_id, pause, last, seq)
+-- ARGV    users, call limit, user limit, hold, warm-up, run_id
 -- Returns {wait, id}: the moment is wait from now; its entries are named id.
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local climit, ulimit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local span, hold, tol = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local warmup = tonumber(ARGV[7])
+local hold, warmup = tonumber(ARGV[4]), tonumber(ARGV[5])
 
 local function int(x) return string.format('%.0f', x) end
 
 -- A Redis that is not the one that kept the state (new, restarted, or a
--- replica promoted) cannot know every moment the other gave out: wait
--- until none of them counts any more.
-local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
-if redis.call('HGET', KEYS[3], 'run_id') ~= run then
+-- replica promoted: the caller read its run_id when it connected) cannot
+-- know every moment the other gave out: wait until none of them counts.
+if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[6] then
   local p = tonumber(redis.call('HGET', KEYS[3], 'pause') or '0')
-  redis.call('HSET', KEYS[3], 'run_id', run, 'pause', int(math.max(p, now + warmup)))
+  redis.call('HSET', KEYS[3], 'run_id', ARGV[6], 'pause', int(math.max(p, now + warmup)))
 end
-local st = redis.call('HMGET', KEYS[3], 'pause', 'tat_calls', 'tat_users')
-local pause = tonumber(st[1] or '0')
-local tatc, tatu = tonumber(st[2] or '0'), tonumber(st[3] or '0')
-local at = math.max(now, pause, tatc - tol, tatu - tol)
+local st = redis.call('HMGET', KEYS[3], 'pause', 'last')
+-- First come, first served: no earlier than the latest moment reserved.
+local at = math.max(now, tonumber(st[1] or '0'), tonumber(st[2] or '0'))
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
@@ -54,17 +51,13 @@ local function free(key, k, limit, from, weighted)
   return from -- k alone is over the limit: refused by the caller before
 end
 
--- First come, first served: no earlier than the latest moment reserved.
-at = math.max(at, tonumber(redis.call('HGET', KEYS[3], 'last') or '0'))
 at = math.max(free(KEYS[1], 1, climit, at, false), free(KEYS[2], n, ulimit, at, true))
 
 local id = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 local ends = int(at + hold)
 redis.call('ZADD', KEYS[1], ends, id)
 redis.call('ZADD', KEYS[2], ends, id .. ':' .. n)
-redis.call('HSET', KEYS[3], 'last', int(at),
-  'tat_calls', int(math.max(tatc, at) + span / climit),
-  'tat_users', int(math.max(tatu, at) + span * n / ulimit))
+redis.call('HSET', KEYS[3], 'last', int(at))
 local ttl = math.ceil((at + hold - now) / 1000) + 1000
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
