@@ -2,18 +2,16 @@
 -- ARGV[3] microseconds (a span) from now at most (Redis's clock).
 -- KEYS as for reserve.lua; ARGV id, users, duration, run_id of the Redis
 -- that reserved it.
-if redis.replicate_commands then pcall(redis.replicate_commands) end
 -- A call reserved by another Redis (this one restarted, or took over) is
 -- not this one's to change: its numbers start anew.
 if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[4] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = clock()
 local ends = now + tonumber(ARGV[3])
 local members = {{KEYS[1], ARGV[1]}, {KEYS[2], ARGV[1] .. ':' .. ARGV[2]}}
 for _, m in ipairs(members) do
   local old = redis.call('ZSCORE', m[1], m[2])
   if old and ends < tonumber(old) then
-    redis.call('ZADD', m[1], string.format('%.0f', ends), m[2])
+    redis.call('ZADD', m[1], int(ends), m[2])
   end
 end
 return 1

@@ -10,13 +10,10 @@
 -- KEYS as for reserve.lua; ARGV id, users, hold, call limit, user limit,
 -- run_id of the Redis that reserved it (another Redis, restarted or taking
 -- over, numbers its calls anew: the moment does not stand).
-if redis.replicate_commands then pcall(redis.replicate_commands) end
 if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[6] then return {0, 0} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = clock()
 local id, n, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local function int(x) return string.format('%.0f', x) end
 local function drop()
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1] .. ':' .. ARGV[2])
@@ -59,8 +56,7 @@ if moved > at then
   redis.call('ZADD', KEYS[2], ends, ARGV[1] .. ':' .. ARGV[2])
   local last = tonumber(redis.call('HGET', KEYS[3], 'last') or '0')
   if moved > last then redis.call('HSET', KEYS[3], 'last', int(moved)) end
-  local ttl = math.ceil((moved + hold - now) / 1000) + 1000
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  keep(KEYS[1], now)
+  keep(KEYS[2], now)
 end
 return {1, math.max(moved - now, 0)}

@@ -2,19 +2,18 @@
 -- from now (Redis's clock), if that is longer than it was to count.
 -- KEYS as for reserve.lua; ARGV id, users, duration, run_id of the Redis
 -- that reserved it.
-if redis.replicate_commands then pcall(redis.replicate_commands) end
+
 -- A call reserved by another Redis (this one restarted, or took over) is
 -- not this one's to change: its numbers start anew.
 if redis.call('HGET', KEYS[3], 'run_id') ~= ARGV[4] then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = clock()
 local ends = now + tonumber(ARGV[3])
 local members = {{KEYS[1], ARGV[1]}, {KEYS[2], ARGV[1] .. ':' .. ARGV[2]}}
 for _, m in ipairs(members) do
   local old = tonumber(redis.call('ZSCORE', m[1], m[2]) or '0')
   if ends > old then
-    redis.call('ZADD', m[1], string.format('%.0f', ends), m[2])
-    redis.call('PEXPIRE', m[1], math.ceil(tonumber(ARGV[3]) / 1000) + 1000)
+    redis.call('ZADD', m[1], int(ends), m[2])
+    keep(m[1], now)
   end
 end
 return 1

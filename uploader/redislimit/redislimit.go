@@ -56,6 +56,9 @@ import (
 	"github.com/rtseg/rtseg/uploader"
 )
 
+//go:embed prelude.lua
+var preludeLua string
+
 //go:embed reserve.lua
 var reserveLua string
 
@@ -71,12 +74,14 @@ var confirmLua string
 //go:embed answered.lua
 var answeredLua string
 
+// Every script starts with the prelude's helpers: Redis runs each as one
+// chunk, with no way to share functions between scripts.
 var (
-	reserveScript  = redis.NewScript(reserveLua)
-	confirmScript  = redis.NewScript(confirmLua)
-	pauseScript    = redis.NewScript(pauseLua)
-	extendScript   = redis.NewScript(extendLua)
-	answeredScript = redis.NewScript(answeredLua)
+	reserveScript  = redis.NewScript(preludeLua + reserveLua)
+	confirmScript  = redis.NewScript(preludeLua + confirmLua)
+	pauseScript    = redis.NewScript(preludeLua + pauseLua)
+	extendScript   = redis.NewScript(preludeLua + extendLua)
+	answeredScript = redis.NewScript(preludeLua + answeredLua)
 )
 
 var quietLibrary sync.Once

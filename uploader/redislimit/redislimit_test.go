@@ -346,3 +346,38 @@ func TestLimiterWithoutRedis(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// The logs expire only after their last entry stops counting, whichever
+// script set their TTL last: a call that leaves late must not take the
+// calls reserved after it out of the log.
+func TestLogsOutliveTheirLastEntry(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	s := open(t, srv.URL, "k")
+	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second}
+	if _, err := reserve(t.Context(), s, ask); err != nil { // past the warm-up
+		t.Fatal(err)
+	}
+	var last uploader.Reservation
+	var first string
+	for i := range 3 { // a second apart: each fills its window
+		r, err := s.Reserve(t.Context(), ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = r.ID
+		}
+		last = r
+	}
+	// The first leaves late, counting a little longer than it was to.
+	if err := s.Extend(t.Context(), first, 100, 2500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	counts := last.Wait + ask.Hold
+	for _, key := range s.keys[:2] {
+		if ttl, err := s.client.PTTL(t.Context(), key).Result(); err != nil || ttl < counts {
+			t.Errorf("%s expires in %v (%v); want no sooner than its last entry stops counting, in %v", key, ttl, err, counts)
+		}
+	}
+}

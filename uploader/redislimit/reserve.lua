@@ -7,14 +7,11 @@
 -- KEYS[3] state (hash: run_id, pause, last, seq)
 -- ARGV    users, call limit, user limit, hold, warm-up, run_id
 -- Returns {wait, id}: the moment is wait from now; its entries are named id.
-if redis.replicate_commands then pcall(redis.replicate_commands) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = clock()
 local n = tonumber(ARGV[1])
 local climit, ulimit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local hold, warmup = tonumber(ARGV[4]), tonumber(ARGV[5])
 
-local function int(x) return string.format('%.0f', x) end
 
 -- A Redis that is not the one that kept the state (new, restarted, or a
 -- replica promoted: the caller read its run_id when it connected) cannot
@@ -58,7 +55,6 @@ local ends = int(at + hold)
 redis.call('ZADD', KEYS[1], ends, id)
 redis.call('ZADD', KEYS[2], ends, id .. ':' .. n)
 redis.call('HSET', KEYS[3], 'last', int(at))
-local ttl = math.ceil((at + hold - now) / 1000) + 1000
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
+keep(KEYS[1], now)
+keep(KEYS[2], now)
 return {at - now, id}
