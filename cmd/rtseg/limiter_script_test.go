@@ -104,9 +104,11 @@ func cmdClock(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdFair checks that clients of one member, each with its own token,
-// shared its limits fairly: while all of them were sending (from the
-// latest first call to the earliest last call the emulator saw), each
-// token's users are within PERCENT% of every other's.
+// shared its limits fairly: while all of them had work (from the latest
+// first call to a second before the earliest last call the emulator saw),
+// each token's users are within PERCENT% of every other's. A client's last
+// second is its drain: its last calls were reserved up to a second ahead,
+// behind the others', while they kept asking.
 // fair PERCENT TOKEN...
 func cmdFair(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
@@ -118,6 +120,7 @@ func cmdFair(ts *testscript.TestScript, neg bool, args []string) {
 	tokens := args[1:]
 	arrivals := mockOf(ts).srv.Arrivals()
 	var from, to time.Time
+	var spans []string // each token's first and last call, from the first of all
 	for i, tok := range tokens {
 		var first, last time.Time
 		for _, a := range arrivals {
@@ -134,6 +137,7 @@ func cmdFair(ts *testscript.TestScript, neg bool, args []string) {
 		if first.IsZero() {
 			ts.Fatalf("no call came with token %s", tok)
 		}
+		spans = append(spans, fmt.Sprintf("%s %v to %v", tok, first.Sub(arrivals[0].At).Round(time.Millisecond), last.Sub(arrivals[0].At).Round(time.Millisecond)))
 		if i == 0 || first.After(from) {
 			from = first
 		}
@@ -141,6 +145,7 @@ func cmdFair(ts *testscript.TestScript, neg bool, args []string) {
 			to = last
 		}
 	}
+	to = to.Add(-time.Second)
 	share := make([]int, len(tokens))
 	for _, a := range arrivals {
 		if a.At.Before(from) || a.At.After(to) {
@@ -152,10 +157,21 @@ func cmdFair(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 	}
-	ts.Logf("users while all sent (%v): %v", to.Sub(from).Round(time.Millisecond), share)
+	ts.Logf("calls: %s; users while all had work (%v): %v", strings.Join(spans, ", "), to.Sub(from).Round(time.Millisecond), share)
+	perSecond := map[string][]int{}
+	for _, a := range arrivals {
+		sec := int(a.At.Sub(arrivals[0].At) / time.Second)
+		c := perSecond[a.Token]
+		for len(c) <= sec {
+			c = append(c, 0)
+		}
+		c[sec] += a.Users
+		perSecond[a.Token] = c
+	}
+	ts.Logf("users in each second: %v", perSecond)
 	lo, hi := slices.Min(share), slices.Max(share)
 	if float64(hi-lo) > pct/100*float64(hi) {
-		ts.Fatalf("while all sent, one sent %d users and another %d: want within %v%%", lo, hi, pct)
+		ts.Fatalf("while all had work, one sent %d users and another %d: want within %v%%", lo, hi, pct)
 	}
 }
 
