@@ -42,7 +42,10 @@ import (
 // own variation, which each 429 doubles (calls evidently arrived closer
 // together than allowed); and it adds twice the latest lateness of this
 // process's timers, as scheduling delays of a loaded machine delay calls on
-// their way, at either end.
+// their way, at either end. So the windows hold while the delays a call
+// meets, in this process and at the service, stay within the allowance:
+// a machine that stalls either for longer (the race detector does, for
+// hundreds of milliseconds) can put more than the limit into one window.
 //
 // Waiters are served first come, first served. A throttling answer (429, or
 // 503 with x-ratelimit-code) holds every waiter for its Retry-After.
@@ -109,10 +112,10 @@ const LimitSpan = time.Second
 // this process, the service may count a call (scheduling in this process
 // and the service's, connections being set up, proxies and load balancers
 // all add to it). It is an assumption, not a measurement (25ms let an
-// emulator slowed by the race detector on a loaded 2-core machine see
-// calls closer than that): see Limiter for how the run widens it. It costs nothing while answers come back within
-// it; with slower answers a run goes at the limit's rate divided by
-// (span + allowance) / span.
+// emulator on a loaded 2-core machine see calls closer than that): see
+// Limiter for how the run widens it. It costs nothing while answers come
+// back within it; with slower answers a run goes at the limit's rate
+// divided by (span + allowance) / span.
 const LimitJitter = 50 * time.Millisecond
 
 // MaxJitter is the widest allowance a Limiter uses, whatever 429s and a
