@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// headerRateLimitCode is the header the API adds to a 503 that throttles.
+const headerRateLimitCode = "x-ratelimit-code"
+
 // Error identifiers the API returns in error_id.
 const (
 	errIDNoAuth       = "NOAUTH"
@@ -87,7 +90,10 @@ type verdict struct {
 	err  error         // why, for a row's report when it fails
 
 	throttled bool // the service answered 429 (the summary's "throttled")
-	resp      *response
+	// slowDown: the service throttles (429, or 503 with x-ratelimit-code),
+	// so every process sharing its limits holds back for wait.
+	slowDown bool
+	resp     *response
 }
 
 // classify decides what one attempt's outcome means: the HTTP status,
@@ -109,11 +115,11 @@ func classify(ctx context.Context, status int, header http.Header, body []byte, 
 	case status == http.StatusUnauthorized || resp.ErrorID == errIDNoAuth:
 		return verdict{act: actRenew, err: apiError(status, resp)}
 	case status == http.StatusTooManyRequests:
-		return verdict{act: actRetry, wait: wait, throttled: true, err: apiError(status, resp)}
+		return verdict{act: actRetry, wait: wait, throttled: true, slowDown: true, err: apiError(status, resp)}
 	case status >= 500:
 		// A 503 with x-ratelimit-code throttles too: retried the same way,
 		// honouring Retry-After, but not counted as a 429.
-		return verdict{act: actRetry, wait: wait, err: apiError(status, resp)}
+		return verdict{act: actRetry, wait: wait, slowDown: header.Get(headerRateLimitCode) != "", err: apiError(status, resp)}
 	case status != http.StatusOK:
 		return verdict{act: actReject, err: apiError(status, resp)}
 	case perr != nil:

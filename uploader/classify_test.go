@@ -113,3 +113,25 @@ func TestSecretNeverPrints(t *testing.T) {
 		t.Error("Reveal does not give the value")
 	}
 }
+
+// A 429 and a 503 with x-ratelimit-code slow every process down; other
+// failures do not.
+func TestClassifySlowDown(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status int
+		header http.Header
+		want   bool
+	}{
+		{"429", 429, http.Header{"Retry-After": {"2"}}, true},
+		{"503 throttling", 503, http.Header{"X-Ratelimit-Code": {"SYSTEM"}}, true},
+		{"503", 503, nil, false},
+		{"500", 500, nil, false},
+		{"200", 200, nil, false},
+	} {
+		v := classify(context.Background(), tt.status, tt.header, []byte(`{"response":{"status":"OK"}}`), nil)
+		if v.slowDown != tt.want {
+			t.Errorf("%s: classify slows everyone down = %v, want %v", tt.name, v.slowDown, tt.want)
+		}
+	}
+}

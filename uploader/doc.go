@@ -4,7 +4,9 @@
 // It owns authentication (a given token, or a login renewed once for all
 // workers when the service refuses the token), the bounded pool of workers
 // (Run), the Limiter that holds POST calls and users per second under their
-// settings in every one-second window, retries included, the retries with
+// settings in every one-second window, retries included (alone, or together
+// with other processes through a shared Store: NewSharedLimiter, and
+// uploader/redislimit for Redis), the retries with
 // backoff (one pacer, for Send's POSTs and the API's GETs), the
 // classification of answers, and the attribution of the service's warnings
 // to the rows they concern. A request marked Ordered is sent only after

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"time"
 
@@ -225,27 +226,40 @@ func (u *Uploader) Send(ctx context.Context, req *chunker.Request) (Result, erro
 // attempt makes one try: it waits for the limiter, gets the token and posts.
 // A non-nil error ends the run.
 func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Result, rc *reachCall) (verdict, error) {
-	slot, err := u.cfg.Limiter.Wait(ctx, req.Users())
-	if err != nil {
-		if ctx.Err() != nil {
-			return verdict{act: actStop}, nil
+	var (
+		slot  *Slot
+		token Secret
+		err   error
+	)
+	for {
+		if slot, err = u.cfg.Limiter.Wait(ctx, req.Users()); err != nil {
+			return u.notSent(ctx, res, err), nil
 		}
-		return verdict{act: actReject, err: &NotSentError{Cause: err}}, nil
-	}
-	token, err := u.cfg.Auth.Token(ctx)
-	if err != nil {
-		slot.Done()
-		return u.authFailed(ctx, err)
+		if token, err = u.cfg.Auth.Token(ctx); err != nil {
+			slot.Done()
+			return u.authFailed(ctx, err)
+		}
+		if slot.Sending() {
+			break
+		}
+		// A login held the attempt past the moment the shared limiter
+		// gave it: that moment is spent, wait for another.
 	}
 	res.Attempts++
 	res.Sent = time.Now()
-	slot.Sending()
-	status, header, body, err := u.post(ctx, req, token)
+	status, header, body, err := u.post(ctx, req, token, slot.Wrote)
 	slot.Done()
 	if ue := rc.judge(ctx, status, header, body, err); ue != nil {
 		return verdict{act: actReject, err: ue}, ue
 	}
 	v := classify(ctx, status, header, body, err).from(http.MethodPost, u.shown)
+	if v.slowDown {
+		pause := v.wait
+		if pause <= 0 && v.throttled {
+			pause = LimitSpan
+		}
+		u.cfg.Limiter.throttled(ctx, pause, v.throttled)
+	}
 	if v.act != actRenew {
 		return v, nil
 	}
@@ -259,6 +273,19 @@ func (u *Uploader) attempt(ctx context.Context, req *chunker.Request, res *Resul
 		return rv, fatal
 	}
 	return v, nil
+}
+
+// notSent is the verdict when the limiter would not let an attempt go: the
+// run is ending, or the request can never be sent (more users than the
+// limit, or the shared limiter given up).
+func (u *Uploader) notSent(ctx context.Context, res *Result, err error) verdict {
+	if ctx.Err() != nil {
+		return verdict{act: actStop}
+	}
+	if res.Attempts > 0 {
+		return verdict{act: actReject, err: err}
+	}
+	return verdict{act: actReject, err: &NotSentError{Cause: err}}
 }
 
 // authFailed turns an error from Auth into a verdict: the end of the run if
@@ -288,9 +315,14 @@ func (r Result) fail(err error) Result {
 	return r
 }
 
-func (u *Uploader) post(ctx context.Context, req *chunker.Request, token Secret) (int, http.Header, []byte, error) {
+// post makes one POST of req; wrote is called when the request has been
+// written to the network.
+func (u *Uploader) post(ctx context.Context, req *chunker.Request, token Secret, wrote func()) (int, http.Header, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote() },
+	})
 	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, u.cfg.Endpoint, bytes.NewReader(req.Body))
 	if err != nil {
 		return 0, nil, nil, err

@@ -35,6 +35,8 @@ type options struct {
 	preflight                                          bool // upload: check the input's segments first (segments.go)
 	stateDir                                           string
 	restart                                            bool
+	limiter, limiterKey                                string // a limiter shared through Redis
+	limiterWait                                        time.Duration
 	// sync (sync.go)
 	mode, maxRemovals                    string
 	refreshBefore, defaultLifetime       time.Duration
@@ -71,6 +73,9 @@ func (e *env) addCommonFlags(cmd *cobra.Command, o *options, sends bool) {
 		f.IntVar(&o.workers, "workers", 8, "concurrent requests in flight")
 		f.IntVar(&o.rps, "rps", uploader.ServicePostsPerSecond, "POST calls per second, never exceeded")
 		f.IntVar(&o.usersPerSecond, "users-per-second", uploader.ServiceUsersPerSecond, "users (rt_segment entries) per second, never exceeded")
+		f.StringVar(&o.limiter, "limiter", "", "hold --rps and --users-per-second together with every rtseg that names the same\nRedis and --limiter-key: redis://[:PASSWORD@]HOST:PORT/DB or rediss:// (TLS)\n[RTSEG_LIMITER, which keeps the password out of the process list]")
+		f.StringVar(&o.limiterKey, "limiter-key", "rtseg", "with --limiter: the key the processes sharing the limits use in Redis (one per member)")
+		f.DurationVar(&o.limiterWait, "limiter-wait", 5*time.Minute, "with --limiter: how long to wait for Redis when it is lost; then the rows still to\nsend fail, and go to --failed")
 		f.IntVar(&o.maxRetries, "max-retries", 8, "attempts after the first for one request")
 		f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one HTTP attempt")
 		f.BoolVar(&o.aboveServiceLimits, "allow-above-service-limits", false, "accept limits above the service's documented ones, for a member whose limits Xandr\nraised: --max-users 1000, --max-segments 100, --max-bytes 1000000, --rps 100,\n--users-per-second 1000")

@@ -130,9 +130,11 @@ func (e *env) newJob(cmd *cobra.Command, o *options, args []string, s jobSetup) 
 	}
 	r.cleanups = append(r.cleanups, func() { r.rd.Close() })
 	if s.send {
-		if r.up, err = e.newUploader(o); err != nil {
+		var closeUp func()
+		if r.up, closeUp, err = e.newUploader(cmd.Context(), o, r.logger); err != nil {
 			return r, asExitError(err)
 		}
+		r.cleanups = append(r.cleanups, closeUp)
 	}
 	return r, nil
 }
@@ -221,17 +223,18 @@ func (r *job) finish(sum *report.Summary, runErr error) error {
 	return nil
 }
 
-// newUploader builds the uploader with its limiters and credentials.
-func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
+// newUploader builds the uploader with its limiters and credentials, and
+// a function that closes what they hold open (limiter.go).
+func (e *env) newUploader(ctx context.Context, o *options, logger *slog.Logger) (*uploader.Uploader, func(), error) {
 	auth, err := e.auth(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	limiter, err := uploader.NewLimiter(o.rps, o.usersPerSecond, uploader.LimitSpan, uploader.LimitJitter)
+	limiter, done, err := e.limiter(ctx, o, logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return uploader.New(uploader.Config{
+	up, err := uploader.New(uploader.Config{
 		Endpoint:          o.endpoint,
 		Auth:              auth,
 		Workers:           o.workers,
@@ -243,6 +246,11 @@ func (e *env) newUploader(o *options) (*uploader.Uploader, error) {
 		Hurry:             e.hurry,
 		AllowAboveService: o.aboveServiceLimits,
 	})
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return up, done, nil
 }
 
 // auth picks the credentials: --token-file, XANDR_TOKEN, or a login with

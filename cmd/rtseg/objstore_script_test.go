@@ -252,6 +252,9 @@ func cmdWide(ts *testscript.TestScript, neg bool, args []string) {
 // Azurite can be started. CI installs it: there a script needing it fails
 // rather than skips.
 func scriptCondition(cond string) (bool, error) {
+	if cond == "race" { // the race detector is on (see cmdLimits)
+		return raceBuild, nil
+	}
 	if cond != "azurite" {
 		return false, fmt.Errorf("unknown condition %q", cond)
 	}

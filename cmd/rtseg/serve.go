@@ -31,7 +31,8 @@ writing the state to --state-out if given.
 The --fault-* flags make it misbehave as a real service sometimes does, to
 see that no row is lost: answers of HTTP 503, connections dropped after the
 request was processed, answers slower than the client waits, tokens that
-expire (--token-expiry) and lower limits (--rps, --users-per-second). Each
+expire (--token-expiry), lower limits (--rps, --users-per-second) and
+answers that come back late as from a distant region (--latency). Each
 call meets at most one fault, drawn from a generator seeded by --fault-seed,
 so a run's faults can be reproduced.`,
 		Example: `  rtseg serve-mock --addr 127.0.0.1:8080 --token secret &
@@ -92,6 +93,8 @@ so a run's faults can be reproduced.`,
 	f.Float64Var(&faults.Dropped, "fault-drop", 0, "fraction of calls processed, then dropped without an answer")
 	f.Float64Var(&faults.Slow, "fault-slow", 0, "fraction of calls processed, then answered only after --fault-slow-by")
 	f.DurationVar(&faults.SlowBy, "fault-slow-by", 40*time.Second, "how late slow calls are answered")
+	f.DurationVar(&faults.Latency, "latency", 0, "answer every call this late, as a service far away does (counted and applied on arrival)")
+	f.DurationVar(&faults.LatencyMax, "latency-max", 0, "answer each call after a delay drawn evenly from --latency to this")
 	f.Uint64Var(&seed, "fault-seed", 1, "seed of the generator that picks the calls that meet a fault")
 	f.StringVar(&stateOut, "state-out", "", "write the final state here as JSON on exit")
 	return cmd

@@ -29,6 +29,16 @@ segments per user in a request of at most 1000000 bytes, 100 POST calls and
 1000 users a second. Higher values are refused unless
 --allow-above-service-limits says that Xandr raised the member's limits.
 
+The service's limits are per member. Jobs of one member that run at the same
+time, on one machine or several, hold them together when each names the same
+Redis with --limiter (or RTSEG_LIMITER) and the same --limiter-key: no
+one-second window then goes over --rps or --users-per-second, retries
+included, each job gets its share, and a 429 seen by one pauses them all. If
+Redis cannot be reached at the start, the run does not start (exit status 1).
+If it is lost during the run, sending pauses while rtseg reconnects; after
+--limiter-wait without it, the rows still to send fail (exit status 2) and go
+to --failed, to be sent again later.
+
 Progress shows the share of rows accounted for (answered, invalid,
 superseded), the phase (reading, grouping, spilling, sending) and the time
 left: a bar on a terminal, a log line every 10s otherwise.
@@ -66,7 +76,14 @@ Exit status: 0 all rows accepted (or rejections within --max-rejected),
     --html nightly.html /data/audience.parquet
 
   # Retry what failed last night
-  rtseg upload --failed retry-again.csv retry.csv`,
+  rtseg upload --failed retry-again.csv retry.csv
+
+  # Three nightly jobs of one member at once, sharing its limits
+  export RTSEG_LIMITER=redis://:REDIS_PASSWORD@redis.internal:6379/0
+  rtseg upload --limiter-key member-1234 --failed a-retry.csv family-a/ &
+  rtseg upload --limiter-key member-1234 --failed b-retry.csv family-b/ &
+  rtseg upload --limiter-key member-1234 --failed c-retry.csv backfill.parquet &
+  wait`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.runUpload(cmd, o, args, true)

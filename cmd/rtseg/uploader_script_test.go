@@ -14,9 +14,10 @@ import (
 )
 
 // cmdGen writes a CSV input and the emulator state it must produce:
-// gen INPUT.csv WANT-STATE.json USERS SEGMENTS. USERS must be a multiple
-// of 100. User i (grouped, in order) is in segments 1..SEGMENTS with value
-// i%100 and expiration 1440; besides:
+// gen INPUT.csv WANT-STATE.json USERS SEGMENTS [FIRST]. USERS must be a
+// multiple of 100; user numbers start at FIRST (default 0), so that inputs
+// of distant FIRSTs hold different users. User i (grouped, in order) is in
+// segments 1..SEGMENTS with value i%100 and expiration 1440; besides:
 //   - every 10th user (i%10 == 0) repeats segment 1 with value 999 later: the
 //     first row is superseded and 999 wins;
 //   - every 20th (i%20 == 5) removes segment 2 later (expiration -1): the add
@@ -27,8 +28,14 @@ import (
 // USERS/10 + USERS/20 are superseded and USERS/50 invalid. Every 4th user
 // is an idfa.
 func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 4 {
-		ts.Fatalf("usage: gen INPUT.csv WANT-STATE.json USERS SEGMENTS")
+	if len(args) != 4 && len(args) != 5 {
+		ts.Fatalf("usage: gen INPUT.csv WANT-STATE.json USERS SEGMENTS [FIRST]")
+	}
+	first := 0
+	if len(args) == 5 {
+		var err error
+		first, err = strconv.Atoi(args[4])
+		ts.Check(err)
 	}
 	users, err := strconv.Atoi(args[2])
 	ts.Check(err)
@@ -43,9 +50,9 @@ func cmdGen(ts *testscript.TestScript, neg bool, args []string) {
 	w.Write([]string{"user_id", "domain", "seg_id", "value", "expiration"})
 	state := xandrtest.State{}
 	for i := range users {
-		key := xandrtest.UserKey{UserID: strconv.Itoa(1_000_000 + i)}
+		key := xandrtest.UserKey{UserID: strconv.Itoa(1_000_000 + first + i)}
 		if i%4 == 3 {
-			key = xandrtest.UserKey{Domain: "idfa", UserID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i)}
+			key = xandrtest.UserKey{Domain: "idfa", UserID: fmt.Sprintf("00000000-0000-4000-8000-%012d", first+i)}
 		}
 		add := func(seg, value, exp int64) {
 			w.Write([]string{key.UserID, key.Domain, strconv.FormatInt(seg, 10), strconv.FormatInt(value, 10), strconv.FormatInt(exp, 10)})

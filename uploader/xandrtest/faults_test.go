@@ -192,3 +192,52 @@ func TestRateLimitsAnswer429(t *testing.T) {
 		}
 	})
 }
+
+// With a latency, every call is counted and applied when it arrives and
+// answered that much later, or, with a range, after a delay within it.
+func TestLatency(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		min, max time.Duration
+	}{
+		{"fixed 300ms", 300 * time.Millisecond, 0},
+		{"50ms to 400ms", 50 * time.Millisecond, 400 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := NewServer(WithToken(testToken), WithFaults(Faults{Latency: tt.min, LatencyMax: tt.max}))
+			defer srv.Close()
+			hi := max(tt.min, tt.max)
+			var lo, top time.Duration = time.Hour, 0
+			for i := range 6 {
+				start := time.Now()
+				done := make(chan error, 1)
+				go func() {
+					_, err := post(t.Context(), srv.Client(), srv.URL, fmt.Sprint("u", i))
+					done <- err
+				}()
+				// The state changes long before the answer leaves.
+				for len(srv.State()) <= i {
+					time.Sleep(time.Millisecond)
+				}
+				applied := time.Since(start)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				took := time.Since(start)
+				if took < tt.min || applied >= tt.min && tt.min > 0 {
+					t.Errorf("call %d applied after %v, answered after %v; want applied at once and answered after at least %v", i, applied, took, tt.min)
+				}
+				lo, top = min(lo, took), max(top, took)
+			}
+			if top > hi+2*time.Second {
+				t.Errorf("slowest answer took %v, want about %v at most", top, hi)
+			}
+			if tt.max > 0 && top-lo < (tt.max-tt.min)/4 {
+				t.Errorf("answers took %v to %v, want delays spread over %v to %v", lo, top, tt.min, tt.max)
+			}
+		})
+	}
+	if err := (Faults{Latency: time.Second, LatencyMax: time.Millisecond}).Check(); err == nil || !strings.Contains(err.Error(), "--latency-max") {
+		t.Errorf("Check(latency above its max) = %v, want an error naming --latency-max", err)
+	}
+}

@@ -107,6 +107,12 @@ type Faults struct {
 	// after SlowBy, or never if the caller gives up first.
 	Slow   float64
 	SlowBy time.Duration
+	// Latency delays the answer to every POST /rt-segment call, as a
+	// service far away does: the call is counted against the limits and
+	// processed when it arrives, and its answer leaves Latency later, or,
+	// when LatencyMax is above Latency, after a delay drawn evenly between
+	// the two. It adds to a slow call's delay, and applies to refusals too.
+	Latency, LatencyMax time.Duration
 }
 
 // WithFaults injects faults.
@@ -133,6 +139,12 @@ func (f Faults) Check() error {
 	}
 	if sum := f.Unavailable + f.Dropped + f.Slow; sum > 1 {
 		return fmt.Errorf("--fault-503, --fault-drop and --fault-slow add up to %v: each call meets at most one fault, so they must add up to at most 1", sum)
+	}
+	if f.Latency < 0 {
+		return fmt.Errorf("--latency %v: want a duration of at least 0", f.Latency)
+	}
+	if f.LatencyMax != 0 && f.LatencyMax < f.Latency {
+		return fmt.Errorf("--latency-max %v: want at least --latency %v", f.LatencyMax, f.Latency)
 	}
 	if f.Slow > 0 && f.SlowBy <= 0 {
 		return fmt.Errorf("--fault-slow-by %v: want a positive duration", f.SlowBy)

@@ -2,6 +2,7 @@ package xandrtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,7 +82,10 @@ func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, ErrSyntax, "could not read the request body")
 		return
 	}
-	res, f, reply := h.admit(r, body, arrived)
+	res, f, reply, late := h.admit(r, body, arrived)
+	if !wait(r.Context(), late) {
+		return // the caller gave up
+	}
 	if reply != nil {
 		reply(w)
 		return
@@ -91,22 +95,51 @@ func (h *Handler) serveSegment(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	case faultSlow:
-		t := time.NewTimer(h.cfg.faults.SlowBy)
-		select {
-		case <-t.C:
-		case <-r.Context().Done(): // the caller gave up
-			t.Stop()
+		if !wait(r.Context(), h.cfg.faults.SlowBy) {
 			return
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
+// wait waits d, or until the caller gives up: then it returns false.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// latency draws how late the answer to a call leaves (Faults.Latency).
+// Call with h.mu held.
+func (h *Handler) latency() time.Duration {
+	f := h.cfg.faults
+	if f.LatencyMax <= f.Latency {
+		return f.Latency
+	}
+	return f.Latency + time.Duration(h.latencyRNG.Int64N(int64(f.LatencyMax-f.Latency)+1))
+}
+
 // admit checks a call and, if it passes, applies it to the state. It returns
-// the response and the fault to inject, or a reply that refuses the call.
-func (h *Handler) admit(r *http.Request, body []byte, now time.Time) (*result, fault, func(http.ResponseWriter)) {
+// the response and the fault to inject, or a reply that refuses the call,
+// and how late the answer leaves (Faults.Latency).
+func (h *Handler) admit(r *http.Request, body []byte, now time.Time) (*result, fault, func(http.ResponseWriter), time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	late := h.latency()
+	res, f, reply := h.admitLocked(r, body, now)
+	return res, f, reply, late
+}
+
+// admitLocked is admit with h.mu held.
+func (h *Handler) admitLocked(r *http.Request, body []byte, now time.Time) (*result, fault, func(http.ResponseWriter)) {
 	h.stats.Posts++
 	member, ok := h.authorize(r, now)
 	if !ok {
@@ -157,6 +190,11 @@ func (h *Handler) admit(r *http.Request, body []byte, now time.Time) (*result, f
 	h.stats.MaxUsersInRequest = max(h.stats.MaxUsersInRequest, len(req.RTSegment))
 
 	h.counting(member, now)
+	tok := r.Header.Get("Authorization")
+	if tok == "" {
+		tok = r.URL.Query().Get("access_token")
+	}
+	h.arrivals = append(h.arrivals, Arrival{At: now, Token: tok, Users: users})
 	res := h.process(req.RTSegment, now)
 	h.stats.Processed++
 	switch f {

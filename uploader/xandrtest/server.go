@@ -22,16 +22,20 @@ type Handler struct {
 	cfg config
 	mux *http.ServeMux
 
-	mu       sync.Mutex
-	tokens   map[string]*token
-	issued   []string // every token POST /auth gave out, expired or not
-	members  map[int64]*memberLimits
-	logins   window
-	rng      *mrand.Rand // draws faults; guarded by mu
-	inFlight int
-	state    map[UserKey]map[string]Assoc
-	stats    Stats
-	api      apiState // GET /segment and /rt-segment-processed (segments.go, processed.go)
+	mu      sync.Mutex
+	tokens  map[string]*token
+	issued  []string // every token POST /auth gave out, expired or not
+	members map[int64]*memberLimits
+	logins  window
+	rng     *mrand.Rand // draws faults; guarded by mu
+	// latencyRNG draws answer delays (Faults.Latency), apart from rng so
+	// that a seed meets the same faults with or without them; guarded by mu.
+	latencyRNG *mrand.Rand
+	inFlight   int
+	state      map[UserKey]map[string]Assoc
+	stats      Stats
+	arrivals   []Arrival // every call processed (Arrivals)
+	api        apiState  // GET /segment and /rt-segment-processed (segments.go, processed.go)
 }
 
 type token struct {
@@ -107,6 +111,7 @@ func NewHandler(opts ...Option) *Handler {
 		o(&h.cfg)
 	}
 	h.rng = mrand.New(mrand.NewPCG(h.cfg.seed, h.cfg.seed))
+	h.latencyRNG = mrand.New(mrand.NewPCG(h.cfg.seed, ^h.cfg.seed))
 	h.logins = newWindow(h.cfg.loginSpan)
 	now := h.cfg.now()
 	for t := range h.cfg.tokens {
@@ -155,6 +160,23 @@ func (h *Handler) IssuedTokens() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.issued...)
+}
+
+// Arrival is one POST /rt-segment call that the emulator processed: when
+// it arrived, the token it came with and its users.
+type Arrival struct {
+	At    time.Time
+	Token string
+	Users int
+}
+
+// Arrivals returns every call processed so far, in the order processed,
+// so that tests can see how several clients of one member shared its
+// limits.
+func (h *Handler) Arrivals() []Arrival {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Arrival(nil), h.arrivals...)
 }
 
 // Stats returns what the emulator saw so far.
