@@ -155,17 +155,24 @@ func TestReserveHoldsEveryWindowTogether(t *testing.T) {
 	t.Logf("%d calls, %d users in %v; shares %v; peak window %d calls, %d users", len(got), total, elapsed, share, pc, pu)
 }
 
+// warmStore is a Store of a new Redis past its warm-up, and an ask that
+// fills a window with each call.
+func warmStore(t *testing.T) (*Store, uploader.Ask) {
+	t.Helper()
+	s := open(t, startRedis(t).URL, "k")
+	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second}
+	if _, err := reserve(t.Context(), s, ask); err != nil {
+		t.Fatal(err)
+	}
+	return s, ask
+}
+
 // A moment reserved ahead still stands when confirmed, unless a pause
 // began that covers it; if the call before it left late and now fills its
 // window, it moves later, as far as that call's lateness.
 func TestConfirm(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	s := open(t, srv.URL, "k")
-	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second}
-	if _, err := reserve(t.Context(), s, ask); err != nil { // past the warm-up
-		t.Fatal(err)
-	}
+	s, ask := warmStore(t)
 	second, err := s.Reserve(t.Context(), ask)
 	if err != nil || second.Wait < 900*time.Millisecond {
 		t.Fatalf("Reserve on a full window = %+v, %v; want a moment about a second ahead", second, err)
@@ -352,12 +359,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // calls reserved after it out of the log.
 func TestLogsOutliveTheirLastEntry(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	s := open(t, srv.URL, "k")
-	ask := uploader.Ask{Users: 100, PostLimit: 10, UserLimit: 100, Span: time.Second, Hold: time.Second}
-	if _, err := reserve(t.Context(), s, ask); err != nil { // past the warm-up
-		t.Fatal(err)
-	}
+	s, ask := warmStore(t)
 	var last uploader.Reservation
 	var first string
 	for i := range 3 { // a second apart: each fills its window
