@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -47,6 +48,48 @@ func (l *attemptLog) peak() (calls, users int) {
 	return calls, users
 }
 
+// sendThrough sends requests of the given sizes through l from workers,
+// each answered after answer draws (from the worker's own generator,
+// seeded with seed) and counted by the service at the moment counted
+// gives from when it left and when it was answered. It returns what the
+// service counted and how long the run took.
+func sendThrough(t *testing.T, l *Limiter, sizes []int, workers int, seed uint64,
+	answer func(*rand.Rand) time.Duration, counted func(start, answered time.Time) time.Time) (*attemptLog, time.Duration) {
+	log := &attemptLog{}
+	work := make(chan int, len(sizes))
+	for _, n := range sizes {
+		work <- n
+	}
+	close(work)
+	begin := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		rng := rand.New(rand.NewPCG(uint64(w), seed))
+		wg.Go(func() {
+			for n := range work {
+				s, err := l.Wait(t.Context(), n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				start := time.Now()
+				time.Sleep(answer(rng))
+				s.Done()
+				log.add(loggedAttempt{start: start, counted: counted(start, time.Now()), users: n})
+			}
+		})
+	}
+	wg.Wait()
+	return log, time.Since(begin)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 func TestLimiterHoldsEveryWindow(t *testing.T) {
 	tests := []struct {
 		name          string
@@ -70,40 +113,20 @@ func TestLimiterHoldsEveryWindow(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var log attemptLog
-				work := make(chan int, tt.reqs)
+				sizes := make([]int, tt.reqs)
 				total := 0
-				for i := range tt.reqs {
-					n := tt.sizes[i%len(tt.sizes)]
-					work <- n
-					total += n
+				for i := range sizes {
+					sizes[i] = tt.sizes[i%len(tt.sizes)]
+					total += sizes[i]
 				}
-				close(work)
-				begin := time.Now()
-				var wg sync.WaitGroup
-				for w := range tt.workers {
-					rng := rand.New(rand.NewPCG(uint64(w), 1))
-					wg.Go(func() {
-						for n := range work {
-							s, err := l.Wait(t.Context(), n)
-							if err != nil {
-								t.Error(err)
-								return
-							}
-							start := time.Now()
-							// The answer takes between half and all of the latency.
-							time.Sleep(tt.latency/2 + time.Duration(rng.Int64N(int64(tt.latency/2))))
-							s.Done()
-							counted := start.Add(jitter)
-							if now := time.Now(); now.Before(counted) {
-								counted = now
-							}
-							log.add(loggedAttempt{start: start, counted: counted, users: n})
-						}
+				log, elapsed := sendThrough(t, l, sizes, tt.workers, 1,
+					// The answer takes between half and all of the latency.
+					func(rng *rand.Rand) time.Duration {
+						return tt.latency/2 + time.Duration(rng.Int64N(int64(tt.latency/2)))
+					},
+					func(start, answered time.Time) time.Time {
+						return earlier(start.Add(jitter), answered)
 					})
-				}
-				wg.Wait()
-				elapsed := time.Since(begin)
 
 				calls, users := log.peak()
 				if calls > tt.posts || users > tt.users {
@@ -263,33 +286,13 @@ func TestLimiterLatencyCostsOnlyTheAllowance(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const posts, users, size, reqs = 100, 200, 20, 200 // 20s of users at 200/s
 				l, _ := NewLimiter(posts, users, LimitSpan, LimitJitter)
-				var log attemptLog
-				work := make(chan int, reqs)
-				for range reqs {
-					work <- size
-				}
-				close(work)
-				begin := time.Now()
-				var wg sync.WaitGroup
-				for w := range 8 {
-					rng := rand.New(rand.NewPCG(uint64(w), 2))
-					wg.Go(func() {
-						for n := range work {
-							s, err := l.Wait(t.Context(), n)
-							if err != nil {
-								t.Error(err)
-								return
-							}
-							start := time.Now()
-							time.Sleep(tt.min + time.Duration(rng.Int64N(int64(tt.max-tt.min)+1)))
-							s.Done()
-							// The service counted it on arrival, at once.
-							log.add(loggedAttempt{start: start, counted: start, users: n})
-						}
-					})
-				}
-				wg.Wait()
-				elapsed := time.Since(begin)
+				sizes := slices.Repeat([]int{size}, reqs)
+				log, elapsed := sendThrough(t, l, sizes, 8, 2,
+					func(rng *rand.Rand) time.Duration {
+						return tt.min + time.Duration(rng.Int64N(int64(tt.max-tt.min)+1))
+					},
+					// The service counted it on arrival, at once.
+					func(start, _ time.Time) time.Time { return start })
 				if calls, peak := log.peak(); calls > posts || peak > users {
 					t.Errorf("a one-second window saw %d calls and %d users, limits %d and %d", calls, peak, posts, users)
 				}
