@@ -18,8 +18,11 @@ import (
 // flight, the recorder's queue) and the garbage between collections live in
 // HeapBase. The soft limit counts all the memory the Go runtime maps, but not
 // the pages of the program's own file that the system keeps in memory (some
-// 24 MiB, arrow's Parquet code included), so a run's resident memory stays
-// within grouping plus 64 MiB.
+// 30 MiB at rest, 35 to 40 MiB in a run: arrow's Parquet code and the
+// object stores' clients included). What a run holds besides grouping is
+// some 15 MiB live, so the collector keeps its memory well under the limit
+// and its resident memory within grouping plus 64 MiB (TestPeakMemory in
+// cmd/rtseg checks it, the program's pages included).
 //
 // Inside a container whose memory is limited (a cgroup's memory.max, as
 // Kubernetes and Docker set it), the soft limit never goes past

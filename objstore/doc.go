@@ -1,6 +1,7 @@
 // Package objstore reads inputs from, and writes outputs to, object stores:
 // Amazon S3 and S3-compatible stores (s3://), Google Cloud Storage (gs://)
-// and Azure Blob Storage (azblob://), through gocloud.dev/blob.
+// and Azure Blob Storage (azblob://), through gocloud.dev/blob: gocloud's
+// drivers for S3 and Azure, and one of this package's for GCS (gcs.go).
 //
 // A URL names a bucket and a key or prefix; its query parameters are
 // gocloud's (for example ?endpoint=…&use_path_style=true for MinIO or R2).

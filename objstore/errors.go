@@ -83,8 +83,8 @@ func (l Location) fail(err error, listing bool) error {
 	code := gcerrors.Code(err)
 	switch httpStatus(err) {
 	case http.StatusForbidden, http.StatusUnauthorized:
-		// gcsblob calls a 403 NotFound, as GCS says "denied (or it may
-		// not exist)"; the status is plainer.
+		// GCS says "denied (or it may not exist)" and gocloud's drivers
+		// differ on which they call it; the status is plainer.
 		code = gcerrors.PermissionDenied
 	}
 	switch {

@@ -16,8 +16,7 @@ import (
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/s3blob"    // s3://
+	_ "gocloud.dev/blob/s3blob"    // s3://; gs:// is gcs.go's
 	"gocloud.dev/gcerrors"
 	"gocloud.dev/gcp"
 )
@@ -117,7 +116,13 @@ func openBucket(ctx context.Context, loc Location, opts Options) (*FS, error) {
 	if err := gcsCredentials(ctx, loc); err != nil {
 		return nil, err
 	}
-	b, err := blob.OpenBucket(ctx, loc.bucketURL())
+	var b *blob.Bucket
+	var err error
+	if loc.Scheme == "gs" {
+		b, err = openGCS(ctx, loc)
+	} else {
+		b, err = blob.OpenBucket(ctx, loc.bucketURL())
+	}
 	if err != nil {
 		return nil, loc.fail(err, false)
 	}

@@ -1,12 +1,13 @@
 package objstore
 
 import (
+	"net/http"
 	"strconv"
 
-	"cloud.google.com/go/storage"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
+	storage "google.golang.org/api/storage/v1"
 )
 
 // An object's version is what changes when it is replaced: its ETag, or
@@ -16,9 +17,9 @@ import (
 // attributesVersion is the version of an object as its attributes give it.
 func attributesVersion(scheme string, a *blob.Attributes) string {
 	if scheme == "gs" {
-		var oa storage.ObjectAttrs
-		if a.As(&oa) && oa.Generation != 0 {
-			return "generation " + strconv.FormatInt(oa.Generation, 10)
+		var o *storage.Object
+		if a.As(&o) && o.Generation != 0 {
+			return "generation " + strconv.FormatInt(o.Generation, 10)
 		}
 	}
 	return a.ETag
@@ -34,9 +35,9 @@ func readerVersion(scheme string, r *blob.Reader) string {
 			return *out.ETag
 		}
 	case "gs":
-		var gr *storage.Reader
-		if r.As(&gr) && gr != nil && gr.Attrs.Generation != 0 {
-			return "generation " + strconv.FormatInt(gr.Attrs.Generation, 10)
+		var res *http.Response
+		if r.As(&res) && res != nil && res.Header.Get("X-Goog-Generation") != "" {
+			return "generation " + res.Header.Get("X-Goog-Generation")
 		}
 	case "azblob":
 		var resp azblobblob.DownloadStreamResponse

@@ -23,8 +23,10 @@ import (
 
 const (
 	// defaultChunkBytes is the size a chunk grows to before a worker
-	// takes it.
-	defaultChunkBytes = 256 << 10
+	// takes it. The ten or so chunks read ahead, text and rows, live
+	// beside what grouping holds: some 6 MiB at this size, twice that at
+	// 256 KiB, for the same throughput.
+	defaultChunkBytes = 128 << 10
 	// maxDecoders bounds the workers, and so the chunks in memory: past a
 	// few, the stages after reading are the slower ones.
 	maxDecoders = 4

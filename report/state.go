@@ -88,6 +88,16 @@ func newStateWriter(f *pendingFile) (*stateWriter, error) {
 		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithCreatedBy("rtseg sync"),
 		parquet.WithMaxRowGroupLength(stateBatchRows),
+		// Version 2 data pages: arrow v15 writes the definition levels of
+		// a version 1 page (every column here but user_id and delivered is
+		// nullable) by reallocating its buffer each time it ends a literal
+		// run, with a byte more each time (apache/arrow GH-41541, fixed in
+		// v17): a state whose segments are named both by ID and by code
+		// made some 6 GiB of garbage a million associations, which the
+		// collector could not keep up with. Readers of Parquet's C++
+		// (pyarrow, pandas), Java (Spark, Trino) and Rust (Polars,
+		// DataFusion) implementations, DuckDB and arrow's own read them.
+		parquet.WithDataPageVersion(parquet.DataPageV2),
 	)
 	// The writer closes its sink: the pendingFile must stay open to commit.
 	fw, err := pqarrow.NewFileWriter(reader.StateSchema, struct{ io.Writer }{f}, props, pqarrow.NewArrowWriterProperties())

@@ -140,7 +140,7 @@ func cmdObjects(ts *testscript.TestScript, neg bool, args []string) {
 // detector, which multiplies memory; a sum is. Its stdout and stderr
 // become the script's. Anonymous memory (heap, stacks, buffers) is what a
 // run's input can make grow; the pages of the executable (RssFile, some
-// 50 MiB with every store's client linked in) are the same for every run,
+// 30 MiB with every store's client linked in) are the same for every run,
 // and the kernel takes them back under pressure. RssAnon is sampled every
 // 10ms from /proc (Linux); the peak of all RSS is logged too.
 func cmdPeakRSS(ts *testscript.TestScript, neg bool, args []string) {
