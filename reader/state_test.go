@@ -20,12 +20,39 @@ import (
 // a state when marked is set.
 func writeStateRows(t *testing.T, rows []string, marked bool) string {
 	t.Helper()
+	return writeState(t, parquet.NewWriterProperties(), marked, func(b *array.RecordBuilder) {
+		for _, r := range rows {
+			f := strings.Fields(r)
+			if f[0] == "-" {
+				b.Field(0).AppendNull()
+			} else {
+				b.Field(0).(*array.StringBuilder).Append(f[0])
+			}
+			b.Field(1).(*array.StringBuilder).Append(f[1])
+			var seg int64
+			for _, c := range f[2] {
+				seg = seg*10 + int64(c-'0')
+			}
+			b.Field(2).(*array.Int64Builder).Append(seg)
+			b.Field(3).AppendNull()
+			b.Field(4).AppendNull()
+			b.Field(5).AppendNull()
+			b.Field(6).(*array.Int32Builder).Append(0)
+			b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000))
+		}
+	})
+}
+
+// writeState writes a state file with these writer properties, marked as a
+// state when marked is set, of the rows fill appends.
+func writeState(t *testing.T, props *parquet.WriterProperties, marked bool, fill func(*array.RecordBuilder)) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), StateFile)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := pqarrow.NewFileWriter(StateSchema, f, parquet.NewWriterProperties(), pqarrow.NewArrowWriterProperties())
+	w, err := pqarrow.NewFileWriter(StateSchema, f, props, pqarrow.NewArrowWriterProperties())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,25 +61,7 @@ func writeStateRows(t *testing.T, rows []string, marked bool) string {
 	}
 	b := array.NewRecordBuilder(memory.DefaultAllocator, StateSchema)
 	defer b.Release()
-	for _, r := range rows {
-		f := strings.Fields(r)
-		if f[0] == "-" {
-			b.Field(0).AppendNull()
-		} else {
-			b.Field(0).(*array.StringBuilder).Append(f[0])
-		}
-		b.Field(1).(*array.StringBuilder).Append(f[1])
-		var seg int64
-		for _, c := range f[2] {
-			seg = seg*10 + int64(c-'0')
-		}
-		b.Field(2).(*array.Int64Builder).Append(seg)
-		b.Field(3).AppendNull()
-		b.Field(4).AppendNull()
-		b.Field(5).AppendNull()
-		b.Field(6).(*array.Int32Builder).Append(0)
-		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000))
-	}
+	fill(b)
 	rec := b.NewRecord()
 	defer rec.Release()
 	if err := w.Write(rec); err != nil {
@@ -129,39 +138,21 @@ func TestOpenState(t *testing.T) {
 // written.
 func TestStateManyPages(t *testing.T) {
 	const n = 20_000
-	path := filepath.Join(t.TempDir(), StateFile)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	props := parquet.NewWriterProperties(parquet.WithDataPageSize(4<<10), parquet.WithDictionaryPageSizeLimit(4<<10),
 		parquet.WithMaxRowGroupLength(7_000))
-	w, err := pqarrow.NewFileWriter(StateSchema, f, props, pqarrow.NewArrowWriterProperties())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.AppendKeyValueMetadata(StateKey, StateVersion)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, StateSchema)
-	defer b.Release()
 	id := func(i int) string { return fmt.Sprintf("%08X-0000-4000-8000-%012X", i/2, i) }
-	for i := range n {
-		b.Field(0).(*array.StringBuilder).Append("idfa")
-		b.Field(1).(*array.StringBuilder).Append(id(i))
-		b.Field(2).(*array.Int64Builder).Append(int64(1 + i%3))
-		b.Field(3).AppendNull()
-		b.Field(4).AppendNull()
-		b.Field(5).(*array.Int32Builder).Append(int32(i % 100))
-		b.Field(6).AppendNull()
-		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000 + int64(i)))
-	}
-	rec := b.NewRecord()
-	defer rec.Release()
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := writeState(t, props, true, func(b *array.RecordBuilder) {
+		for i := range n {
+			b.Field(0).(*array.StringBuilder).Append("idfa")
+			b.Field(1).(*array.StringBuilder).Append(id(i))
+			b.Field(2).(*array.Int64Builder).Append(int64(1 + i%3))
+			b.Field(3).AppendNull()
+			b.Field(4).AppendNull()
+			b.Field(5).(*array.Int32Builder).Append(int32(i % 100))
+			b.Field(6).AppendNull()
+			b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1_700_000_000_000 + int64(i)))
+		}
+	})
 	s, err := OpenState(path)
 	if err != nil {
 		t.Fatal(err)
