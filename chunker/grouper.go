@@ -58,7 +58,7 @@ type Grouper struct {
 	arena   []byte // the text of recs
 	files   names
 	domains names
-	codes   map[string]string
+	codes   reader.Codes
 
 	levels [][]*run // spilled runs by merge level
 	spills int      // runs written, merges included
@@ -100,7 +100,6 @@ const (
 	// is merged with the others into one run of the next level, which
 	// bounds the files open and the memory that reading them takes.
 	fanIn        = 64
-	maxCodes     = 4096 // distinct segment codes shared between rows
 	minGrowRecs  = 1024
 	minGrowArena = 64 << 10
 	maxArena     = 1<<32 - 1
@@ -144,7 +143,7 @@ func newGrouper(p users, out superseder, c GroupConfig) *Grouper {
 	if c.Memory <= 0 {
 		c.Memory = DefaultGroupMemory
 	}
-	return &Grouper{p: p, out: out, budget: c.Memory, dir: dir, onSpill: c.OnSpill, codes: map[string]string{}}
+	return &Grouper{p: p, out: out, budget: c.Memory, dir: dir, onSpill: c.OnSpill}
 }
 
 // errClosed is returned by Add after Close.
@@ -391,7 +390,7 @@ func (e *emitter) add(r *rec, user, code []byte) error {
 		HasExpiration: r.flags&hasExpiration != 0,
 	}
 	if len(code) > 0 {
-		row.SegCode = g.code(code)
+		row.SegCode = g.codes.Shared(code)
 	}
 	return e.cur.add(row, g.out)
 }
@@ -403,16 +402,4 @@ func (e *emitter) flush() error {
 	err := e.cur.handOn(e.g.p, false)
 	e.cur.reset(reader.User{})
 	return err
-}
-
-// code returns the segment code as a string shared by the rows that name it.
-func (g *Grouper) code(b []byte) string {
-	if s, ok := g.codes[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(g.codes) < maxCodes {
-		g.codes[s] = s
-	}
-	return s
 }

@@ -382,7 +382,7 @@ type planReader struct {
 	eof                      bool
 	p                        *Plan
 	user                     reader.User
-	codes                    map[string]string
+	codes                    reader.Codes
 	err                      error // the first field that could not be decoded
 }
 
@@ -467,25 +467,6 @@ func (r *planReader) text() []byte {
 	return b
 }
 
-// code returns a segment code as a string shared by the entries that
-// name it.
-func (r *planReader) code(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if s, ok := r.codes[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if r.codes == nil {
-		r.codes = map[string]string{}
-	}
-	if len(r.codes) < maxCodes {
-		r.codes[s] = s
-	}
-	return s
-}
-
 func (r *planReader) next(e *PlanEntry) error {
 	r.more(entryHead)
 	flags := r.uvarint()
@@ -506,7 +487,7 @@ func (r *planReader) next(e *PlanEntry) error {
 		}
 		r.user = reader.User{Domain: domain, ID: string(r.text())}
 	}
-	code := r.code(r.text())
+	code := r.codes.Shared(r.text())
 	r.more(entryHead)
 	base := reader.Row{UserID: r.user.ID, Domain: r.user.Domain, SegID: r.varint(), MemberID: r.varint(), SegCode: code}
 	if e.HasOld {

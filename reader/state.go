@@ -140,7 +140,7 @@ type stateDecoder struct {
 	arena                []byte // the batch's user IDs
 	text                 string // arena as a string, which rows share
 	spans                []span // each row's user ID in text
-	codes                map[string]string
+	codes                Codes
 }
 
 const (
@@ -477,7 +477,7 @@ func (s *stateDecoder) row(i int, d *Delivered) error {
 		r.SegID = c[sSegID].longs[c[sSegID].next-1]
 	}
 	if c[sCode].has(i) {
-		r.SegCode = s.code(c[sCode].texts[c[sCode].next-1])
+		r.SegCode = s.codes.Shared(c[sCode].texts[c[sCode].next-1])
 	}
 	if c[sMember].has(i) {
 		r.MemberID = c[sMember].longs[c[sMember].next-1]
@@ -507,27 +507,6 @@ func (s *stateDecoder) row(i int, d *Delivered) error {
 	d.At = time.UnixMilli(at).UTC()
 	return nil
 }
-
-// code returns a segment code as a string shared by the rows that name it.
-func (s *stateDecoder) code(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if c, ok := s.codes[string(b)]; ok {
-		return c
-	}
-	c := string(b)
-	if s.codes == nil {
-		s.codes = map[string]string{}
-	}
-	if len(s.codes) < maxSharedCodes {
-		s.codes[c] = c
-	}
-	return c
-}
-
-// maxSharedCodes bounds the segment codes a StateReader keeps one copy of.
-const maxSharedCodes = 4096
 
 // Close stops decoding and closes the file.
 func (s *StateReader) Close() error {
