@@ -167,16 +167,8 @@ func (b *gcsBucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*d
 	if len(opts.PageToken) > 0 {
 		call.PageToken(string(opts.PageToken))
 	}
-	if opts.BeforeList != nil {
-		if err := opts.BeforeList(func(i any) bool {
-			p, ok := i.(**storage.ObjectsListCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		}); err != nil {
-			return nil, err
-		}
+	if err := expose(opts.BeforeList, call); err != nil {
+		return nil, err
 	}
 	res, err := call.Do()
 	if err != nil {
@@ -219,14 +211,8 @@ func (r *gcsReader) As(i any) bool {
 
 func (b *gcsBucket) NewRangeReader(ctx context.Context, key string, offset, length int64, opts *driver.ReaderOptions) (driver.Reader, error) {
 	call := b.svc.Objects.Get(b.name, key).Context(ctx)
-	if opts != nil && opts.BeforeRead != nil {
-		if err := opts.BeforeRead(func(i any) bool {
-			p, ok := i.(**storage.ObjectsGetCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		}); err != nil {
+	if opts != nil {
+		if err := expose(opts.BeforeRead, call); err != nil {
 			return nil, err
 		}
 	}
@@ -315,16 +301,8 @@ func (b *gcsBucket) NewTypedWriter(ctx context.Context, key, contentType string,
 	if opts.IfNotExist {
 		call.IfGenerationMatch(0)
 	}
-	if opts.BeforeWrite != nil {
-		if err := opts.BeforeWrite(func(i any) bool {
-			p, ok := i.(**storage.ObjectsInsertCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		}); err != nil {
-			return nil, err
-		}
+	if err := expose(opts.BeforeWrite, call); err != nil {
+		return nil, err
 	}
 	w := &gcsWriter{pw: pw, done: make(chan error, 1)}
 	go func() {
@@ -355,4 +333,19 @@ func (b *gcsBucket) Delete(ctx context.Context, key string, opts *driver.DeleteO
 
 func (b *gcsBucket) SignedURL(ctx context.Context, key string, opts *driver.SignedURLOptions) (string, error) {
 	return "", &googleapi.Error{Code: http.StatusNotImplemented, Message: "rtseg does not sign URLs"}
+}
+
+// expose lets a gocloud hook (BeforeList, BeforeRead, BeforeWrite) reach
+// the call about to be made, as As does for results.
+func expose[T any](before func(asFunc func(any) bool) error, call T) error {
+	if before == nil {
+		return nil
+	}
+	return before(func(i any) bool {
+		p, ok := i.(*T)
+		if ok {
+			*p = call
+		}
+		return ok
+	})
 }
