@@ -277,10 +277,11 @@ func (p *Progress) draw(s *state, final bool) {
 	}
 	if p.known {
 		// The bar is whole, and stops redrawing, once filled to its
-		// length: keep it short of that until every row is accounted
-		// for, and fill it before changing its length.
+		// length: keep it short of that until the last frame, drawn
+		// once every row is accounted for (a sync still writes its
+		// state after), and fill it before changing its length.
 		filled := length
-		if !s.finished() {
+		if !final || !s.finished() {
 			filled = min(s.RowsDone, length-1)
 		}
 		if length < p.bar.GetMax64() {
